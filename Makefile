@@ -1,0 +1,71 @@
+# latchkey: one plain Makefile. `make run` and `make test` are the two commands.
+# Variants: `make SAN=1` builds into build-asan/ with ASan+UBSan.
+
+CC      ?= cc
+PKGS    := openssl libsodium jansson libcurl
+SAN     ?= 0
+ifeq ($(SAN),1)
+  B       := build-asan
+  SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  OPT     := -O1 -g
+else
+  B       := build
+  SANFLAGS :=
+  OPT     := -O2 -g
+endif
+
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+           -Wvla -Wno-unused-parameter -Werror=implicit-function-declaration
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) -fvisibility=hidden \
+           -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+LDFLAGS += $(SANFLAGS)
+
+LIB_SRC := $(wildcard src/util/*.c) $(wildcard src/jose/*.c)
+CLI_SRC := $(wildcard src/cli/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
+
+.PHONY: all deps run test check unit clean bench fuzz sanitize
+all: $(B)/latchkey $(B)/liblatchkey.a
+
+deps:
+	@bash scripts/deps.sh $(DEPS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/liblatchkey.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/latchkey: $(CLI_OBJ) $(B)/liblatchkey.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Unit tests: one cmocka program per tests/unit/test_*.c, linked with the static library.
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+$(B)/tests/%: tests/unit/%.c $(B)/liblatchkey.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(B)/liblatchkey.a \
+	  $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
+unit: $(UNIT_BIN)
+
+-include fuzz/fuzz.mk
+-include bench/bench.mk
+
+run: deps
+	@DEPS=build $(MAKE) --no-print-directory all
+	@$(B)/latchkey --help
+
+# Everything: the normal build, then the same suites under ASan+UBSan.
+test: deps
+	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory SAN=1 all unit
+	@bash tests/run.sh
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find build build-asan -name '*.d' 2>/dev/null)

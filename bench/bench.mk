@@ -1,0 +1,31 @@
+# bench/bench.mk: `make bench` (issue 2), included by the Makefile.
+# Builds $(B)/bench/jwt against $(B)/liblatchkey.a (built -O2 by `make`) and the Debian
+# peers, then runs bench/measure.sh: wall time, instructions and heap allocations per
+# verification, printed as a markdown table (also kept in $(B)/bench/results.md).
+# json-c and cJSON rows appear when libjson-c-dev / libcjson-dev are installed.
+
+BENCH_PKGS := libcrypto libsodium jansson libjwt cjose jose
+BENCH_DEFS :=
+ifeq ($(shell pkg-config --exists json-c 2>/dev/null && echo y),y)
+  BENCH_PKGS += json-c
+  BENCH_DEFS += -DBENCH_HAVE_JSONC
+endif
+ifeq ($(shell pkg-config --exists libcjson 2>/dev/null && echo y),y)
+  BENCH_PKGS += libcjson
+  BENCH_DEFS += -DBENCH_HAVE_CJSON
+endif
+ifneq ($(wildcard src/jose/json.h),)
+  BENCH_DEFS += -DBENCH_LK_JSON
+endif
+# No -Isrc: src/jose/ would shadow <jose/...> of libjose.
+BENCH_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -Iinclude -Ibench \
+                $(shell pkg-config --cflags $(BENCH_PKGS) 2>/dev/null)
+BENCH_LIBS   := $(shell pkg-config --libs $(BENCH_PKGS) 2>/dev/null)
+
+$(B)/bench/jwt: bench/jwt.c bench/jsonc.c bench/bench.h $(B)/liblatchkey.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) $(BENCH_DEFS) $(LDFLAGS) -o $@ bench/jwt.c bench/jsonc.c \
+	  $(B)/liblatchkey.a $(BENCH_LIBS) $(LDLIBS)
+
+bench: $(B)/bench/jwt
+	@bash bench/measure.sh $(B)/bench/jwt

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fuzz_jwk: the input is one JWK. When lk_jwk_parse accepts it, its JSON (private form,
+ * and public form unless it is an oct key) must parse again into a key whose JSON is
+ * byte for byte the same, with the same thumbprint, kid and algorithms: serialisation is
+ * a fixed point after one round. abort() on any violation.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "latchkey.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check(int cond)
+{
+	if (!cond)
+		abort();
+}
+
+static int same_str(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* key's JSON (private_part pp) must re-parse to an equivalent key with identical JSON. */
+static void roundtrip(const lk_jwk *key, int pp)
+{
+	char *j1 = (char *)1, *j2 = NULL;
+	size_t l1 = 0, l2 = 0;
+	lk_jwk *again = (lk_jwk *)1;
+	struct lk_errinfo ei;
+	enum lk_err e;
+
+	e = lk_jwk_to_json(key, pp, &j1, &l1);
+	if (e != LK_OK) {
+		check(j1 == NULL);
+		/* only an oct key lacks a public form; a public key may refuse a private one */
+		check((!pp && e == LK_EUNSUPPORTED) ||
+		      (pp && !lk_jwk_is_private(key) && e == LK_ENO_PRIVATE));
+		return;
+	}
+	check(j1 != NULL && l1 == strlen(j1));
+
+	memset(&ei, 0, sizeof ei);
+	e = lk_jwk_parse(j1, l1, &again, &ei);
+	if (e != LK_OK)
+		abort(); /* the library cannot read its own output */
+	check(again != NULL);
+
+	e = lk_jwk_to_json(again, pp, &j2, &l2);
+	check(e == LK_OK && j2 != NULL);
+	check(l1 == l2 && memcmp(j1, j2, l1) == 0);
+
+	check(same_str(lk_jwk_kid(key), lk_jwk_kid(again)));
+	check(lk_jwk_alg(key) == lk_jwk_alg(again));
+	check(lk_jwk_algs(key) == lk_jwk_algs(again));
+	check(lk_jwk_is_private(again) == (pp && lk_jwk_is_private(key)));
+
+	char t1[64], t2[64];
+	if (lk_jwk_thumbprint(key, t1, sizeof t1) == LK_OK) {
+		check(lk_jwk_thumbprint(again, t2, sizeof t2) == LK_OK);
+		check(strcmp(t1, t2) == 0);
+	}
+
+	free(j1);
+	free(j2);
+	lk_jwk_free(again);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	lk_jwk *key = (lk_jwk *)1;
+	struct lk_errinfo ei;
+	enum lk_err e;
+
+	memset(&ei, 0, sizeof ei);
+	e = lk_jwk_parse((const char *)data, size, &key, &ei);
+	if (e != LK_OK) {
+		check(key == NULL);
+		check(ei.code == e);
+		check(lk_err_class(e) != LK_CLASS_OK);
+		return 0;
+	}
+	check(key != NULL);
+
+	/* reference counting: one extra reference, released again */
+	check(lk_jwk_ref(key) == key);
+	lk_jwk_free(key);
+
+	(void)lk_alg_name(lk_jwk_alg(key));
+	roundtrip(key, 1);
+	roundtrip(key, 0);
+	lk_jwk_free(key);
+	return 0;
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# fuzz/replay.sh: build the libFuzzer targets and replay the committed corpora (TAP).
+#
+#   bash fuzz/replay.sh                    replay fuzz/corpus/<t>/ once through each target
+#   FUZZ_SECONDS=60 bash fuzz/replay.sh    then fuzz each target for 60 s
+#
+# Fuzzing writes new inputs to build-fuzz/work/<t>/ (never into the committed corpus) and
+# crash/leak/timeout artifacts to build-fuzz/artifacts/<t>/; a finding is printed with its
+# path and base64 so it can be reproduced anywhere. Exit status is non-zero on any failure.
+set -u
+cd "$(dirname "$0")/.." || exit 2
+
+TARGETS="b64url jwk jwks jws"
+FB=build-fuzz
+SECS=${FUZZ_SECONDS:-0}
+case $SECS in '' | *[!0-9]*) SECS=0 ;; esac
+
+ntests=0
+for t in $TARGETS; do ntests=$((ntests + 1)); done
+total=$ntests
+[ "$SECS" -gt 0 ] && total=$((ntests * 2))
+echo "1..$total"
+
+mkdir -p "$FB"
+if ! make --no-print-directory -s fuzz >"$FB/build.log" 2>&1; then
+	n=0
+	for t in $TARGETS; do
+		n=$((n + 1))
+		echo "not ok $n - replay fuzz_$t (build failed)"
+	done
+	sed 's/^/# /' "$FB/build.log" | tail -n 40
+	exit 1
+fi
+
+# quieter sanitizer output, abort-style failures
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:symbolize=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+fail=0
+n=0
+show_log() { # indent the interesting part of a libFuzzer log as TAP comments
+	grep -v -E '^(INFO:|#[0-9]+[[:space:]]+(pulse|REDUCE|NEW|RELOAD))' "$1" | tail -n "${2:-40}" | sed 's/^/#   /'
+}
+
+for t in $TARGETS; do
+	n=$((n + 1))
+	bin=$FB/fuzz_$t
+	dir=fuzz/corpus/$t
+	k=$(find "$dir" -type f 2>/dev/null | wc -l)
+	log=$FB/replay-$t.log
+	if [ "$k" -gt 0 ] && "$bin" -runs=0 -rss_limit_mb=4096 -timeout=20 "$dir" >"$log" 2>&1; then
+		echo "ok $n - replay fuzz_$t ($k inputs)"
+	else
+		echo "not ok $n - replay fuzz_$t ($k inputs)"
+		show_log "$log"
+		fail=1
+	fi
+done
+
+if [ "$SECS" -gt 0 ]; then
+	for t in $TARGETS; do
+		n=$((n + 1))
+		bin=$FB/fuzz_$t
+		work=$FB/work/$t
+		art=$FB/artifacts/$t
+		log=$FB/fuzz-$t.log
+		mkdir -p "$work" "$art"
+		stamp=$FB/.stamp-$t
+		: >"$stamp"
+		"$bin" -max_total_time="$SECS" -dict=fuzz/jose.dict -max_len=9000 \
+			-timeout=20 -rss_limit_mb=4096 -print_final_stats=1 \
+			-artifact_prefix="$art/" "$work" "fuzz/corpus/$t" >"$log" 2>&1
+		rc=$?
+		stats=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1 | sed 's/[[:space:]]\+/ /g')
+		found=$(find "$art" -type f -newer "$stamp" 2>/dev/null)
+		if [ $rc -eq 0 ] && [ -z "$found" ]; then
+			echo "ok $n - fuzz fuzz_$t for ${SECS}s${stats:+ ($stats)}"
+		else
+			echo "not ok $n - fuzz fuzz_$t for ${SECS}s (exit $rc)"
+			show_log "$log" 60
+			for f in $found; do
+				echo "#   artifact: $f"
+				echo "#   base64: $(base64 -w0 <"$f")"
+			done
+			fail=1
+		fi
+		rm -f "$stamp"
+	done
+fi
+exit $fail

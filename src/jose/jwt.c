@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * JWT verification (RFC 7519 §7.2) on top of compact JWS: after the signature, the claims
+ * object is scanned once without a DOM, registered claims are type-checked and time checks
+ * run against the caller's clock and leeway. The result is one allocation holding the
+ * decoded header, the payload and the unescaped registered string claims.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "jose/jws_int.h"
+#include "util/b64url.h"
+#include "util/err.h"
+
+#define LK_MAX_CLAIMS 128
+
+/* The string claims kept unescaped in the result, in this order. */
+static const char *const str_claims[] = {"iss", "sub", "jti", "scope", "sid", "client_id"};
+#define NSTR (sizeof str_claims / sizeof str_claims[0])
+
+struct lk_jwt {
+	enum lk_alg alg;
+	int64_t exp, iat, nbf;
+	const char *kid;
+	const char *str[NSTR];
+	const char *hdr, *payload;
+	size_t hlen, plen;
+	char data[];
+};
+
+void lk_jwt_free(lk_jwt *j) { free(j); }
+enum lk_alg lk_jwt_alg(const lk_jwt *j) { return j->alg; }
+int64_t lk_jwt_exp(const lk_jwt *j) { return j->exp; }
+int64_t lk_jwt_iat(const lk_jwt *j) { return j->iat; }
+int64_t lk_jwt_nbf(const lk_jwt *j) { return j->nbf; }
+const char *lk_jwt_kid(const lk_jwt *j) { return j->kid; }
+
+const char *lk_jwt_header_json(const lk_jwt *j, size_t *len)
+{
+	if (len)
+		*len = j->hlen;
+	return j->hdr;
+}
+
+const char *lk_jwt_payload_json(const lk_jwt *j, size_t *len)
+{
+	if (len)
+		*len = j->plen;
+	return j->payload;
+}
+
+const char *lk_jwt_claim_str(const lk_jwt *j, const char *name)
+{
+	for (size_t i = 0; i < NSTR; i++)
+		if (strcmp(name, str_claims[i]) == 0)
+			return j->str[i];
+	return NULL;
+}
+
+const char *lk_jwt_claim_raw(const lk_jwt *j, const char *name, size_t *len)
+{
+	struct lk_jmember m[LK_MAX_CLAIMS];
+	size_t n;
+	const struct lk_jmember *c;
+
+	if (lk_json_scan(j->payload, j->plen, m, LK_MAX_CLAIMS, &n) || !(c = lk_json_find(m, n, name)))
+		return NULL;
+	if (c->type == LK_J_STRING) { /* include the quotes: it is raw JSON text */
+		*len = c->vlen + 2;
+		return c->val - 1;
+	}
+	*len = c->vlen;
+	return c->val;
+}
+
+char *lk_jwt_claim_dup(const lk_jwt *j, const char *name)
+{
+	struct lk_jmember m[LK_MAX_CLAIMS];
+	size_t n;
+	const struct lk_jmember *c;
+	char *s;
+
+	if (lk_json_scan(j->payload, j->plen, m, LK_MAX_CLAIMS, &n) ||
+	    !(c = lk_json_find(m, n, name)) || c->type != LK_J_STRING || !(s = malloc(c->vlen + 1)))
+		return NULL;
+	lk_json_unescape(c->val, c->vlen, s);
+	return s;
+}
+
+/* Does a typ header value match want, ignoring case and an "application/" prefix
+ * (RFC 7515 §4.1.9)? */
+static bool typ_matches(const struct lk_jmember *typ, const char *want)
+{
+	char buf[128];
+	if (!typ || typ->vlen >= sizeof buf)
+		return false;
+	size_t n = lk_json_unescape(typ->val, typ->vlen, buf);
+	const char *t = buf;
+	if (n > 12 && strncasecmp(t, "application/", 12) == 0)
+		t += 12;
+	if (strncasecmp(want, "application/", 12) == 0)
+		want += 12;
+	return strcasecmp(t, want) == 0;
+}
+
+/* Is aud (a string or an array of strings) or does it contain want? */
+static enum lk_err aud_contains(const struct lk_jmember *aud, const char *want, bool *found)
+{
+	size_t wl = strlen(want);
+	*found = false;
+	if (aud->type == LK_J_STRING) {
+		*found = lk_json_str_eq(aud->val, aud->vlen, aud->val_esc, want, wl);
+		return LK_OK;
+	}
+	if (aud->type != LK_J_ARRAY)
+		return LK_ECLAIM_TYPE;
+	/* The array was validated by the scanner: walk its elements. */
+	const char *p = aud->val + 1, *end = aud->val + aud->vlen - 1;
+	for (;;) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ','))
+			p++;
+		if (p >= end)
+			return LK_OK;
+		if (*p != '"')
+			return LK_ECLAIM_TYPE;
+		const char *s = ++p;
+		bool esc = false;
+		while (*p != '"') {
+			if (*p == '\\') {
+				esc = true;
+				p++;
+			}
+			p++;
+		}
+		if (lk_json_str_eq(s, (size_t)(p - s), esc, want, wl))
+			*found = true;
+		p++;
+	}
+}
+
+static enum lk_err get_time(const struct lk_jmember *m, const char *name, int64_t *out,
+			    struct lk_errinfo *ei)
+{
+	if (!m)
+		return LK_OK;
+	if (!lk_json_seconds(m, out))
+		return lk_errf(ei, LK_ECLAIM_TYPE, "claim \"%s\" is not a NumericDate", name);
+	return LK_OK;
+}
+
+static enum lk_err check_claims(lk_jwt *j, const struct lk_jws_parts *p,
+				const struct lk_jmember *m, size_t n,
+				const struct lk_verify_opts *o, struct lk_errinfo *ei)
+{
+	static const struct { unsigned bit; const char *name; } req[] = {
+		{LK_REQ_EXP, "exp"}, {LK_REQ_IAT, "iat"}, {LK_REQ_NBF, "nbf"}, {LK_REQ_SUB, "sub"},
+		{LK_REQ_JTI, "jti"}, {LK_REQ_ISS, "iss"}, {LK_REQ_AUD, "aud"}};
+	const struct lk_jmember *exp = lk_json_find(m, n, "exp"), *nbf = lk_json_find(m, n, "nbf"),
+			       *iat = lk_json_find(m, n, "iat"), *aud = lk_json_find(m, n, "aud");
+	const struct lk_jmember *sm[NSTR];
+	int64_t now = o && o->now ? o->now : (int64_t)time(NULL);
+	int64_t leeway = !o || o->leeway == 0 ? LK_DEFAULT_LEEWAY : o->leeway < 0 ? 0 : o->leeway;
+	enum lk_err err;
+	bool found;
+
+	for (size_t i = 0; i < sizeof req / sizeof req[0]; i++)
+		if (o && (o->require & req[i].bit) && !lk_json_find(m, n, req[i].name))
+			return lk_errf(ei, LK_EMISSING_CLAIM, "required claim \"%s\" is absent", req[i].name);
+	if ((err = get_time(exp, "exp", &j->exp, ei)) || (err = get_time(nbf, "nbf", &j->nbf, ei)) ||
+	    (err = get_time(iat, "iat", &j->iat, ei)))
+		return err;
+	for (size_t i = 0; i < NSTR; i++) {
+		sm[i] = lk_json_find(m, n, str_claims[i]);
+		if (sm[i] && sm[i]->type != LK_J_STRING)
+			return lk_errf(ei, LK_ECLAIM_TYPE, "claim \"%s\" is not a string", str_claims[i]);
+	}
+	if (exp && now >= j->exp + leeway)
+		return lk_errf(ei, LK_EEXPIRED, "expired %lld s ago", (long long)(now - j->exp));
+	if (nbf && now + leeway < j->nbf)
+		return lk_errf(ei, LK_ENOT_YET_VALID, "valid only in %lld s", (long long)(j->nbf - now));
+	if (iat && now + leeway < j->iat)
+		return lk_errf(ei, LK_EIAT_FUTURE, "issued %lld s in the future", (long long)(j->iat - now));
+	if (aud && (err = aud_contains(aud, o && o->aud ? o->aud : "", &found)))
+		return lk_errf(ei, err, "claim \"aud\" is neither a string nor an array of strings");
+	if (o && o->aud && (!aud || !found))
+		return lk_errf(ei, LK_EAUDIENCE, aud ? "the audience is not ours" : "claim \"aud\" is absent");
+	if (o && o->iss && (!sm[0] || !lk_json_str_eq(sm[0]->val, sm[0]->vlen, sm[0]->val_esc,
+						    o->iss, strlen(o->iss))))
+		return lk_errf(ei, LK_EISSUER, sm[0] ? "the issuer is not the expected one"
+						     : "claim \"iss\" is absent");
+	if (o && o->typ && !typ_matches(p->typ, o->typ))
+		return lk_errf(ei, LK_ETYP, "the header typ is not \"%s\"", o->typ);
+
+	/* Fill the result: unescaped strings after the payload. */
+	char *w = j->data + j->hlen + 1 + j->plen + 1;
+	for (size_t i = 0; i < NSTR; i++) {
+		if (!sm[i])
+			continue;
+		j->str[i] = w;
+		w += lk_json_unescape(sm[i]->val, sm[i]->vlen, w) + 1;
+	}
+	if (p->kid) {
+		j->kid = w;
+		lk_json_unescape(p->kid->val, p->kid->vlen, w);
+	}
+	return LK_OK;
+}
+
+enum lk_err lk_jwt_verify(const lk_jwks *keys, const char *token, size_t len,
+			  const struct lk_verify_opts *o, lk_jwt **out, struct lk_errinfo *ei)
+{
+	struct lk_jws_parts p;
+	struct lk_jmember m[LK_MAX_CLAIMS];
+	size_t n, pmax;
+	enum lk_err err;
+	lk_jwt *j;
+
+	*out = NULL;
+	if ((err = lk_jws_split(token, len, &p, ei)) || (err = lk_jws_header(&p, ei)) ||
+	    (err = lk_jws_check_sig(keys, &p, o ? o->allow : 0, ei)))
+		return err;
+	/* header + payload + unescaped strings (never longer than their raw text) + kid */
+	pmax = lk_b64url_dec_max(p.pl);
+	if (!(j = malloc(sizeof *j + p.hdrlen + 1 + 2 * (pmax + 1) + NSTR + p.hdrlen + 1)))
+		return LK_ENOMEM;
+	memset(j, 0, sizeof *j);
+	j->alg = p.alg;
+	j->hlen = p.hdrlen;
+	memcpy(j->data, p.hdr, p.hdrlen + 1);
+	j->hdr = j->data;
+	char *pl = j->data + p.hdrlen + 1;
+	if (lk_b64url_decode(p.p64, p.pl, (uint8_t *)pl, pmax, &j->plen)) {
+		err = lk_errf(ei, LK_EBASE64, "the payload is not strict base64url");
+		goto fail;
+	}
+	pl[j->plen] = '\0';
+	j->payload = pl;
+	if ((err = lk_json_scan(pl, j->plen, m, LK_MAX_CLAIMS, &n))) {
+		lk_errf(ei, err, "the claims are %s",
+			err == LK_EDUPLICATE ? "a JSON object with a duplicate member"
+			: err == LK_ETOO_LARGE ? "too many or too deep"
+					       : "not a JSON object");
+		goto fail;
+	}
+	if ((err = check_claims(j, &p, m, n, o, ei)))
+		goto fail;
+	*out = j;
+	return LK_OK;
+fail:
+	free(j);
+	return err;
+}

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# Black-box tests of `latchkey jwt verify`: exit 0 + payload on stdout; exit 1 + exactly one
+# stderr line "invalid: REASON"; exit 2 on usage or configuration errors. Stdout is empty on
+# every failure. HS256 tokens are made here with python3's hmac, independently of the CLI.
+. "$(dirname "$0")/tap.bash"
+
+SECRET_HEX=$(python3 -c 'import os; print(os.urandom(32).hex())')
+NOW=$(date +%s)
+EXP=$((NOW + 600))
+
+# mk HEADER PAYLOAD [SECRET_HEX|none]: a compact token signed with HMAC (alg from HEADER).
+mk() {
+	py 'import sys
+sec = sys.argv[3]
+print(lkt.token(sys.argv[1], sys.argv[2], None if sec == "none" else bytes.fromhex(sec)))' \
+		"$1" "$2" "${3:-$SECRET_HEX}"
+}
+
+HDR='{"alg":"HS256","typ":"JWT","kid":"k1"}'
+CLAIMS='{"iss":"https://issuer.example","sub":"alice","aud":"api","exp":'$EXP',"iat":'$NOW',"jti":"j-1","roles":["admin"]}'
+TOK=$(mk "$HDR" "$CLAIMS")
+
+K=$(py 'import sys; print(lkt.b64u(bytes.fromhex(sys.argv[1])))' "$SECRET_HEX")
+JWK='{"kty":"oct","kid":"k1","alg":"HS256","k":"'$K'"}'
+write_file "$TMP/jwk.json" "$JWK"
+write_file "$TMP/jwks.json" '{"keys":['"$JWK"']}'
+
+same_claims() { # same_claims JSON_A JSON_B
+	python3 -c 'import json,sys; sys.exit(0 if json.loads(sys.argv[1]) == json.loads(sys.argv[2]) else 1)' "$1" "$2"
+}
+
+# ---- valid tokens
+run jwt verify --jwks "$TMP/jwks.json" "$TOK"
+expect_valid "valid HS256 token, JWKS file -> exit 0"
+check "stdout is the token's payload" same_claims "$OUT" "$CLAIMS"
+
+run jwt verify --jwks "$TMP/jwk.json" "$TOK"
+expect_valid "valid token, --jwks is a single JWK -> exit 0"
+
+run jwt verify --jwks "$TMP/jwks.json" --iss https://issuer.example --aud api "$TOK"
+expect_valid "valid token with matching --iss and --aud -> exit 0"
+
+CLAIMS_AUDS='{"iss":"https://issuer.example","sub":"alice","aud":["other","api"],"exp":'$EXP'}'
+run jwt verify --jwks "$TMP/jwks.json" --aud api "$(mk "$HDR" "$CLAIMS_AUDS")"
+expect_valid "aud array containing --aud -> exit 0"
+
+run jwt verify --jwks "$TMP/jwks.json" --alg ES256,HS256 "$TOK"
+expect_valid "--alg list containing the key's alg -> exit 0"
+
+printf '%s' "$TOK" >"$TMP/tok"
+STDIN="$TMP/tok" run jwt verify --jwks "$TMP/jwks.json" -
+expect_valid "token from stdin via '-' -> exit 0"
+check "stdin: stdout is the payload" same_claims "$OUT" "$CLAIMS"
+
+printf '%s\n' "$TOK" >"$TMP/tok_nl"
+STDIN="$TMP/tok_nl" run jwt verify --jwks "$TMP/jwks.json" -
+expect_valid "token from stdin with a trailing newline (echo \$T | latchkey jwt verify -) -> exit 0"
+
+run jwt verify --jwks "$TMP/jwks.json" --now $((EXP + 30)) "$TOK"
+expect_valid "exp 30 s ago is inside the default 60 s leeway -> exit 0"
+
+# ---- rejected tokens: exit 1, one line
+run jwt verify --jwks "$TMP/jwks.json" --now $((NOW + 3600)) "$TOK"
+expect_invalid "expired (--now an hour ahead) -> 1 expired" expired
+
+run jwt verify --jwks "$TMP/jwks.json" --leeway 0 --now $((EXP + 30)) "$TOK"
+expect_invalid "exp 30 s ago with --leeway 0 -> 1 expired" expired
+
+run jwt verify --jwks "$TMP/jwks.json" --iss https://evil.example "$TOK"
+expect_invalid "wrong --iss -> 1 bad_issuer" bad_issuer
+
+run jwt verify --jwks "$TMP/jwks.json" --aud other-api "$TOK"
+expect_invalid "wrong --aud -> 1 bad_audience" bad_audience
+
+run jwt verify --jwks "$TMP/jwks.json" --alg ES256 "$TOK"
+expect_invalid "--alg not matching the token's alg -> 1 alg_not_allowed" alg_not_allowed
+
+STDIN="$TMP/tok" run jwt verify --jwks "$TMP/jwks.json" --now $((NOW + 3600)) -
+expect_invalid "expired token from stdin -> 1 expired" expired
+
+BIG=$(py 'h = lkt.b64u(b"{\"alg\":\"HS256\"}"); print(h + "." + "A" * (9000 - len(h) - 2 - 43) + "." + "B" * 43)')
+check "the big token is 9000 bytes" test "${#BIG}" -eq 9000
+run jwt verify --jwks "$TMP/jwks.json" "$BIG"
+expect_invalid "9000-byte token -> 1 too_large" too_large
+printf '%s' "$BIG" >"$TMP/big"
+STDIN="$TMP/big" run jwt verify --jwks "$TMP/jwks.json" -
+expect_invalid "9000-byte token on stdin -> 1 too_large" too_large
+
+run jwt verify --jwks "$TMP/jwks.json" "a.b"
+expect_invalid "'a.b' -> 1 malformed" malformed
+
+run jwt verify --jwks "$TMP/jwks.json" "a.b.c.d"
+expect_invalid "four parts -> 1 malformed" malformed
+
+NONE_TOK=$(mk '{"alg":"none","typ":"JWT"}' "$CLAIMS" none)
+run jwt verify --jwks "$TMP/jwks.json" "$NONE_TOK"
+expect_invalid "alg none token -> 1 alg_none" alg_none
+
+NONE_KID=$(mk '{"alg":"none","typ":"JWT","kid":"k1"}' "$CLAIMS" none)
+run jwt verify --jwks "$TMP/jwks.json" "$NONE_KID"
+expect_invalid "alg none token naming a real kid -> 1 alg_none" alg_none
+
+TAMPERED=$(py 'import sys,json
+h, p, s = sys.argv[1].split(".")
+c = json.loads(lkt.unb64u(p)); c["sub"] = "mallory"
+print(h + "." + lkt.b64u(json.dumps(c, separators=(",", ":"))) + "." + s)' "$TOK")
+run jwt verify --jwks "$TMP/jwks.json" "$TAMPERED"
+expect_invalid "payload changed after signing -> 1 bad_signature" bad_signature
+
+OTHER_SECRET=$(python3 -c 'import os; print(os.urandom(32).hex())')
+run jwt verify --jwks "$TMP/jwks.json" "$(mk "$HDR" "$CLAIMS" "$OTHER_SECRET")"
+expect_invalid "signed with another secret -> 1 bad_signature" bad_signature
+
+run jwt verify --jwks "$TMP/jwks.json" "$(mk '{"alg":"HS256","typ":"JWT","kid":"nope"}' "$CLAIMS")"
+expect_invalid "unknown kid -> 1 no_matching_key" no_matching_key
+
+run jwt verify --jwks "$TMP/jwks.json" "$(mk "$HDR" '{"sub":"alice","exp":'$((NOW + 7200))',"nbf":'$((NOW + 3600))'}')"
+expect_invalid "nbf an hour ahead -> 1 not_yet_valid" not_yet_valid
+
+PADDED=$(py 'import sys
+h, p, s = sys.argv[1].split(".")
+print(h + "." + p + "=" * (-len(p) % 4 or 4) + "." + s)' "$TOK")
+run jwt verify --jwks "$TMP/jwks.json" "$PADDED"
+expect_invalid "padded base64url payload -> 1 bad_base64" bad_base64
+
+run jwt verify --jwks "$TMP/jwks.json" "$(mk "$HDR" '{"sub":"alice","sub":"mallory"}')"
+expect_invalid "duplicate claim -> 1 duplicate_member" duplicate_member
+
+run jwt verify --jwks "$TMP/jwks.json" "$(mk "$HDR" '{"sub":"alice"')"
+expect_invalid "payload is not JSON -> 1 bad_json" bad_json
+
+run jwt verify --jwks "$TMP/jwks.json" "$(mk '{"alg":"HS256","kid":"k1","crit":["x-unknown"],"x-unknown":1}' "$CLAIMS")"
+expect_invalid "unknown crit entry -> 1 unsupported_crit" unsupported_crit
+
+# A key of the wrong size never verifies: 16-byte HS256 secret.
+WEAK_HEX=00112233445566778899aabbccddeeff
+WK=$(py 'import sys; print(lkt.b64u(bytes.fromhex(sys.argv[1])))' "$WEAK_HEX")
+write_file "$TMP/weak.json" '{"keys":[{"kty":"oct","kid":"weak","alg":"HS256","k":"'$WK'"}]}'
+run jwt verify --jwks "$TMP/weak.json" "$(mk '{"alg":"HS256","kid":"weak"}' "$CLAIMS" "$WEAK_HEX")"
+expect_invalid "HS256 key of 16 bytes -> 1 weak_key" weak_key
+
+# The algorithm comes from the key: an HS256 token naming an ES256 key's kid.
+run jwk generate --alg ES256 --kid es1
+printf '%s' "$OUT" >"$TMP/es_priv.json"
+run jwk public "$TMP/es_priv.json"
+printf '%s' "$OUT" >"$TMP/es_pub.json"
+run jwt verify --jwks "$TMP/es_pub.json" "$(mk '{"alg":"HS256","typ":"JWT","kid":"es1"}' "$CLAIMS")"
+expect_invalid "HS256 token naming an ES256 key -> 1 alg_not_allowed" alg_not_allowed
+
+# ---- usage / configuration errors: exit 2
+run jwt verify "$TOK"
+expect_usage "missing --jwks -> 2"
+
+run jwt verify --jwks "$TMP/does-not-exist.json" "$TOK"
+expect_usage "nonexistent JWKS file -> 2"
+
+write_file "$TMP/garbage.json" 'this is { not json'
+run jwt verify --jwks "$TMP/garbage.json" "$TOK"
+expect_usage "garbage JWKS file -> 2"
+
+write_file "$TMP/empty.json" ''
+run jwt verify --jwks "$TMP/empty.json" "$TOK"
+expect_usage "empty JWKS file -> 2"
+
+run jwt verify --jwks "$TMP/jwks.json"
+expect_usage "no token argument -> 2"
+
+run jwt verify --jwks "$TMP/jwks.json" --bogus-option "$TOK"
+expect_usage "unknown option -> 2"
+
+run jwt verify --jwks "$TMP/jwks.json" --alg XX999 "$TOK"
+expect_usage "unknown --alg name -> 2"
+
+run jwt verify --jwks "$TMP/jwks.json" --now yesterday "$TOK"
+expect_usage "non-numeric --now -> 2"
+
+# ---- JWKS over HTTP
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+mkdir -p "$TMP/www"
+cp "$TMP/jwks.json" "$TMP/www/jwks.json"
+PORT=$(free_port)
+python3 -m http.server "$PORT" --bind 127.0.0.1 --directory "$TMP/www" >"$TMP/http.log" 2>&1 &
+CLEANUP_PIDS+=($!)
+up=0
+for _ in $(seq 1 50); do
+	if python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.5)' "$PORT" 2>/dev/null; then
+		up=1; break
+	fi
+	sleep 0.1
+done
+check "python3 http.server serves the JWKS on 127.0.0.1:$PORT" test "$up" -eq 1
+
+run jwt verify --jwks "http://127.0.0.1:$PORT/jwks.json" --iss https://issuer.example --aud api "$TOK"
+expect_valid "--jwks http://127.0.0.1:PORT/jwks.json -> exit 0"
+check "HTTP JWKS: stdout is the payload" same_claims "$OUT" "$CLAIMS"
+
+run jwt verify --jwks "http://127.0.0.1:$PORT/jwks.json" "$TAMPERED"
+expect_invalid "HTTP JWKS, tampered token -> 1 bad_signature" bad_signature
+
+run jwt verify --jwks "http://127.0.0.1:$PORT/missing.json" "$TOK"
+expect_usage "HTTP JWKS URL answering 404 -> 2"
+
+DEAD_PORT=$(free_port)
+run jwt verify --jwks "http://127.0.0.1:$DEAD_PORT/jwks.json" "$TOK"
+expect_usage "unreachable JWKS URL -> 2"
+
+done_testing

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Run every test suite and count TAP results. Each suite prints "ok N - name" or
+# "not ok N - name" lines; a suite that exits non-zero without a "not ok" line counts as
+# one failure of its own. Ends with "N passed, M failed" and exits non-zero on any failure.
+set -u
+cd "$(dirname "$0")/.."
+export CMOCKA_MESSAGE_OUTPUT=TAP
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+only=${1:-}
+pass=0 fail=0 failed_suites=()
+logdir=build/test-logs; mkdir -p "$logdir"
+
+suite() { # suite NAME COMMAND...
+	local name=$1; shift
+	[ -n "$only" ] && [[ "$name" != *"$only"* ]] && return 0
+	local log="$logdir/${name//\//_}.log" rc p f
+	"$@" >"$log" 2>&1; rc=$?
+	p=$(grep -cE '^ok [0-9]+' "$log"); f=$(grep -cE '^not ok [0-9]+' "$log")
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+	pass=$((pass + p)); fail=$((fail + f))
+	if [ "$f" -ne 0 ]; then
+		failed_suites+=("$name"); printf 'FAIL %-40s %3d ok, %d failed (log: %s)\n' "$name" "$p" "$f" "$log"
+		grep -E '^not ok|ERROR|error:|runtime error|Sanitizer' "$log" | head -20 | sed 's/^/    /'
+	else
+		printf 'pass %-40s %3d ok\n' "$name" "$p"
+	fi
+}
+
+for b in build build-asan; do
+	for t in "$b"/tests/test_*; do
+		[ -x "$t" ] && suite "$b/unit/$(basename "$t")" "$t"
+	done
+	for s in tests/cli/*.sh; do
+		[ -f "$s" ] && suite "$b/cli/$(basename "$s" .sh)" env LATCHKEY="$PWD/$b/latchkey" bash "$s"
+	done
+done
+[ -f fuzz/replay.sh ] && suite "fuzz/replay" bash fuzz/replay.sh
+[ -f tests/interop/run.sh ] && suite "interop/jose" bash tests/interop/run.sh "$PWD/build/latchkey"
+[ -f tests/meta/run.sh ] && suite "meta/docs" bash tests/meta/run.sh
+
+echo
+[ ${#failed_suites[@]} -gt 0 ] && echo "failed suites: ${failed_suites[*]}"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
