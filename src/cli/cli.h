@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The latchkey command line: shared helpers for subcommands (reading arguments that name a
+ * file, stdin or a URL, with size caps) and the subcommand entry points. Exit codes follow
+ * SPEC.md: 0 ok, 1 failed as asked (rejected, not found), 2 usage or configuration error.
+ */
+#ifndef LK_CLI_H
+#define LK_CLI_H
+
+#include <stddef.h>
+
+enum { LK_EXIT_OK = 0, LK_EXIT_FAIL = 1, LK_EXIT_USAGE = 2 };
+
+/* Read "-" (stdin), an http(s) URL (when allow_url) or a file, at most cap bytes.
+ * Returns 0 and a NUL-terminated *out (free()) or -1 with a message in err[256]; a
+ * source over cap gives -2 and *out holds its first cap+1 bytes, *len = cap + 1. */
+int lk_cli_read(const char *src, size_t cap, int allow_url, char **out, size_t *len,
+		char err[256]);
+/* Trim trailing ASCII whitespace in place (for tokens from stdin). */
+void lk_cli_rtrim(char *s, size_t *len);
+/* Parse "90", "30s", "15m", "1h", "7d" into seconds; -1 when invalid. */
+long long lk_cli_duration(const char *s);
+
+int lk_cli_jwt(int argc, char **argv);
+int lk_cli_jwk(int argc, char **argv);
+
+#endif

@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `latchkey jwt decode|verify|sign`: the JWT decoder the seed articles keep pointing to,
+ * as a tool that never sends a token anywhere, plus a strict verifier whose exit codes
+ * scripts can rely on (0 valid, 1 rejected with one `invalid: REASON` line, 2 usage).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "latchkey.h"
+
+/* Read a TOKEN argument or '-' (stdin); tokens over the cap are kept so that the library
+ * refuses them with its own reason. Returns 0 or prints an error and returns -1. */
+static int read_token(const char *arg, char **tok, size_t *len)
+{
+	char err[256];
+	if (strcmp(arg, "-") != 0) {
+		*len = strlen(arg);
+		*tok = strdup(arg);
+		return *tok ? 0 : -1;
+	}
+	if (lk_cli_read("-", 4 * LK_MAX_TOKEN, 0, tok, len, err) == -1) {
+		fprintf(stderr, "latchkey: %s\n", err);
+		return -1;
+	}
+	lk_cli_rtrim(*tok, len);
+	return 0;
+}
+
+/* "14m 3s", "2h", "3d 4h": the two largest non-zero units. */
+static void human_span(long long s, char *buf, size_t size)
+{
+	static const struct { long long sec; const char *u; } units[] = {
+		{86400, "d"}, {3600, "h"}, {60, "m"}, {1, "s"}};
+	size_t w = 0;
+	int shown = 0;
+	if (s == 0) {
+		snprintf(buf, size, "0s");
+		return;
+	}
+	for (int i = 0; i < 4 && shown < 2; i++) {
+		long long q = s / units[i].sec;
+		if (q == 0) {
+			if (shown)
+				break;
+			continue;
+		}
+		w += (size_t)snprintf(buf + w, size - w, "%s%lld%s", shown ? " " : "", q, units[i].u);
+		s -= q * units[i].sec;
+		shown++;
+	}
+}
+
+static void print_time(const char *name, json_t *v, long long now)
+{
+	char when[64], span[48];
+	if (!json_is_number(v)) {
+		printf("  %-4s %s\n", name, "(not a NumericDate)");
+		return;
+	}
+	long long t = (long long)json_number_value(v);
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (gmtime_r(&tt, &tm))
+		strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	else
+		snprintf(when, sizeof when, "out of range");
+	human_span(t > now ? t - now : now - t, span, sizeof span);
+	const char *rel;
+	char relbuf[96];
+	if (strcmp(name, "exp") == 0)
+		snprintf(relbuf, sizeof relbuf, t > now ? "expires in %s" : "expired %s ago", span);
+	else if (strcmp(name, "nbf") == 0)
+		snprintf(relbuf, sizeof relbuf, t > now ? "valid in %s" : "valid since %s ago", span);
+	else
+		snprintf(relbuf, sizeof relbuf, t > now ? "issued %s in the future" : "issued %s ago", span);
+	rel = relbuf;
+	printf("  %-4s %lld  %s  (%s)\n", name, t, when, rel);
+}
+
+static int cmd_decode(int argc, char **argv)
+{
+	static const struct option opts[] = {{"json", no_argument, 0, 'j'}, {0, 0, 0, 0}};
+	int as_json = 0, c, rc = LK_EXIT_FAIL;
+	char *tok = NULL, *h = NULL, *p = NULL, *hs = NULL, *ps = NULL;
+	size_t len, siglen = 0;
+	json_t *hj = NULL, *pj = NULL;
+	json_error_t je;
+	struct lk_errinfo ei = {0};
+	enum lk_err err;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'j')
+			return LK_EXIT_USAGE;
+		as_json = 1;
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "usage: latchkey jwt decode [--json] TOKEN|-\n");
+		return LK_EXIT_USAGE;
+	}
+	if (read_token(argv[optind], &tok, &len))
+		return LK_EXIT_USAGE;
+	if ((err = lk_jws_decode_unverified(tok, len, &h, &p, &siglen, &ei))) {
+		fprintf(stderr, "malformed: %s (%s)\n", lk_err_str(err), ei.detail);
+		goto out;
+	}
+	hj = json_loads(h, JSON_REJECT_DUPLICATES, &je);
+	pj = json_loads(p, JSON_REJECT_DUPLICATES, &je);
+	if (!hj || !pj || !json_is_object(pj)) {
+		fprintf(stderr, "malformed: the payload is not a JSON object\n");
+		goto out;
+	}
+	if (as_json) {
+		json_t *o = json_pack("{sOsOsI}", "header", hj, "payload", pj, "signature_bytes",
+				      (json_int_t)siglen);
+		char *s = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+		json_decref(o);
+		if (!s)
+			goto out;
+		puts(s);
+		free(s);
+	} else {
+		long long now = (long long)time(NULL);
+		hs = json_dumps(hj, JSON_INDENT(2));
+		ps = json_dumps(pj, JSON_INDENT(2));
+		if (!hs || !ps)
+			goto out;
+		printf("Header:\n%s\nPayload:\n%s\n", hs, ps);
+		if (json_object_get(pj, "iat") || json_object_get(pj, "nbf") || json_object_get(pj, "exp")) {
+			printf("Times:\n");
+			static const char *names[3] = {"iat", "nbf", "exp"};
+			for (int i = 0; i < 3; i++)
+				if (json_object_get(pj, names[i]))
+					print_time(names[i], json_object_get(pj, names[i]), now);
+		}
+		printf("Signature: %zu bytes, NOT verified (use `latchkey jwt verify`)\n", siglen);
+	}
+	rc = LK_EXIT_OK;
+out:
+	json_decref(hj);
+	json_decref(pj);
+	free(hs);
+	free(ps);
+	free(h);
+	free(p);
+	free(tok);
+	return rc;
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"jwks", required_argument, 0, 'k'}, {"alg", required_argument, 0, 'a'},
+		{"iss", required_argument, 0, 'i'},  {"aud", required_argument, 0, 'u'},
+		{"leeway", required_argument, 0, 'l'}, {"now", required_argument, 0, 'n'},
+		{0, 0, 0, 0}};
+	struct lk_verify_opts vo = {0};
+	const char *jwks_src = NULL;
+	char *doc = NULL, *tok = NULL, *end, err_s[256];
+	size_t dlen, tlen;
+	lk_jwks *set = NULL;
+	lk_jwt *jwt = NULL;
+	struct lk_errinfo ei = {0};
+	enum lk_err err;
+	int c, rc = LK_EXIT_USAGE;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k': jwks_src = optarg; break;
+		case 'a':
+			if (lk_alg_parse_list(optarg, &vo.allow) != LK_OK) {
+				fprintf(stderr, "latchkey: --alg: unknown algorithm in \"%s\"\n", optarg);
+				return LK_EXIT_USAGE;
+			}
+			break;
+		case 'i': vo.iss = optarg; break;
+		case 'u': vo.aud = optarg; break;
+		case 'l':
+			vo.leeway = strtoll(optarg, &end, 10);
+			if (*end || !*optarg || vo.leeway < 0) {
+				fprintf(stderr, "latchkey: --leeway takes whole seconds\n");
+				return LK_EXIT_USAGE;
+			}
+			if (vo.leeway == 0)
+				vo.leeway = -1; /* explicit zero: no leeway */
+			break;
+		case 'n':
+			vo.now = strtoll(optarg, &end, 10);
+			if (*end || !*optarg || vo.now <= 0) {
+				fprintf(stderr, "latchkey: --now takes a UNIX time in seconds\n");
+				return LK_EXIT_USAGE;
+			}
+			break;
+		default: return LK_EXIT_USAGE;
+		}
+	}
+	if (!jwks_src || optind != argc - 1) {
+		fprintf(stderr, "usage: latchkey jwt verify --jwks FILE|URL [--alg A[,A...]] [--iss ISS] "
+				"[--aud AUD] [--leeway SECONDS] [--now UNIX] TOKEN|-\n");
+		return LK_EXIT_USAGE;
+	}
+	if (lk_cli_read(jwks_src, LK_MAX_JWKS, 1, &doc, &dlen, err_s) != 0) {
+		fprintf(stderr, "latchkey: --jwks: %s\n", err_s);
+		goto out;
+	}
+	if ((err = lk_jwks_parse(doc, dlen, &set, &ei))) {
+		fprintf(stderr, "latchkey: --jwks: %s: %s\n", lk_err_str(err), ei.detail);
+		goto out;
+	}
+	if (read_token(argv[optind], &tok, &tlen))
+		goto out;
+	if ((err = lk_jwt_verify(set, tok, tlen, &vo, &jwt, &ei))) {
+		fprintf(stderr, "invalid: %s\n", lk_err_str(err));
+		rc = LK_EXIT_FAIL;
+		goto out;
+	}
+	size_t plen;
+	const char *pl = lk_jwt_payload_json(jwt, &plen);
+	fwrite(pl, 1, plen, stdout);
+	putchar('\n');
+	rc = LK_EXIT_OK;
+out:
+	lk_jwt_free(jwt);
+	lk_jwks_free(set);
+	free(doc);
+	free(tok);
+	return rc;
+}
+
+static int cmd_sign(int argc, char **argv)
+{
+	static const struct option opts[] = {{"key", required_argument, 0, 'k'},
+					     {"exp-in", required_argument, 0, 'e'},
+					     {0, 0, 0, 0}};
+	const char *key_src = NULL;
+	long long exp_in = -1;
+	char *doc = NULL, *claims = NULL, *out = NULL, *pl = NULL, err_s[256];
+	size_t dlen, clen;
+	lk_jwk *key = NULL;
+	json_t *cj = NULL;
+	json_error_t je;
+	struct lk_errinfo ei = {0};
+	enum lk_err err;
+	int c, rc = LK_EXIT_USAGE;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k': key_src = optarg; break;
+		case 'e':
+			if ((exp_in = lk_cli_duration(optarg)) <= 0) {
+				fprintf(stderr, "latchkey: --exp-in takes a duration like 900, 15m, 1h, 7d\n");
+				return LK_EXIT_USAGE;
+			}
+			break;
+		default: return LK_EXIT_USAGE;
+		}
+	}
+	if (!key_src || optind != argc - 1) {
+		fprintf(stderr, "usage: latchkey jwt sign --key JWK_FILE [--exp-in DURATION] CLAIMS_JSON|-\n");
+		return LK_EXIT_USAGE;
+	}
+	if (lk_cli_read(key_src, LK_MAX_JWK, 0, &doc, &dlen, err_s) != 0) {
+		fprintf(stderr, "latchkey: --key: %s\n", err_s);
+		goto out;
+	}
+	if ((err = lk_jwk_parse(doc, dlen, &key, &ei))) {
+		fprintf(stderr, "latchkey: --key: %s: %s\n", lk_err_str(err), ei.detail);
+		goto out;
+	}
+	if (!lk_jwk_is_private(key)) {
+		fprintf(stderr, "latchkey: --key: signing needs a private key\n");
+		goto out;
+	}
+	if (strcmp(argv[optind], "-") == 0) {
+		if (lk_cli_read("-", LK_MAX_TOKEN, 0, &claims, &clen, err_s) != 0) {
+			fprintf(stderr, "latchkey: claims: %s\n", err_s);
+			goto out;
+		}
+	} else {
+		claims = strdup(argv[optind]);
+	}
+	rc = LK_EXIT_FAIL;
+	if (!claims || !(cj = json_loads(claims, JSON_REJECT_DUPLICATES, &je)) || !json_is_object(cj)) {
+		fprintf(stderr, "latchkey: the claims must be one JSON object%s%s\n", cj ? "" : ": ",
+			cj ? "" : je.text);
+		goto out;
+	}
+	if (exp_in > 0) {
+		json_int_t now = (json_int_t)time(NULL);
+		if (!json_object_get(cj, "iat"))
+			json_object_set_new(cj, "iat", json_integer(now));
+		json_object_set_new(cj, "exp", json_integer(now + exp_in));
+	}
+	if (!(pl = json_dumps(cj, JSON_COMPACT)))
+		goto out;
+	if ((err = lk_jws_sign(key, "JWT", pl, strlen(pl), &out, NULL, &ei))) {
+		fprintf(stderr, "latchkey: cannot sign: %s: %s\n", lk_err_str(err), ei.detail);
+		goto out;
+	}
+	puts(out);
+	rc = LK_EXIT_OK;
+out:
+	json_decref(cj);
+	lk_jwk_free(key);
+	free(out);
+	free(pl);
+	free(claims);
+	free(doc);
+	return rc;
+}
+
+int lk_cli_jwt(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: latchkey jwt decode|verify|sign ...\n");
+		return LK_EXIT_USAGE;
+	}
+	optind = 1;
+	if (strcmp(argv[1], "decode") == 0)
+		return cmd_decode(argc - 1, argv + 1);
+	if (strcmp(argv[1], "verify") == 0)
+		return cmd_verify(argc - 1, argv + 1);
+	if (strcmp(argv[1], "sign") == 0)
+		return cmd_sign(argc - 1, argv + 1);
+	fprintf(stderr, "latchkey: unknown command \"jwt %s\"\n", argv[1]);
+	return LK_EXIT_USAGE;
+}

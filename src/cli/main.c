@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * latchkey: the command line entry point. Dispatches to subcommands; each returns its
+ * exit code (0 ok, 1 failed as asked, 2 usage error).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <sodium.h>
+
+#include "cli/cli.h"
+#include "latchkey.h"
+
+static const char usage[] =
+	"latchkey " LK_VERSION ": sessions, JWTs and the hybrid of the two\n"
+	"\n"
+	"usage:\n"
+	"  latchkey jwk generate --alg ALG [--kid KID] [--out FILE]\n"
+	"                                 a new private JWK on stdout (or FILE, mode 0600)\n"
+	"  latchkey jwk public FILE|-     the public JWKS of a private JWK or JWKS\n"
+	"  latchkey jwt decode [--json] TOKEN|-\n"
+	"                                 header and payload, times in human form; no key needed\n"
+	"  latchkey jwt verify --jwks FILE|URL [--alg A[,A...]] [--iss ISS] [--aud AUD]\n"
+	"                      [--leeway SECONDS] [--now UNIX] TOKEN|-\n"
+	"                                 exit 0 + payload; exit 1 + `invalid: REASON`; exit 2 usage\n"
+	"  latchkey jwt sign --key JWK_FILE [--exp-in DURATION] CLAIMS_JSON|-\n"
+	"  latchkey version\n"
+	"\n"
+	"ALG: HS256 HS384 HS512 RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA\n"
+	"`serve`, `user`, `client`, `sessions` and `keys` arrive with the server (see README).\n";
+
+int main(int argc, char **argv)
+{
+	int rc;
+
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return LK_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(usage, stdout);
+		return LK_EXIT_OK;
+	}
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("latchkey %s (%s, libsodium %s, jansson %s, %s)\n", LK_VERSION,
+		       OpenSSL_version(OPENSSL_VERSION), sodium_version_string(), jansson_version_str(),
+		       curl_version());
+		return LK_EXIT_OK;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (strcmp(argv[1], "jwt") == 0)
+		rc = lk_cli_jwt(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "jwk") == 0)
+		rc = lk_cli_jwk(argc - 1, argv + 1);
+	else {
+		fprintf(stderr, "latchkey: unknown command \"%s\"\n\n%s", argv[1], usage);
+		rc = LK_EXIT_USAGE;
+	}
+	lk_thread_cleanup();
+	curl_global_cleanup();
+	return rc;
+}
