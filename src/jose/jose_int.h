@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <sodium.h>
 
 #include "latchkey.h"
@@ -38,6 +39,21 @@ struct lk_alginfo {
 #define LK_RSA_MIN_BITS 2048
 #define LK_MAX_COMPS 8
 
+/*
+ * HMAC (RFC 2104) with the inner and outer hash states precomputed from the key, so a MAC
+ * is two struct copies plus the hashing. OpenSSL 3.0's EVP_MAC re-duplicates provider
+ * digest contexts at every init and final (two heap allocations and ~1.6k instructions per
+ * MAC, docs/performance.md); the SHA-2 context structs, deprecated but present in 3.x, are
+ * plain values and use the same assembly block functions. Not FIPS-provider routed.
+ */
+struct lk_hmac {
+	int hash; /* 0 SHA-256, 1 SHA-384, 2 SHA-512 */
+	union {
+		SHA256_CTX s256;
+		SHA512_CTX s512;
+	} in, out;
+};
+
 /* One base64url-encoded member of the JWK, kept for emission. */
 struct lk_comp {
 	const char *name;  /* static: "n", "e", "d", ... */
@@ -59,7 +75,7 @@ struct lk_jwk {
 	EVP_PKEY *pkey;       /* RSA, EC */
 	unsigned char ed_pk[crypto_sign_PUBLICKEYBYTES];
 	unsigned char ed_sk[crypto_sign_SECRETKEYBYTES];
-	EVP_MAC_CTX *mac[3];  /* oct: keyed HMAC templates by hash index, NULL if not allowed */
+	struct lk_hmac *mac[3]; /* oct: precomputed HMAC states by hash index, or NULL */
 	struct lk_comp comp[LK_MAX_COMPS];
 	size_t ncomp;
 };
@@ -81,7 +97,9 @@ const struct lk_alginfo *lk_alginfo(enum lk_alg alg);
 
 /* crypto.c: one-time library setup (idempotent, thread-safe); LK_ECRYPTO on failure. */
 enum lk_err lk_crypto_init(void) LK_WUR;
-EVP_MAC *lk_crypto_hmac(void);
+/* Precompute HMAC states for hash index from key[0..n). NULL when out of memory. */
+struct lk_hmac *lk_hmac_new(int hash, const unsigned char *key, size_t n);
+void lk_hmac_free(struct lk_hmac *h);
 const EVP_MD *lk_crypto_md(int hash);
 uint64_t lk_crypto_next_id(void);
 

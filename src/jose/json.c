@@ -63,6 +63,18 @@ static size_t utf8_len(const uint8_t *p, const uint8_t *end)
 	return 0;
 }
 
+/* 1 for bytes that end the plain run of a string: '"', '\\', controls, non-ASCII. */
+static const uint8_t special[256] = {
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
 /* At the opening quote. Leaves s->p after the closing quote. */
 static enum lk_err scan_string(struct scan *s, const char **raw, uint32_t *rawlen, bool *esc)
 {
@@ -70,6 +82,10 @@ static enum lk_err scan_string(struct scan *s, const char **raw, uint32_t *rawle
 	bool e = false;
 
 	while (s->p < s->end) {
+		while (s->p < s->end && !special[(unsigned char)*s->p])
+			s->p++;
+		if (s->p == s->end)
+			break;
 		unsigned char c = (unsigned char)*s->p;
 		if (c == '"') {
 			*raw = start;
@@ -214,6 +230,12 @@ size_t lk_json_unescape(const char *raw, size_t rawlen, char *out)
 {
 	const char *p = raw, *end = raw + rawlen;
 	size_t o = 0;
+
+	if (!memchr(raw, '\\', rawlen)) {
+		memcpy(out, raw, rawlen);
+		out[rawlen] = '\0';
+		return rawlen;
+	}
 	while (p < end) {
 		uint8_t u[4];
 		size_t k = next_unit(&p, u);
@@ -228,7 +250,7 @@ size_t lk_json_unescape(const char *raw, size_t rawlen, char *out)
 static bool raw_eq(const char *a, size_t alen, bool aesc, const char *b, size_t blen, bool besc)
 {
 	if (!aesc && !besc)
-		return alen == blen && memcmp(a, b, alen) == 0;
+		return alen == blen && (alen == 0 || (a[0] == b[0] && memcmp(a, b, alen) == 0));
 	const char *ae = a + alen, *be = b + blen;
 	uint8_t ua[4], ub[4];
 	size_t na = 0, nb = 0, ia = 0, ib = 0;
@@ -443,4 +465,22 @@ bool lk_json_seconds(const struct lk_jmember *m, int64_t *out)
 	}
 	*out = neg ? -v : v;
 	return true;
+}
+
+int lk_json_classify(const struct lk_jmember *m, const char *const *names, int count)
+{
+	char buf[64];
+	const char *name = m->name;
+	size_t len = m->nlen;
+
+	if (m->name_esc) {
+		if (m->nlen >= sizeof buf)
+			return -1;
+		len = lk_json_unescape(m->name, m->nlen, buf);
+		name = buf;
+	}
+	for (int i = 0; i < count; i++)
+		if (names[i][0] == name[0] && strlen(names[i]) == len && memcmp(names[i], name, len) == 0)
+			return i;
+	return -1;
 }

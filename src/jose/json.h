@@ -43,6 +43,10 @@ enum lk_err lk_json_scan(const char *s, size_t len, struct lk_jmember *m, size_t
 /* The member named lit (compared after unescaping), or NULL. */
 const struct lk_jmember *lk_json_find(const struct lk_jmember *m, size_t n, const char *lit);
 
+/* Index in names[0..count) of member m's (unescaped) name, or -1. One pass over a member
+ * list with this is cheaper than one lk_json_find per wanted name. */
+int lk_json_classify(const struct lk_jmember *m, const char *const *names, int count);
+
 /* Unescape a scanned string's raw text into out (room for rawlen bytes + NUL; the result
  * is never longer). The raw text must have passed lk_json_scan. Returns the length. */
 size_t lk_json_unescape(const char *raw, size_t rawlen, char *out);

@@ -44,7 +44,7 @@ void lk_jwk_free(lk_jwk *k)
 	for (size_t i = 0; i < k->ncomp; i++)
 		OPENSSL_clear_free(k->comp[i].b, k->comp[i].n);
 	for (int i = 0; i < 3; i++)
-		EVP_MAC_CTX_free(k->mac[i]);
+		lk_hmac_free(k->mac[i]);
 	EVP_PKEY_free(k->pkey);
 	OPENSSL_free(k->kid);
 	OPENSSL_cleanse(k->ed_sk, sizeof k->ed_sk);
@@ -300,12 +300,8 @@ static enum lk_err parse_oct(json_t *o, lk_jwk *k, struct lk_errinfo *ei)
 	for (int i = 0; i < 3; i++) {
 		if (!(k->algs & hs[i]))
 			continue;
-		const char *md = EVP_MD_get0_name(lk_crypto_md(i));
-		OSSL_PARAM p[2] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)md, 0),
-				   OSSL_PARAM_construct_end()};
-		if (!(k->mac[i] = EVP_MAC_CTX_new(lk_crypto_hmac())) ||
-		    !EVP_MAC_init(k->mac[i], kk->b, kk->n, p))
-			return LK_ECRYPTO;
+		if (!(k->mac[i] = lk_hmac_new(i, kk->b, kk->n)))
+			return LK_ENOMEM;
 	}
 	return LK_OK;
 }

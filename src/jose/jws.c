@@ -47,7 +47,8 @@ static bool mem_eq(const struct lk_jmember *m, const char *lit)
 
 enum lk_err lk_jws_header(struct lk_jws_parts *p, struct lk_errinfo *ei)
 {
-	const struct lk_jmember *alg, *kid, *crit, *typ;
+	static const char *const names[4] = {"alg", "kid", "typ", "crit"};
+	const struct lk_jmember *h[4] = {0}, *alg, *kid, *crit, *typ;
 	enum lk_err err;
 
 	if (lk_b64url_dec_max(p->hl) > LK_MAX_HDR)
@@ -60,10 +61,15 @@ enum lk_err lk_jws_header(struct lk_jws_parts *p, struct lk_errinfo *ei)
 			       err == LK_EDUPLICATE ? "a JSON object with a duplicate member"
 			       : err == LK_ETOO_LARGE ? "too large or too deep"
 						      : "not a JSON object");
-	alg = lk_json_find(p->hm, p->nh, "alg");
-	kid = lk_json_find(p->hm, p->nh, "kid");
-	typ = lk_json_find(p->hm, p->nh, "typ");
-	crit = lk_json_find(p->hm, p->nh, "crit");
+	for (size_t i = 0; i < p->nh; i++) {
+		int k = lk_json_classify(&p->hm[i], names, 4);
+		if (k >= 0)
+			h[k] = &p->hm[i];
+	}
+	alg = h[0];
+	kid = h[1];
+	typ = h[2];
+	crit = h[3];
 	if (!alg || alg->type != LK_J_STRING)
 		return lk_errf(ei, LK_EHEADER, "the header has no \"alg\" string");
 	if (mem_eq(alg, "none"))

@@ -150,56 +150,67 @@ static enum lk_err get_time(const struct lk_jmember *m, const char *name, int64_
 	return LK_OK;
 }
 
+/* The claims looked at, found in one pass over the members. The first NSTR are the
+ * string claims kept in the result (same order as str_claims). */
+static const char *const known[] = {"iss", "sub", "jti", "scope", "sid", "client_id",
+				    "exp", "nbf", "iat", "aud"};
+enum { K_EXP = NSTR, K_NBF, K_IAT, K_AUD, NKNOWN };
+
 static enum lk_err check_claims(lk_jwt *j, const struct lk_jws_parts *p,
 				const struct lk_jmember *m, size_t n,
 				const struct lk_verify_opts *o, struct lk_errinfo *ei)
 {
-	static const struct { unsigned bit; const char *name; } req[] = {
-		{LK_REQ_EXP, "exp"}, {LK_REQ_IAT, "iat"}, {LK_REQ_NBF, "nbf"}, {LK_REQ_SUB, "sub"},
-		{LK_REQ_JTI, "jti"}, {LK_REQ_ISS, "iss"}, {LK_REQ_AUD, "aud"}};
-	const struct lk_jmember *exp = lk_json_find(m, n, "exp"), *nbf = lk_json_find(m, n, "nbf"),
-			       *iat = lk_json_find(m, n, "iat"), *aud = lk_json_find(m, n, "aud");
-	const struct lk_jmember *sm[NSTR];
+	static const struct { unsigned bit; int k; } req[] = {
+		{LK_REQ_EXP, K_EXP}, {LK_REQ_IAT, K_IAT}, {LK_REQ_NBF, K_NBF}, {LK_REQ_SUB, 1},
+		{LK_REQ_JTI, 2},     {LK_REQ_ISS, 0},     {LK_REQ_AUD, K_AUD}};
+	const struct lk_jmember *c[NKNOWN] = {0};
 	int64_t now = o && o->now ? o->now : (int64_t)time(NULL);
 	int64_t leeway = !o || o->leeway == 0 ? LK_DEFAULT_LEEWAY : o->leeway < 0 ? 0 : o->leeway;
 	enum lk_err err;
 	bool found;
 
-	for (size_t i = 0; i < sizeof req / sizeof req[0]; i++)
-		if (o && (o->require & req[i].bit) && !lk_json_find(m, n, req[i].name))
-			return lk_errf(ei, LK_EMISSING_CLAIM, "required claim \"%s\" is absent", req[i].name);
-	if ((err = get_time(exp, "exp", &j->exp, ei)) || (err = get_time(nbf, "nbf", &j->nbf, ei)) ||
-	    (err = get_time(iat, "iat", &j->iat, ei)))
-		return err;
-	for (size_t i = 0; i < NSTR; i++) {
-		sm[i] = lk_json_find(m, n, str_claims[i]);
-		if (sm[i] && sm[i]->type != LK_J_STRING)
-			return lk_errf(ei, LK_ECLAIM_TYPE, "claim \"%s\" is not a string", str_claims[i]);
+	for (size_t i = 0; i < n; i++) {
+		int k = lk_json_classify(&m[i], known, NKNOWN);
+		if (k >= 0)
+			c[k] = &m[i];
 	}
-	if (exp && now >= j->exp + leeway)
+	for (size_t i = 0; o && i < sizeof req / sizeof req[0]; i++)
+		if ((o->require & req[i].bit) && !c[req[i].k])
+			return lk_errf(ei, LK_EMISSING_CLAIM, "required claim \"%s\" is absent",
+				       known[req[i].k]);
+	if ((err = get_time(c[K_EXP], "exp", &j->exp, ei)) ||
+	    (err = get_time(c[K_NBF], "nbf", &j->nbf, ei)) ||
+	    (err = get_time(c[K_IAT], "iat", &j->iat, ei)))
+		return err;
+	for (size_t i = 0; i < NSTR; i++)
+		if (c[i] && c[i]->type != LK_J_STRING)
+			return lk_errf(ei, LK_ECLAIM_TYPE, "claim \"%s\" is not a string", str_claims[i]);
+	if (c[K_EXP] && now >= j->exp + leeway)
 		return lk_errf(ei, LK_EEXPIRED, "expired %lld s ago", (long long)(now - j->exp));
-	if (nbf && now + leeway < j->nbf)
+	if (c[K_NBF] && now + leeway < j->nbf)
 		return lk_errf(ei, LK_ENOT_YET_VALID, "valid only in %lld s", (long long)(j->nbf - now));
-	if (iat && now + leeway < j->iat)
-		return lk_errf(ei, LK_EIAT_FUTURE, "issued %lld s in the future", (long long)(j->iat - now));
-	if (aud && (err = aud_contains(aud, o && o->aud ? o->aud : "", &found)))
+	if (c[K_IAT] && now + leeway < j->iat)
+		return lk_errf(ei, LK_EIAT_FUTURE, "issued %lld s in the future",
+			       (long long)(j->iat - now));
+	if (c[K_AUD] && (err = aud_contains(c[K_AUD], o && o->aud ? o->aud : "", &found)))
 		return lk_errf(ei, err, "claim \"aud\" is neither a string nor an array of strings");
-	if (o && o->aud && (!aud || !found))
-		return lk_errf(ei, LK_EAUDIENCE, aud ? "the audience is not ours" : "claim \"aud\" is absent");
-	if (o && o->iss && (!sm[0] || !lk_json_str_eq(sm[0]->val, sm[0]->vlen, sm[0]->val_esc,
-						    o->iss, strlen(o->iss))))
-		return lk_errf(ei, LK_EISSUER, sm[0] ? "the issuer is not the expected one"
-						     : "claim \"iss\" is absent");
+	if (o && o->aud && (!c[K_AUD] || !found))
+		return lk_errf(ei, LK_EAUDIENCE, c[K_AUD] ? "the audience is not ours"
+							  : "claim \"aud\" is absent");
+	if (o && o->iss && (!c[0] || !lk_json_str_eq(c[0]->val, c[0]->vlen, c[0]->val_esc, o->iss,
+						     strlen(o->iss))))
+		return lk_errf(ei, LK_EISSUER, c[0] ? "the issuer is not the expected one"
+						    : "claim \"iss\" is absent");
 	if (o && o->typ && !typ_matches(p->typ, o->typ))
 		return lk_errf(ei, LK_ETYP, "the header typ is not \"%s\"", o->typ);
 
 	/* Fill the result: unescaped strings after the payload. */
 	char *w = j->data + j->hlen + 1 + j->plen + 1;
 	for (size_t i = 0; i < NSTR; i++) {
-		if (!sm[i])
+		if (!c[i])
 			continue;
 		j->str[i] = w;
-		w += lk_json_unescape(sm[i]->val, sm[i]->vlen, w) + 1;
+		w += lk_json_unescape(c[i]->val, c[i]->vlen, w) + 1;
 	}
 	if (p->kid) {
 		j->kid = w;
