@@ -3,6 +3,7 @@
 
 CC      ?= cc
 PKGS    := openssl libsodium jansson libcurl
+SRV_PKGS := libmicrohttpd sqlite3 inih
 SAN     ?= 0
 ifeq ($(SAN),1)
   B       := build-asan
@@ -17,17 +18,22 @@ endif
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
            -Wvla -Wno-unused-parameter -Werror=implicit-function-declaration
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) -fvisibility=hidden \
-           -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+           -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS) $(SRV_PKGS) 2>/dev/null)
+LIBLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+LDLIBS  += $(shell pkg-config --libs $(PKGS) $(SRV_PKGS) 2>/dev/null) -lpthread
 LDFLAGS += $(SANFLAGS)
 
+# liblatchkey (util + jose) links only OpenSSL, libsodium, jansson (and libcurl later for the
+# verifier); the server parts (store, auth, http) are a second archive for the binary.
 LIB_SRC := $(wildcard src/util/*.c) $(wildcard src/jose/*.c)
+SRV_SRC := $(wildcard src/store/*.c) $(wildcard src/auth/*.c) $(wildcard src/http/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+SRV_OBJ := $(SRV_SRC:%.c=$(B)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
 
 .PHONY: all deps run test check unit clean bench fuzz sanitize
-all: $(B)/latchkey $(B)/liblatchkey.a
+all: $(B)/latchkey $(B)/liblatchkey.a $(B)/libserver.a
 
 deps:
 	@bash scripts/deps.sh $(DEPS)
@@ -41,16 +47,20 @@ $(B)/liblatchkey.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/latchkey: $(CLI_OBJ) $(B)/liblatchkey.a
+$(B)/libserver.a: $(SRV_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/latchkey: $(CLI_OBJ) $(B)/libserver.a $(B)/liblatchkey.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit tests: one cmocka program per tests/unit/test_*.c, linked with the static library.
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
-$(B)/tests/%: tests/unit/%.c $(B)/liblatchkey.a
+$(B)/tests/%: tests/unit/%.c $(B)/libserver.a $(B)/liblatchkey.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(B)/liblatchkey.a \
-	  $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(B)/libserver.a \
+	  $(B)/liblatchkey.a $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
 unit: $(UNIT_BIN)
 
 -include fuzz/fuzz.mk

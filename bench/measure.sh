@@ -111,3 +111,49 @@ END {
 		}
 	}
 }' "$out/list.tsv" | tee "$out/results.md"
+
+# ------------------------------------------------------------------ where latchkey HS256 goes
+# Self instructions per function, (N=1200 profile - N=200 profile) / 1000: setup cancels.
+prof() { # CALLGRIND_FILE -> "Ir<TAB>function" lines
+	callgrind_annotate --auto=no --threshold=100 "$1" 2>/dev/null |
+		awk '/^ *[0-9,]+ +\(/ { ir = $1; gsub(",", "", ir); l = $0
+			sub(/^ *[0-9,]+ +\([^)]*\) +/, "", l); print ir "\t" l }'
+}
+if [ -f "$out/vg/HS256_latchkey.$hi.cg" ] && command -v callgrind_annotate >/dev/null; then
+	prof "$out/vg/HS256_latchkey.$lo.cg" >"$out/prof.$lo"
+	prof "$out/vg/HS256_latchkey.$hi.cg" >"$out/prof.$hi"
+	{
+		printf '\n### Top 10 functions of HS256/latchkey (self instructions per verification)\n\n'
+		echo "| instructions/op | function [object] |"
+		echo "|---:|---|"
+		awk -F'\t' -v d=$((hi - lo)) 'NR == FNR { a[$2] = $1; next }
+			$2 != "PROGRAM TOTALS" { x = ($1 - a[$2]) / d; if (x >= 0.5) printf "%.0f\t%s\n", x, $2 }' \
+			"$out/prof.$lo" "$out/prof.$hi" | sort -rn | head -10 >"$out/prof.top"
+		# name unnamed (stripped) functions by their biggest caller
+		callgrind_annotate --auto=no --tree=caller --threshold=100 \
+			"$out/vg/HS256_latchkey.$hi.cg" 2>/dev/null >"$out/prof.callers"
+		awk -F'\t' -v callers="$out/prof.callers" '
+		BEGIN {
+			while ((getline l < callers) > 0) {
+				if (l ~ /^ *[0-9,]+ +\([^)]*\) +< /) {
+					c = l; sub(/^ *[0-9,]+ +\([^)]*\) +< /, "", c); sub(/ \(.*$/, "", c)
+					if (first == "") first = c
+				} else if (l ~ /^ *[0-9,]+ +\([^)]*\) +\* /) {
+					f = l; sub(/^ *[0-9,]+ +\([^)]*\) +\* +/, "", f); sub(/ \[.*$/, "", f)
+					if (!(f in by)) by[f] = first
+					first = ""
+				} else if (l ~ /^$/) first = ""
+			}
+		}
+		{
+			f = $2; sub(/ \[.*$/, "", f)
+			o = $2; sub(/.*\//, "", o); sub(/\]$/, "", o)
+			name = f; sub(/^.*\//, "", name)
+			if (f ~ /^\?\?\?:0x/ && by[f] != "") {
+				cl = by[f]; sub(/^.*[\/:]/, "", cl); name = name " (stripped; called by " cl ")"
+			}
+			gsub(/\|/, "\\|", name)
+			printf "| %s | `%s` [%s] |\n", $1, name, o
+		}' "$out/prof.top"
+	} | tee -a "$out/results.md"
+fi

@@ -3,10 +3,12 @@
  * fuzz_jwk: the input is one JWK. When lk_jwk_parse accepts it, its JSON (private form,
  * and public form unless it is an oct key) must parse again into a key whose JSON is
  * byte for byte the same, with the same thumbprint, kid and algorithms: serialisation is
- * a fixed point after one round. abort() on any violation.
+ * a fixed point after one round. Parsing the same input twice gives the same answer.
+ * abort() on any violation.
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,13 +50,19 @@ static void roundtrip(const lk_jwk *key, int pp)
 
 	memset(&ei, 0, sizeof ei);
 	e = lk_jwk_parse(j1, l1, &again, &ei);
-	if (e != LK_OK)
-		abort(); /* the library cannot read its own output */
+	if (e != LK_OK) { /* the library cannot read its own output */
+		fprintf(stderr, "fuzz_jwk: re-parse of own JSON failed: %s (%s)\n%.*s\n",
+			lk_err_str(e), ei.detail, (int)l1, j1);
+		abort();
+	}
 	check(again != NULL);
 
 	e = lk_jwk_to_json(again, pp, &j2, &l2);
 	check(e == LK_OK && j2 != NULL);
-	check(l1 == l2 && memcmp(j1, j2, l1) == 0);
+	if (l1 != l2 || memcmp(j1, j2, l1) != 0) {
+		fprintf(stderr, "fuzz_jwk: JSON differs after a round trip:\n%s\n%s\n", j1, j2);
+		abort();
+	}
 
 	check(same_str(lk_jwk_kid(key), lk_jwk_kid(again)));
 	check(lk_jwk_alg(key) == lk_jwk_alg(again));
@@ -80,6 +88,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&ei, 0, sizeof ei);
 	e = lk_jwk_parse((const char *)data, size, &key, &ei);
+
+	/* same input, same answer: a second parse must agree with the first */
+	lk_jwk *key2 = NULL;
+	struct lk_errinfo ei2;
+	enum lk_err e2 = lk_jwk_parse((const char *)data, size, &key2, &ei2);
+	if (e2 != e) {
+		fprintf(stderr, "fuzz_jwk: nondeterministic parse: first %s (%s), then %s (%s)\n",
+			lk_err_str(e), e ? ei.detail : "", lk_err_str(e2), e2 ? ei2.detail : "");
+		abort();
+	}
+	lk_jwk_free(key2);
+
 	if (e != LK_OK) {
 		check(key == NULL);
 		check(ei.code == e);

@@ -77,6 +77,19 @@ enum lk_err {
 	LK_ECRYPTO = 41,          /* "crypto_error": the crypto library failed */
 	LK_EIO = 42,              /* "io_error": file or network */
 	LK_EINVAL = 43,           /* "invalid_argument": API misuse */
+	/* class LK_CLASS_STORE: the session/user store (server side) */
+	LK_ENOT_FOUND = 50,       /* "not_found": no such user, session, ... */
+	LK_EEXISTS = 51,          /* "already_exists" */
+	LK_ESTORE = 52,           /* "store_unavailable": the store cannot be reached or written */
+	LK_ESTORE_CORRUPT = 53,   /* "store_corrupt": the store's data is damaged or foreign */
+	LK_ESTORE_VERSION = 54,   /* "store_version": schema newer than this program */
+	/* class LK_CLASS_AUTH: authentication outcomes (server side) */
+	LK_EBAD_CREDENTIALS = 60, /* "invalid_credentials": unknown user or wrong password */
+	LK_ERATE_LIMITED = 61,    /* "rate_limited": too many failures; retry later */
+	LK_ESESSION = 62,         /* "invalid_session": no, expired or revoked session */
+	LK_EFORBIDDEN = 63,       /* "forbidden": authenticated, but not allowed */
+	LK_ECSRF = 64,            /* "csrf": cross-site request refused */
+	LK_EBUSY = 65,            /* "busy": a bounded queue is full; retry later */
 };
 
 enum lk_err_class {
@@ -85,6 +98,8 @@ enum lk_err_class {
 	LK_CLASS_REJECTED = 2,
 	LK_CLASS_KEY = 3,
 	LK_CLASS_SYSTEM = 4,
+	LK_CLASS_STORE = 5,
+	LK_CLASS_AUTH = 6,
 };
 
 /* Caller-allocated detail for one failure. Never holds secret or token bytes. */

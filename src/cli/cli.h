@@ -23,5 +23,9 @@ long long lk_cli_duration(const char *s);
 
 int lk_cli_jwt(int argc, char **argv);
 int lk_cli_jwk(int argc, char **argv);
+int lk_cli_serve(int argc, char **argv);
+int lk_cli_user(int argc, char **argv);
+int lk_cli_sessions(int argc, char **argv);
+int lk_cli_audit(int argc, char **argv);
 
 #endif

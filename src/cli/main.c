@@ -17,6 +17,14 @@ static const char usage[] =
 	"latchkey " LK_VERSION ": sessions, JWTs and the hybrid of the two\n"
 	"\n"
 	"usage:\n"
+	"  latchkey serve [--listen ADDR:PORT] [--store URL] [--issuer URL] [--config FILE]\n"
+	"                 [--insecure-cookies] [--SETTING VALUE]...   (serve --help lists all)\n"
+	"  latchkey user add NAME [--role ROLE]... | passwd NAME | del NAME | list [--json]\n"
+	"                                 passwords from stdin (one line) or prompted twice\n"
+	"  latchkey sessions list [--user NAME] [--json]\n"
+	"  latchkey sessions revoke SESSION_ID | --user NAME | --all\n"
+	"  latchkey audit list [--limit N] [--json]\n"
+	"                                 store commands take --store URL (or LATCHKEY_STORE)\n"
 	"  latchkey jwk generate --alg ALG [--kid KID] [--out FILE]\n"
 	"                                 a new private JWK on stdout (or FILE, mode 0600)\n"
 	"  latchkey jwk public FILE|-     the public JWKS of a private JWK or JWKS\n"
@@ -29,7 +37,7 @@ static const char usage[] =
 	"  latchkey version\n"
 	"\n"
 	"ALG: HS256 HS384 HS512 RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA\n"
-	"`serve`, `user`, `client`, `sessions` and `keys` arrive with the server (see README).\n";
+	"`client` and `keys` arrive with the token issue (see README).\n";
 
 int main(int argc, char **argv)
 {
@@ -55,6 +63,14 @@ int main(int argc, char **argv)
 		rc = lk_cli_jwt(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "jwk") == 0)
 		rc = lk_cli_jwk(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "serve") == 0)
+		rc = lk_cli_serve(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "user") == 0)
+		rc = lk_cli_user(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "sessions") == 0)
+		rc = lk_cli_sessions(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "audit") == 0)
+		rc = lk_cli_audit(argc - 1, argv + 1);
 	else {
 		fprintf(stderr, "latchkey: unknown command \"%s\"\n\n%s", argv[1], usage);
 		rc = LK_EXIT_USAGE;

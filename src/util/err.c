@@ -43,6 +43,17 @@ static const struct {
 	{LK_ECRYPTO, LK_CLASS_SYSTEM, "crypto_error"},
 	{LK_EIO, LK_CLASS_SYSTEM, "io_error"},
 	{LK_EINVAL, LK_CLASS_SYSTEM, "invalid_argument"},
+	{LK_ENOT_FOUND, LK_CLASS_STORE, "not_found"},
+	{LK_EEXISTS, LK_CLASS_STORE, "already_exists"},
+	{LK_ESTORE, LK_CLASS_STORE, "store_unavailable"},
+	{LK_ESTORE_CORRUPT, LK_CLASS_STORE, "store_corrupt"},
+	{LK_ESTORE_VERSION, LK_CLASS_STORE, "store_version"},
+	{LK_EBAD_CREDENTIALS, LK_CLASS_AUTH, "invalid_credentials"},
+	{LK_ERATE_LIMITED, LK_CLASS_AUTH, "rate_limited"},
+	{LK_ESESSION, LK_CLASS_AUTH, "invalid_session"},
+	{LK_EFORBIDDEN, LK_CLASS_AUTH, "forbidden"},
+	{LK_ECSRF, LK_CLASS_AUTH, "csrf"},
+	{LK_EBUSY, LK_CLASS_SYSTEM, "busy"},
 };
 
 const char *lk_err_str(enum lk_err err)

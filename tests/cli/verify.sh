@@ -123,6 +123,21 @@ print(h + "." + p + "=" * (-len(p) % 4 or 4) + "." + s)' "$TOK")
 run jwt verify --jwks "$TMP/jwks.json" "$PADDED"
 expect_invalid "padded base64url payload -> 1 bad_base64" bad_base64
 
+# Padding that the signature covers: signed correctly, still not strict base64url.
+PADDED_SIGNED=$(py 'import sys, hmac, hashlib
+h, p, s = sys.argv[1].split(".")
+si = h + "." + p + "=" * (-len(p) % 4 or 4)
+print(si + "." + lkt.b64u(hmac.new(bytes.fromhex(sys.argv[2]), si.encode(), hashlib.sha256).digest()))' "$TOK" "$SECRET_HEX")
+run jwt verify --jwks "$TMP/jwks.json" "$PADDED_SIGNED"
+expect_invalid "padded payload under a valid signature -> 1 bad_base64" bad_base64
+
+STRAY=$(py 'import sys
+h, p, s = sys.argv[1].split(".")
+A = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+print(h + "." + p + "." + s[:-1] + A[A.index(s[-1]) | 1])' "$TOK")
+run jwt verify --jwks "$TMP/jwks.json" "$STRAY"
+expect_invalid "stray bits in the last signature character -> 1 bad_base64" bad_base64
+
 run jwt verify --jwks "$TMP/jwks.json" "$(mk "$HDR" '{"sub":"alice","sub":"mallory"}')"
 expect_invalid "duplicate claim -> 1 duplicate_member" duplicate_member
 
@@ -146,6 +161,35 @@ run jwk public "$TMP/es_priv.json"
 printf '%s' "$OUT" >"$TMP/es_pub.json"
 run jwt verify --jwks "$TMP/es_pub.json" "$(mk '{"alg":"HS256","typ":"JWT","kid":"es1"}' "$CLAIMS")"
 expect_invalid "HS256 token naming an ES256 key -> 1 alg_not_allowed" alg_not_allowed
+
+# ---- mutations: never exit 0, never crash, always exactly one "invalid: WORD" line
+REASONS="malformed too_large bad_base64 bad_json duplicate_member alg_none alg_not_allowed no_matching_key bad_signature weak_key unsupported_crit expired not_yet_valid issued_in_future bad_issuer bad_audience missing_claim bad_claim bad_typ bad_header"
+py 'import sys, random
+rnd = random.Random(7638)
+tok = sys.argv[1]
+alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ %\"{}"
+seen = set()
+while len(seen) < 200:
+    t = list(tok)
+    for _ in range(rnd.randint(1, 3)):
+        i = rnd.randrange(len(t))
+        op = rnd.randrange(3)
+        if op == 0: t[i] = rnd.choice(alphabet)
+        elif op == 1: t.insert(i, rnd.choice(alphabet))
+        else: del t[i]
+    m = "".join(t)
+    if m != tok and m not in seen:
+        seen.add(m); print(m)' "$TOK" >"$TMP/mutants"
+bad_mut=0
+while IFS= read -r m; do
+	run jwt verify --jwks "$TMP/jwks.json" -- "$m"
+	word=${ERR#invalid: }
+	if [ "$RC" -ne 1 ] || [ "$(out_bytes)" -ne 0 ] || [ "$(err_lines)" -ne 1 ] || [ "${ERR%%: *}" != invalid ] || [[ " $REASONS " != *" $word "* ]]; then
+		bad_mut=$((bad_mut + 1))
+		[ "$bad_mut" -le 3 ] && diag "mutant rejected wrongly: rc=$RC stderr='$ERR' token='$m'"
+	fi
+done <"$TMP/mutants"
+RC=1 check "200 mutated tokens: each exit 1 with one 'invalid: <known reason>' line ($bad_mut wrong)" test "$bad_mut" -eq 0
 
 # ---- usage / configuration errors: exit 2
 run jwt verify "$TOK"

@@ -11,6 +11,7 @@
 // Output is TAP; exit status 1 when anything failed.
 
 import { spawnSync } from 'node:child_process';
+import { createHmac, createPublicKey, generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -245,6 +246,32 @@ async function main() {
 			const { protectedHeader } = await jose.jwtVerify(t, JWKS, { issuer: ISS, audience: AUD });
 			eq(protectedHeader.alg, alg, 'alg');
 		}
+	});
+
+	// ------------------------------------------------ keys and headers that must never verify
+	await test('RSA-1024 key (node:crypto) -> latchkey invalid: weak_key', () => {
+		const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+		const file = write('rsa1024.jwks.json', { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'weak', alg: 'RS256' }] });
+		const si = `${b64u(JSON.stringify({ alg: 'RS256', kid: 'weak' }))}.${b64u(JSON.stringify({ sub: 'a' }))}`;
+		const t = `${si}.${b64u(cryptoSign('sha256', Buffer.from(si), privateKey))}`;
+		rejected(latchkey(['jwt', 'verify', '--jwks', file, t]), 'weak_key');
+	});
+
+	await test('jose token carrying the attacker\'s key in a "jwk" header, real kid -> invalid: bad_signature', async () => {
+		const legit = joseRing.find((k) => k.alg === 'ES256');
+		const attacker = await jose.generateKeyPair('ES256', { extractable: true });
+		const t = await new jose.SignJWT({ sub: 'mallory' })
+			.setProtectedHeader({ alg: 'ES256', kid: legit.kid, jwk: await jose.exportJWK(attacker.publicKey) })
+			.setExpirationTime('5m').sign(attacker.privateKey);
+		rejected(latchkey(['jwt', 'verify', '--jwks', write('legit-es.jwks.json', { keys: [legit] }), t]), 'bad_signature');
+	});
+
+	await test('HS256 token keyed with the RSA public key (alg confusion) -> invalid: alg_not_allowed', () => {
+		const legit = joseRing.find((k) => k.alg === 'RS256');
+		const pem = createPublicKey({ key: legit, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
+		const si = `${b64u(JSON.stringify({ alg: 'HS256', typ: 'JWT', kid: legit.kid }))}.${b64u(JSON.stringify({ sub: 'mallory' }))}`;
+		const t = `${si}.${b64u(createHmac('sha256', pem).update(si).digest())}`;
+		rejected(latchkey(['jwt', 'verify', '--jwks', write('legit-rs.jwks.json', { keys: [legit] }), t]), 'alg_not_allowed');
 	});
 
 	await test('jose token with alg none (UnsecuredJWT) -> latchkey invalid: alg_none', () => {

@@ -47,6 +47,15 @@
 				 lk_err_str(got_), (int)want_, lk_err_str(want_));       \
 	} while (0)
 
+/* assert_string_equal that fails (instead of crashing cmocka) when got is NULL. */
+#define assert_str(got, want)                                                            \
+	do {                                                                             \
+		const char *g_ = (got), *w_ = (want);                                    \
+		if (!g_)                                                                 \
+			fail_msg("%s is NULL, want \"%s\"", #got, w_);                   \
+		assert_string_equal(g_, w_);                                             \
+	} while (0)
+
 /* assert that rc is one of the listed codes (terminated by -1). */
 LKT_UNUSED static int lkt_rc_in(enum lk_err rc, ...)
 {

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Sign-in limits (SPEC "Sign-in limits"): failures are counted per client IP and per
+ * (account, client IP) pair. After `pair_free` failures a pair waits a backoff that doubles
+ * from 1 s up to `backoff_max`; one IP gets at most `ip_per_min` failures a minute across
+ * accounts (a token bucket). Successes are never held back by another IP's failures, so an
+ * attacker cannot lock an account for its owner. In-memory and per process for now; a
+ * later issue moves the buckets into the store so instances share them.
+ */
+#ifndef LK_AUTH_RATELIMIT_H
+#define LK_AUTH_RATELIMIT_H
+
+#include <stdint.h>
+#include "latchkey.h"
+
+struct lk_rlcfg {
+	unsigned pair_free;    /* failures per pair before backoff (5) */
+	unsigned backoff_max;  /* seconds (900) */
+	unsigned ip_per_min;   /* failures per IP per minute (60) */
+};
+
+struct lk_ratelimit;
+
+enum lk_err lk_rl_new(const struct lk_rlcfg *cfg, struct lk_ratelimit **out) LK_WUR;
+void lk_rl_free(struct lk_ratelimit *rl);
+/* May user sign in from ip now? LK_OK, or LK_ERATE_LIMITED with *retry_after seconds. */
+enum lk_err lk_rl_check(struct lk_ratelimit *rl, const char *user, const char *ip, int64_t now,
+			int64_t *retry_after);
+/* Record a failed sign-in. */
+void lk_rl_fail(struct lk_ratelimit *rl, const char *user, const char *ip, int64_t now);
+/* Record a success: the pair's failures are forgiven. */
+void lk_rl_success(struct lk_ratelimit *rl, const char *user, const char *ip);
+
+#endif

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Sessions: creation at sign-in, the per-request check, and ending them, with the rules of
+ * SPEC.md: 256-bit ids from the OS CSPRNG stored only as SHA-256, a fresh id at every
+ * sign-in (a presented cookie is never adopted), a sliding idle timeout and an absolute
+ * one, and last-seen writes coalesced so the hot path is a read. Also the audit trail.
+ */
+#ifndef LK_AUTH_SESSION_H
+#define LK_AUTH_SESSION_H
+
+#include <stdint.h>
+#include "auth/password.h"
+#include "auth/ratelimit.h"
+#include "store/store.h"
+
+#define LK_COOKIE_LEN 43 /* base64url of 32 bytes */
+
+struct lk_authcfg {
+	int64_t idle;      /* seconds of inactivity that end a session (1800) */
+	int64_t absolute;  /* seconds after creation that end it regardless (86400) */
+	int64_t touch;     /* at most one last_seen write per session per this many s */
+	struct lk_pwcost cost;
+	struct lk_rlcfg rl;
+};
+
+struct lk_auth {
+	struct lk_store *st;
+	struct lk_authcfg cfg;
+	struct lk_ratelimit *rl;
+};
+
+/* Start a session for u. cookie receives the secret (NUL-terminated) for Set-Cookie; only
+ * its hash is stored. *out is the stored record. */
+enum lk_err lk_session_start(struct lk_auth *a, const struct lk_user *u, const char *ip,
+			     const char *ua, int64_t now, char cookie[LK_COOKIE_LEN + 1],
+			     struct lk_session *out) LK_WUR;
+/* Check a cookie value. LK_ESESSION for malformed, unknown, idle or expired (the last two
+ * are deleted); LK_ESTORE and friends when the store fails. On LK_OK fills s and u. */
+enum lk_err lk_session_check(struct lk_auth *a, const char *cookie, int64_t now,
+			     struct lk_session *s, struct lk_user *u) LK_WUR;
+/* SHA-256 of a cookie value's 32 decoded bytes; LK_ESESSION when malformed. */
+enum lk_err lk_session_hash(const char *cookie, unsigned char out[32]) LK_WUR;
+/* When does s end (the earlier of idle and absolute expiry)? */
+int64_t lk_session_expires(const struct lk_auth *a, const struct lk_session *s);
+
+/* Record an audit event (store) and log it (stderr). Failures to record are logged. */
+void lk_audit_event(struct lk_auth *a, const char *event, const char *user, const char *ip,
+		    const char *detail);
+
+#endif

@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `latchkey serve` and the commands that administer the store from the shell: `user`,
+ * `sessions` and `audit`. They share the configuration loader, so --store, LATCHKEY_STORE
+ * and the config file mean the same thing everywhere.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <sodium.h>
+
+#include "cli/cli.h"
+#include "cli/config.h"
+#include "store/store.h"
+#include "util/log.h"
+
+static int open_store(const struct lk_config *cfg, struct lk_store **st)
+{
+	struct lk_errinfo ei = {0};
+	enum lk_err err = lk_store_open(cfg->store, st, &ei);
+	if (err) {
+		fprintf(stderr, "latchkey: store %s: %s: %s\n", cfg->store, lk_err_str(err), ei.detail);
+		return err == LK_EINVAL ? LK_EXIT_USAGE : LK_EXIT_FAIL;
+	}
+	return 0;
+}
+
+/* First start on an empty store: an `admin` user with a random password, printed once. */
+static int bootstrap_admin(struct lk_store *st, const struct lk_config *cfg)
+{
+	int64_t n = 0;
+	unsigned char raw[15];
+	char pw[24];
+	struct lk_user u;
+	enum lk_err err;
+
+	if ((err = st->ops->user_count(st, &n)))
+		return err;
+	if (n > 0)
+		return 0;
+	randombytes_buf(raw, sizeof raw);
+	sodium_bin2base64(pw, sizeof pw, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	memset(&u, 0, sizeof u);
+	snprintf(u.name, sizeof u.name, "admin");
+	snprintf(u.roles, sizeof u.roles, "admin");
+	u.created = u.pw_changed = (int64_t)time(NULL);
+	if ((err = lk_pw_hash(&cfg->auth.cost, pw, strlen(pw), u.phc)) ||
+	    (err = st->ops->user_add(st, &u)))
+		return err;
+	printf("latchkey: created user \"admin\" with password %s\n"
+	       "latchkey: it is shown only this once; change it with `latchkey user passwd admin`\n",
+	       pw);
+	fflush(stdout);
+	sodium_memzero(pw, sizeof pw);
+	return 0;
+}
+
+int lk_cli_serve(int argc, char **argv)
+{
+	struct lk_config cfg;
+	struct lk_store *st = NULL;
+	struct lk_auth auth = {0};
+	struct lk_errinfo ei = {0};
+	int argi, rc;
+	enum lk_err err;
+
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("usage: latchkey serve [--listen ADDR:PORT] [--store URL] [--issuer URL] "
+		       "[--config FILE] [--insecure-cookies] [--SETTING VALUE]...\n\n");
+		lk_config_help();
+		return 0;
+	}
+	if ((rc = lk_config_load(&cfg, argc, argv, &argi, false)))
+		return rc;
+	if (argi < argc) {
+		fprintf(stderr, "latchkey serve: unknown argument \"%s\" (see --help)\n", argv[argi]);
+		return LK_EXIT_USAGE;
+	}
+	if ((err = lk_pw_check_cost(&cfg.auth.cost, &ei))) {
+		fprintf(stderr, "latchkey: %s\n", ei.detail);
+		return LK_EXIT_USAGE;
+	}
+	if (cfg.srv.insecure_cookies)
+		lk_log("warn", "--insecure-cookies: cookies lose Secure and the __Host- prefix; "
+			       "use only for plain-HTTP testing", (char *)NULL);
+	if ((rc = open_store(&cfg, &st)))
+		return rc;
+	if ((err = bootstrap_admin(st, &cfg))) {
+		fprintf(stderr, "latchkey: cannot create the first admin: %s\n", lk_err_str(err));
+		lk_store_close(st);
+		return LK_EXIT_FAIL;
+	}
+	auth.st = st;
+	auth.cfg = cfg.auth;
+	if (lk_pw_init(&cfg.auth.cost) || lk_rl_new(&cfg.auth.rl, &auth.rl)) {
+		fprintf(stderr, "latchkey: out of memory\n");
+		lk_store_close(st);
+		return LK_EXIT_FAIL;
+	}
+	rc = lk_server_run(&cfg.srv, &auth);
+	lk_rl_free(auth.rl);
+	lk_store_close(st);
+	lk_log("info", "stopped", (char *)NULL);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- user */
+
+static bool valid_name(const char *n)
+{
+	size_t len = strlen(n);
+	if (!len || len > LK_NAME_MAX)
+		return false;
+	for (const char *p = n; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("._@-", *p))
+			return false;
+	return true;
+}
+
+/* One line from stdin, or twice from the terminal without echo. */
+static int read_password(char *buf, size_t size)
+{
+	if (isatty(STDIN_FILENO)) {
+		struct termios old, quiet;
+		char again[LK_PW_MAX + 2];
+		tcgetattr(STDIN_FILENO, &old);
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+		fprintf(stderr, "Password: ");
+		char *a = fgets(buf, (int)size, stdin);
+		fprintf(stderr, "\nAgain: ");
+		char *b = a ? fgets(again, sizeof again, stdin) : NULL;
+		fprintf(stderr, "\n");
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		if (!a || !b || strcmp(buf, again) != 0) {
+			sodium_memzero(again, sizeof again);
+			fprintf(stderr, "latchkey: the passwords differ\n");
+			return -1;
+		}
+		sodium_memzero(again, sizeof again);
+	} else if (!fgets(buf, (int)size, stdin)) {
+		fprintf(stderr, "latchkey: expected the password on one line of stdin\n");
+		return -1;
+	}
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (!buf[0] || strlen(buf) >= LK_PW_MAX) {
+		fprintf(stderr, "latchkey: the password must be 1 to %d bytes\n", LK_PW_MAX - 1);
+		return -1;
+	}
+	return 0;
+}
+
+static int print_user(void *ud, const struct lk_user *u)
+{
+	json_t *arr = ud;
+	if (arr)
+		json_array_append_new(arr, json_pack("{sIsssssI}", "id", (json_int_t)u->id, "name",
+						     u->name, "roles", u->roles, "created",
+						     (json_int_t)u->created));
+	else
+		printf("%-6lld %-24s %s\n", (long long)u->id, u->name, u->roles[0] ? u->roles : "-");
+	return 0;
+}
+
+static void audit(struct lk_store *st, const char *event, const char *user, const char *detail)
+{
+	struct lk_audit a;
+	memset(&a, 0, sizeof a);
+	a.ts = (int64_t)time(NULL);
+	snprintf(a.event, sizeof a.event, "%s", event);
+	snprintf(a.user, sizeof a.user, "%s", user);
+	snprintf(a.ip, sizeof a.ip, "cli");
+	snprintf(a.detail, sizeof a.detail, "%s", detail);
+	(void)st->ops->audit_add(st, &a);
+}
+
+int lk_cli_user(int argc, char **argv)
+{
+	struct lk_config cfg;
+	struct lk_store *st = NULL;
+	struct lk_user u;
+	char pw[LK_PW_MAX + 2];
+	int argi, rc;
+	enum lk_err err = LK_OK;
+	const char *sub = argc > 1 ? argv[1] : "";
+
+	if (argc < 2 || (strcmp(sub, "add") && strcmp(sub, "passwd") && strcmp(sub, "del") &&
+			 strcmp(sub, "list"))) {
+		fprintf(stderr, "usage: latchkey user add NAME [--role ROLE]... | passwd NAME | del NAME | "
+				"list [--json]   [--store URL]\n");
+		return LK_EXIT_USAGE;
+	}
+	/* settings flags (--store, --config) may come anywhere: collect the rest */
+	char *rest[64];
+	int nrest = 0, json = 0;
+	char roles[LK_ROLES_MAX + 1] = "";
+	char *args[64];
+	int nargs = 1;
+	args[0] = argv[0];
+	for (int i = 2; i < argc && nargs < 63 && nrest < 63; i++) {
+		if (!strcmp(argv[i], "--store") || !strcmp(argv[i], "--config")) {
+			args[nargs++] = argv[i];
+			if (i + 1 < argc)
+				args[nargs++] = argv[++i];
+		} else if (!strncmp(argv[i], "--store=", 8) || !strncmp(argv[i], "--config=", 9)) {
+			args[nargs++] = argv[i];
+		} else if (!strcmp(argv[i], "--role") && i + 1 < argc) {
+			const char *r = argv[++i];
+			if (!valid_name(r) || strlen(roles) + strlen(r) + 2 > sizeof roles) {
+				fprintf(stderr, "latchkey: invalid role \"%s\"\n", r);
+				return LK_EXIT_USAGE;
+			}
+			if (roles[0])
+				strcat(roles, ",");
+			strcat(roles, r);
+		} else if (!strcmp(argv[i], "--json")) {
+			json = 1;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			fprintf(stderr, "latchkey user: unknown option \"%s\"\n", argv[i]);
+			return LK_EXIT_USAGE;
+		} else {
+			rest[nrest++] = argv[i];
+		}
+	}
+	if ((rc = lk_config_load(&cfg, nargs, args, &argi, true)))
+		return rc;
+	bool list = !strcmp(sub, "list");
+	if ((list && nrest != 0) || (!list && nrest != 1)) {
+		fprintf(stderr, "latchkey user %s: expected %s\n", sub, list ? "no name" : "one NAME");
+		return LK_EXIT_USAGE;
+	}
+	if (!list && !valid_name(rest[0])) {
+		fprintf(stderr, "latchkey: user names are 1-%d of A-Z a-z 0-9 . _ @ -\n", LK_NAME_MAX);
+		return LK_EXIT_USAGE;
+	}
+	if ((!strcmp(sub, "add") || !strcmp(sub, "passwd")) && read_password(pw, sizeof pw))
+		return LK_EXIT_FAIL;
+	if ((rc = open_store(&cfg, &st)))
+		return rc;
+	rc = LK_EXIT_OK;
+	if (!strcmp(sub, "add")) {
+		memset(&u, 0, sizeof u);
+		snprintf(u.name, sizeof u.name, "%s", rest[0]);
+		snprintf(u.roles, sizeof u.roles, "%s", roles);
+		u.created = u.pw_changed = (int64_t)time(NULL);
+		if (!(err = lk_pw_hash(&cfg.auth.cost, pw, strlen(pw), u.phc)))
+			err = st->ops->user_add(st, &u);
+		if (!err)
+			audit(st, "user_add", u.name, roles);
+	} else if (!strcmp(sub, "passwd")) {
+		char phc[LK_PHC_MAX + 1];
+		if (!(err = lk_pw_hash(&cfg.auth.cost, pw, strlen(pw), phc)))
+			err = st->ops->user_set_password(st, rest[0], phc, (int64_t)time(NULL));
+		if (!err)
+			audit(st, "password_changed", rest[0], "all sessions revoked");
+	} else if (!strcmp(sub, "del")) {
+		if (!(err = st->ops->user_del(st, rest[0])))
+			audit(st, "user_del", rest[0], "all sessions revoked");
+	} else {
+		json_t *arr = json ? json_array() : NULL;
+		err = st->ops->user_list(st, print_user, arr);
+		if (arr) {
+			char *s = json_dumps(arr, JSON_INDENT(2));
+			if (s)
+				puts(s);
+			free(s);
+			json_decref(arr);
+		}
+	}
+	sodium_memzero(pw, sizeof pw);
+	if (err) {
+		fprintf(stderr, "latchkey: user %s: %s\n", sub, lk_err_str(err));
+		rc = LK_EXIT_FAIL;
+	}
+	lk_store_close(st);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- sessions, audit */
+
+struct sess_ctx {
+	json_t *arr;
+	struct lk_store *st;
+	const char *want;  /* revoke: handle searched for */
+	struct lk_session found;
+	bool hit;
+};
+
+static int print_session(void *ud, const struct lk_session *s)
+{
+	struct sess_ctx *c = ud;
+	struct lk_user u;
+	if (c->want) {
+		if (strcmp(s->handle, c->want) == 0) {
+			c->found = *s;
+			c->hit = true;
+			return 1;
+		}
+		return 0;
+	}
+	if (c->st->ops->user_get_id(c->st, s->user_id, &u))
+		snprintf(u.name, sizeof u.name, "#%lld", (long long)s->user_id);
+	if (c->arr) {
+		json_array_append_new(c->arr, json_pack("{sssssIsIsIssss}", "id", s->handle, "user", u.name,
+						       "created", (json_int_t)s->created, "last_seen",
+						       (json_int_t)s->last_seen, "expires",
+						       (json_int_t)s->expires, "ip", s->ip, "user_agent",
+						       s->user_agent));
+	} else {
+		char when[32];
+		time_t t = (time_t)s->last_seen;
+		struct tm tm;
+		strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", gmtime_r(&t, &tm));
+		printf("%s  %-16s %s  %-15s %s\n", s->handle, u.name, when, s->ip, s->user_agent);
+	}
+	return 0;
+}
+
+static void dump_json(json_t *o)
+{
+	char *s = json_dumps(o, JSON_INDENT(2));
+	if (s)
+		puts(s);
+	free(s);
+	json_decref(o);
+}
+
+int lk_cli_sessions(int argc, char **argv)
+{
+	struct lk_config cfg;
+	struct lk_store *st = NULL;
+	const char *sub = argc > 1 ? argv[1] : "", *user = NULL, *id = NULL;
+	char *args[16];
+	int nargs = 1, argi, rc, json = 0, all = 0;
+	enum lk_err err = LK_OK;
+	int64_t n = 0;
+
+	args[0] = argv[0];
+	if (strcmp(sub, "list") && strcmp(sub, "revoke"))
+		goto usage;
+	for (int i = 2; i < argc; i++) {
+		if ((!strcmp(argv[i], "--store") || !strcmp(argv[i], "--config")) && i + 1 < argc &&
+		    nargs < 14) {
+			args[nargs++] = argv[i];
+			args[nargs++] = argv[++i];
+		} else if (!strcmp(argv[i], "--user") && i + 1 < argc) {
+			user = argv[++i];
+		} else if (!strcmp(argv[i], "--json")) {
+			json = 1;
+		} else if (!strcmp(argv[i], "--all")) {
+			all = 1;
+		} else if (argv[i][0] != '-' && !id) {
+			id = argv[i];
+		} else {
+			goto usage;
+		}
+	}
+	if (!strcmp(sub, "revoke") && (!!id + !!user + all) != 1)
+		goto usage;
+	if (!strcmp(sub, "list") && (id || all))
+		goto usage;
+	if ((rc = lk_config_load(&cfg, nargs, args, &argi, true)))
+		return rc;
+	if ((rc = open_store(&cfg, &st)))
+		return rc;
+	rc = LK_EXIT_OK;
+	struct lk_user u = {.id = -1};
+	if (user && (err = st->ops->user_get(st, user, &u)))
+		goto done;
+	if (!strcmp(sub, "list")) {
+		struct sess_ctx c = {.arr = json ? json_array() : NULL, .st = st};
+		err = st->ops->session_list(st, user ? u.id : -1, print_session, &c);
+		if (c.arr)
+			dump_json(c.arr);
+	} else if (all) {
+		if (!(err = st->ops->session_del_all(st, &n)))
+			audit(st, "revoke_all", "", "everyone (cli)");
+	} else if (user) {
+		if (!(err = st->ops->session_del_user(st, u.id, NULL, &n)))
+			audit(st, "revoke_all", user, "cli");
+	} else {
+		struct sess_ctx c = {.st = st, .want = id};
+		if (!(err = st->ops->session_list(st, -1, print_session, &c)) && !c.hit)
+			err = LK_ENOT_FOUND;
+		if (!err && !(err = st->ops->session_del_handle(st, c.found.user_id, id))) {
+			n = 1;
+			audit(st, "revoke", "", id);
+		}
+	}
+	if (!err && !strcmp(sub, "revoke"))
+		printf("revoked %lld session%s\n", (long long)n, n == 1 ? "" : "s");
+done:
+	if (err) {
+		fprintf(stderr, "latchkey: sessions %s: %s\n", sub, lk_err_str(err));
+		rc = LK_EXIT_FAIL;
+	}
+	lk_store_close(st);
+	return rc;
+usage:
+	fprintf(stderr, "usage: latchkey sessions list [--user NAME] [--json] | "
+			"revoke SESSION_ID | --user NAME | --all   [--store URL]\n");
+	return LK_EXIT_USAGE;
+}
+
+static int print_audit(void *ud, const struct lk_audit *a)
+{
+	json_t *arr = ud;
+	if (arr) {
+		json_array_append_new(arr, json_pack("{sIsIssssssss}", "id", (json_int_t)a->id, "ts",
+						     (json_int_t)a->ts, "event", a->event, "user", a->user,
+						     "ip", a->ip, "detail", a->detail));
+	} else {
+		char when[32];
+		time_t t = (time_t)a->ts;
+		struct tm tm;
+		strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", gmtime_r(&t, &tm));
+		printf("%s  %-16s %-16s %-15s %s\n", when, a->event, a->user[0] ? a->user : "-",
+		       a->ip, a->detail);
+	}
+	return 0;
+}
+
+int lk_cli_audit(int argc, char **argv)
+{
+	struct lk_config cfg;
+	struct lk_store *st = NULL;
+	char *args[16], *end;
+	int nargs = 1, argi, rc, json = 0;
+	long limit = 50;
+
+	args[0] = argv[0];
+	if (argc < 2 || strcmp(argv[1], "list"))
+		goto usage;
+	for (int i = 2; i < argc; i++) {
+		if ((!strcmp(argv[i], "--store") || !strcmp(argv[i], "--config")) && i + 1 < argc &&
+		    nargs < 14) {
+			args[nargs++] = argv[i];
+			args[nargs++] = argv[++i];
+		} else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
+			limit = strtol(argv[++i], &end, 10);
+			if (*end || limit < 0)
+				goto usage;
+		} else if (!strcmp(argv[i], "--json")) {
+			json = 1;
+		} else {
+			goto usage;
+		}
+	}
+	if ((rc = lk_config_load(&cfg, nargs, args, &argi, true)))
+		return rc;
+	if ((rc = open_store(&cfg, &st)))
+		return rc;
+	json_t *arr = json ? json_array() : NULL;
+	enum lk_err err = st->ops->audit_list(st, (size_t)limit, print_audit, arr);
+	if (arr)
+		dump_json(arr);
+	lk_store_close(st);
+	if (err) {
+		fprintf(stderr, "latchkey: audit list: %s\n", lk_err_str(err));
+		return LK_EXIT_FAIL;
+	}
+	return LK_EXIT_OK;
+usage:
+	fprintf(stderr, "usage: latchkey audit list [--limit N] [--json] [--store URL]\n");
+	return LK_EXIT_USAGE;
+}

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals of the HTTP layer shared by server.c (daemon, request lifecycle, replies,
+ * CSRF, metrics), routes.c (the JSON endpoints) and html.c (the three pages).
+ *
+ * A request's life: MHD calls the handler first with no body; server.c allocates a
+ * struct lk_req, checks Content-Length against the cap, then collects the body (capped),
+ * then dispatches to the route's handler once. A sign-in suspends the connection while a
+ * pool worker runs Argon2 and resumes it; the handler is then called again and finishes.
+ * The completion callback logs the request, updates metrics and frees the struct.
+ */
+#ifndef LK_HTTP_INT_H
+#define LK_HTTP_INT_H
+
+#include <strings.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdatomic.h>
+
+#include "http/server.h"
+
+#define LK_NSTATUS 16
+
+struct lk_server;
+
+enum { LOGIN_NEW = 0, LOGIN_HASHING, LOGIN_DONE };
+
+struct lk_req {
+	struct lk_server *srv;
+	struct MHD_Connection *c;
+	const char *method, *url;
+	int route;                 /* index in the route table, -1 when none */
+	unsigned status;           /* final status, for the log and metrics */
+	struct timespec t0;
+	char ip[64];
+	char *body;
+	size_t blen;
+	bool too_large, dispatched;
+	/* sign-in state across suspend/resume */
+	int login;
+	bool form, pw_ok, found;
+	struct lk_user user;
+	char *password;
+	size_t pwlen;
+	char return_to[256];
+	/* the authenticated session, when any */
+	bool authed;
+	struct lk_session sess;
+	struct lk_user me;
+	char cookie_hash_set;
+};
+
+struct route {
+	const char *method;
+	const char *path;  /* exact, or a prefix ending in '/' when PREFIX is set */
+	unsigned flags;
+	enum MHD_Result (*fn)(struct lk_req *r);
+};
+#define R_PREFIX 1u   /* path is a prefix; the rest is an argument */
+#define R_AUTH 2u     /* needs a session (401 JSON otherwise) */
+#define R_PAGE 4u     /* an HTML page: unauthenticated visitors are sent to /login */
+#define R_ADMIN 8u    /* needs the admin role */
+#define R_UNSAFE 16u  /* state-changing: CSRF rules apply */
+
+struct lk_server {
+	struct lk_srvcfg cfg;
+	struct lk_auth *auth;
+	struct MHD_Daemon *d;
+	struct lk_pool *pool;
+	char origin[256];          /* scheme://host[:port] of the issuer */
+	char cookie_name[32];      /* __Host-latchkey or latchkey */
+	char csrf_cookie[40];      /* __Host-latchkey-csrf or latchkey-csrf */
+	const char *cookie_attrs;  /* "; Path=/; HttpOnly; Secure; SameSite=Lax" */
+	atomic_int inflight;
+	atomic_bool stopping;
+	/* metrics */
+	atomic_ullong req_count[32][LK_NSTATUS];
+	atomic_ullong lat_bucket[16];
+	atomic_ullong lat_sum_us;
+	atomic_ullong logins[4];   /* success, failure, rate_limited, busy */
+};
+
+extern const struct route lk_routes[];
+extern const size_t lk_nroutes;
+extern const unsigned lk_status_codes[LK_NSTATUS];
+extern const double lk_lat_bounds[];
+extern const size_t lk_nlat;
+
+/* Replies. Each queues the response and returns MHD's result; r->status is recorded. */
+enum MHD_Result lk_reply(struct lk_req *r, unsigned status, struct MHD_Response *resp);
+/* A response with body (copied), content type and the security headers every reply gets. */
+struct MHD_Response *lk_resp_new(const char *ctype, const char *body, size_t len);
+/* JSON body from o (o is consumed). */
+enum MHD_Result lk_reply_json(struct lk_req *r, unsigned status, json_t *o,
+			      const char *set_cookie);
+/* {"error": code, "error_description": desc}; 401s carry WWW-Authenticate. */
+enum MHD_Result lk_reply_error(struct lk_req *r, unsigned status, const char *code,
+			       const char *desc);
+enum MHD_Result lk_reply_redirect(struct lk_req *r, const char *location, const char *set_cookie);
+/* Map a store error to a reply (503 store_unavailable etc.). */
+enum MHD_Result lk_reply_store_error(struct lk_req *r, enum lk_err err);
+
+/* Request helpers. */
+const char *lk_req_header(struct lk_req *r, const char *name);
+/* Form field or JSON member from the body (form-urlencoded or JSON); NULL when absent.
+ * The result is a new string the caller frees. */
+char *lk_req_param(struct lk_req *r, const char *name);
+bool lk_req_is_form(struct lk_req *r);
+bool lk_req_same_origin(struct lk_req *r);
+/* Set-Cookie values for the session cookie; buf at least 128 bytes. */
+void lk_cookie_set(struct lk_server *s, const char *value, char *buf, size_t size);
+void lk_cookie_clear(struct lk_server *s, char *buf, size_t size);
+
+/* Pages (html.c). */
+enum MHD_Result lk_page_login(struct lk_req *r);
+/* The sign-in page again with a message, for failed form posts. */
+enum MHD_Result lk_page_login_error(struct lk_req *r, unsigned status, const char *msg);
+enum MHD_Result lk_page_account(struct lk_req *r);
+enum MHD_Result lk_page_admin(struct lk_req *r);
+
+/* Metrics text (routes.c). */
+enum MHD_Result lk_route_metrics(struct lk_req *r);
+
+int64_t lk_now(void);
+
+#endif

@@ -1,0 +1,434 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The JSON endpoints of SPEC.md's HTTP table that exist today: sign-in and sign-out,
+ * /me, the session list and its revocations, the admin "sign everyone out", health,
+ * readiness and metrics. Authentication and CSRF gates come from the route flags
+ * (server.c); handlers here assume them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+
+#include "http/http_int.h"
+#include "util/b64url.h"
+#include "util/log.h"
+
+static json_t *roles_array(const char *roles)
+{
+	json_t *a = json_array();
+	const char *p = roles;
+	while (a && p && *p) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		if (n)
+			json_array_append_new(a, json_stringn(p, n));
+		p = comma ? comma + 1 : NULL;
+	}
+	return a;
+}
+
+static json_t *user_json(const struct lk_user *u)
+{
+	char sub[24];
+	snprintf(sub, sizeof sub, "%lld", (long long)u->id);
+	return json_pack("{sssssO}", "sub", sub, "name", u->name, "roles", roles_array(u->roles));
+}
+
+/* ---------------------------------------------------------------- sign-in */
+
+static void hash_job(void *arg)
+{
+	struct lk_req *r = arg;
+	r->pw_ok = lk_pw_verify(r->found ? r->user.phc : NULL, r->password, r->pwlen);
+	r->login = LOGIN_DONE;
+	MHD_resume_connection(r->c);
+}
+
+static enum MHD_Result login_fail(struct lk_req *r, unsigned status, const char *code,
+				  const char *desc)
+{
+	if (r->form)
+		return lk_page_login_error(r, status, desc);
+	return lk_reply_error(r, status, code, desc);
+}
+
+/* A same-origin path for return_to: "/x...", not "//host" or "/\host". */
+static bool safe_return_to(const char *p)
+{
+	return p && p[0] == '/' && p[1] != '/' && p[1] != '\\' && !strpbrk(p, "\r\n") &&
+	       strlen(p) < 200;
+}
+
+static enum MHD_Result login_start(struct lk_req *r)
+{
+	struct lk_server *s = r->srv;
+	char *user = NULL, *pw = NULL, *csrf = NULL, *ret = NULL;
+	int64_t retry = 0;
+	enum lk_err err;
+	enum MHD_Result mr;
+
+	r->form = lk_req_is_form(r);
+	const char *ct = lk_req_header(r, "Content-Type");
+	if (!r->form && (!ct || strncasecmp(ct, "application/json", 16) != 0))
+		return lk_reply_error(r, 415, "invalid_request",
+				      "send application/x-www-form-urlencoded or application/json");
+	if (!lk_req_same_origin(r))
+		return lk_reply_error(r, 403, "csrf", "cross-site sign-in refused");
+	if (r->form) {
+		const char *cookie = MHD_lookup_connection_value(r->c, MHD_COOKIE_KIND, s->csrf_cookie);
+		csrf = lk_req_param(r, "csrf");
+		bool ok = cookie && csrf && strlen(cookie) == LK_CSRF_LEN && strlen(csrf) == LK_CSRF_LEN &&
+			  CRYPTO_memcmp(cookie, csrf, LK_CSRF_LEN) == 0;
+		free(csrf);
+		if (!ok)
+			return login_fail(r, 403, "csrf", "the sign-in form expired; please try again");
+		ret = lk_req_param(r, "return_to");
+		if (safe_return_to(ret))
+			snprintf(r->return_to, sizeof r->return_to, "%s", ret);
+		free(ret);
+	}
+	user = lk_req_param(r, "username");
+	pw = lk_req_param(r, "password");
+	if (!user || !pw || !*user || strlen(user) > LK_NAME_MAX || strlen(pw) > LK_PW_MAX) {
+		mr = login_fail(r, 400, "invalid_request", "username and password are required");
+		goto out;
+	}
+	snprintf(r->user.name, sizeof r->user.name, "%s", user);
+	if (lk_rl_check(s->auth->rl, user, r->ip, lk_now(), &retry) == LK_ERATE_LIMITED) {
+		char ra[24], d[128];
+		atomic_fetch_add(&s->logins[2], 1);
+		lk_audit_event(s->auth, "login_limited", user, r->ip, "rate limited");
+		snprintf(ra, sizeof ra, "%lld", (long long)retry);
+		snprintf(d, sizeof d, "too many failed sign-ins; retry in %lld s", (long long)retry);
+		struct MHD_Response *resp;
+		char body[256];
+		int n = snprintf(body, sizeof body,
+				 "{\"error\":\"rate_limited\",\"error_description\":\"%s\"}", d);
+		resp = lk_resp_new("application/json", body, (size_t)n);
+		if (resp)
+			MHD_add_response_header(resp, "Retry-After", ra);
+		mr = lk_reply(r, 429, resp);
+		goto out;
+	}
+	err = s->auth->st->ops->user_get(s->auth->st, user, &r->user);
+	if (err && err != LK_ENOT_FOUND) {
+		mr = lk_reply_store_error(r, err);
+		goto out;
+	}
+	r->found = err == LK_OK;
+	r->password = pw;
+	r->pwlen = strlen(pw);
+	pw = NULL;
+	r->login = LOGIN_HASHING;
+	/* Suspend first: the worker may finish and resume before submit returns. */
+	MHD_suspend_connection(r->c);
+	if (lk_pool_submit(s->pool, hash_job, r) != LK_OK) {
+		r->login = LOGIN_DONE;
+		r->pw_ok = false;
+		r->found = false;
+		r->user.id = -1; /* marks "busy" for login_finish */
+		MHD_resume_connection(r->c);
+	}
+	mr = MHD_YES;
+out:
+	free(user);
+	if (pw) {
+		OPENSSL_cleanse(pw, strlen(pw));
+		free(pw);
+	}
+	return mr;
+}
+
+static enum MHD_Result login_finish(struct lk_req *r)
+{
+	struct lk_server *s = r->srv;
+	struct lk_auth *a = s->auth;
+	char cookie[LK_COOKIE_LEN + 1], setc[256];
+	struct lk_session sess;
+	enum lk_err err;
+
+	if (r->user.id == -1 && !r->found) {
+		atomic_fetch_add(&s->logins[3], 1);
+		static const char body[] = "{\"error\":\"busy\",\"error_description\":"
+					   "\"too many sign-ins in progress; retry shortly\"}";
+		struct MHD_Response *resp = lk_resp_new("application/json", body, sizeof body - 1);
+		if (resp)
+			MHD_add_response_header(resp, "Retry-After", "1");
+		return lk_reply(r, 503, resp);
+	}
+	if (!r->pw_ok) {
+		atomic_fetch_add(&s->logins[1], 1);
+		lk_rl_fail(a->rl, r->user.name, r->ip, lk_now());
+		lk_audit_event(a, "login_failed", r->user.name, r->ip,
+			       r->found ? "wrong password" : "unknown user");
+		return login_fail(r, 401, "invalid_credentials", "wrong username or password");
+	}
+	lk_rl_success(a->rl, r->user.name, r->ip);
+	/* Never adopt a presented cookie: end whatever session it names, issue a new one. */
+	const char *old = MHD_lookup_connection_value(r->c, MHD_COOKIE_KIND, s->cookie_name);
+	unsigned char oh[32];
+	if (old && lk_session_hash(old, oh) == LK_OK)
+		(void)a->st->ops->session_del(a->st, oh);
+	err = lk_session_start(a, &r->user, r->ip, lk_req_header(r, "User-Agent"), lk_now(), cookie,
+			       &sess);
+	if (err)
+		return lk_reply_store_error(r, err);
+	atomic_fetch_add(&s->logins[0], 1);
+	lk_audit_event(a, "login", r->user.name, r->ip, sess.handle);
+	lk_cookie_set(s, cookie, setc, sizeof setc);
+	OPENSSL_cleanse(cookie, sizeof cookie);
+	enum MHD_Result mr;
+	if (r->form)
+		mr = lk_reply_redirect(r, r->return_to[0] ? r->return_to : "/account", setc);
+	else
+		mr = lk_reply_json(r, 200, user_json(&r->user), setc);
+	OPENSSL_cleanse(setc, sizeof setc);
+	return mr;
+}
+
+static enum MHD_Result h_login(struct lk_req *r)
+{
+	return r->login == LOGIN_DONE ? login_finish(r) : login_start(r);
+}
+
+/* ---------------------------------------------------------------- sessions */
+
+static enum MHD_Result h_logout(struct lk_req *r)
+{
+	struct lk_auth *a = r->srv->auth;
+	char clear[160];
+	enum lk_err err = a->st->ops->session_del(a->st, r->sess.id_hash);
+	if (err && err != LK_ENOT_FOUND)
+		return lk_reply_store_error(r, err);
+	lk_audit_event(a, "logout", r->me.name, r->ip, r->sess.handle);
+	lk_cookie_clear(r->srv, clear, sizeof clear);
+	if (lk_req_is_form(r))
+		return lk_reply_redirect(r, "/login", clear);
+	return lk_reply_json(r, 200, json_pack("{sb}", "ok", 1), clear);
+}
+
+static enum MHD_Result h_me(struct lk_req *r)
+{
+	json_t *o = user_json(&r->me);
+	json_object_set_new(o, "session",
+			    json_pack("{sssIsIsI}", "id", r->sess.handle, "created",
+				      (json_int_t)r->sess.created, "last_seen",
+				      (json_int_t)r->sess.last_seen, "expires",
+				      (json_int_t)lk_session_expires(r->srv->auth, &r->sess)));
+	return lk_reply_json(r, 200, o, NULL);
+}
+
+struct list_ctx {
+	json_t *arr;
+	const char *current;
+};
+
+static int add_session(void *ud, const struct lk_session *s)
+{
+	struct list_ctx *c = ud;
+	json_array_append_new(c->arr, json_pack("{sssIsIsssssb}", "id", s->handle, "created",
+						(json_int_t)s->created, "last_seen",
+						(json_int_t)s->last_seen, "ip", s->ip, "user_agent",
+						s->user_agent, "current",
+						strcmp(s->handle, c->current) == 0));
+	return 0;
+}
+
+static enum MHD_Result h_sessions(struct lk_req *r)
+{
+	struct lk_auth *a = r->srv->auth;
+	struct list_ctx c = {json_array(), r->sess.handle};
+	enum lk_err err = a->st->ops->session_list(a->st, r->me.id, add_session, &c);
+	if (err) {
+		json_decref(c.arr);
+		return lk_reply_store_error(r, err);
+	}
+	return lk_reply_json(r, 200, c.arr, NULL);
+}
+
+static bool valid_handle(const char *h)
+{
+	unsigned char b[17];
+	size_t n;
+	return h && strlen(h) == LK_HANDLE_LEN &&
+	       lk_b64url_decode(h, LK_HANDLE_LEN, b, sizeof b, &n) == LK_OK && n == 16;
+}
+
+/* Revoke one of the caller's sessions by public handle; shared by DELETE and the form. */
+static enum MHD_Result revoke_handle(struct lk_req *r, const char *handle, bool form)
+{
+	struct lk_auth *a = r->srv->auth;
+	char clear[160];
+	if (!valid_handle(handle))
+		return lk_reply_error(r, 404, "not_found", "no such session");
+	enum lk_err err = a->st->ops->session_del_handle(a->st, r->me.id, handle);
+	if (err == LK_ENOT_FOUND)
+		return lk_reply_error(r, 404, "not_found", "no such session");
+	if (err)
+		return lk_reply_store_error(r, err);
+	lk_audit_event(a, "revoke", r->me.name, r->ip, handle);
+	bool current = strcmp(handle, r->sess.handle) == 0;
+	if (current)
+		lk_cookie_clear(r->srv, clear, sizeof clear);
+	if (form)
+		return lk_reply_redirect(r, current ? "/login" : "/account", current ? clear : NULL);
+	struct MHD_Response *resp = lk_resp_new("application/json", "", 0);
+	if (resp && current)
+		MHD_add_response_header(resp, "Set-Cookie", clear);
+	return lk_reply(r, 204, resp);
+}
+
+static enum MHD_Result h_session_del(struct lk_req *r)
+{
+	return revoke_handle(r, r->url + strlen("/sessions/"), false);
+}
+
+static enum MHD_Result h_account_revoke(struct lk_req *r)
+{
+	char *id = lk_req_param(r, "id");
+	enum MHD_Result mr = revoke_handle(r, id, true);
+	free(id);
+	return mr;
+}
+
+static enum MHD_Result h_revoke_others(struct lk_req *r)
+{
+	struct lk_auth *a = r->srv->auth;
+	int64_t n = 0;
+	char d[64];
+	enum lk_err err = a->st->ops->session_del_user(a->st, r->me.id, r->sess.id_hash, &n);
+	if (err)
+		return lk_reply_store_error(r, err);
+	snprintf(d, sizeof d, "%lld other sessions", (long long)n);
+	lk_audit_event(a, "revoke_others", r->me.name, r->ip, d);
+	if (lk_req_is_form(r))
+		return lk_reply_redirect(r, "/account", NULL);
+	return lk_reply_json(r, 200, json_pack("{sI}", "revoked", (json_int_t)n), NULL);
+}
+
+static enum MHD_Result h_revoke_all(struct lk_req *r)
+{
+	struct lk_auth *a = r->srv->auth;
+	char *name = lk_req_param(r, "user"), d[128], clear[160];
+	const char *q = MHD_lookup_connection_value(r->c, MHD_GET_ARGUMENT_KIND, "user");
+	struct lk_user u;
+	int64_t n = 0;
+	enum lk_err err;
+
+	if (!name && q)
+		name = strdup(q);
+	if (name && *name) {
+		err = a->st->ops->user_get(a->st, name, &u);
+		if (err == LK_ENOT_FOUND) {
+			free(name);
+			return lk_reply_error(r, 404, "not_found", "no such user");
+		}
+		if (!err)
+			err = a->st->ops->session_del_user(a->st, u.id, NULL, &n);
+		snprintf(d, sizeof d, "user %s: %lld sessions", name, (long long)n);
+	} else {
+		err = a->st->ops->session_del_all(a->st, &n);
+		snprintf(d, sizeof d, "everyone: %lld sessions", (long long)n);
+	}
+	bool self = !name || !*name || strcmp(name, r->me.name) == 0;
+	free(name);
+	if (err)
+		return lk_reply_store_error(r, err);
+	lk_audit_event(a, "revoke_all", r->me.name, r->ip, d);
+	if (self)
+		lk_cookie_clear(r->srv, clear, sizeof clear);
+	if (lk_req_is_form(r))
+		return lk_reply_redirect(r, self ? "/login" : "/admin", self ? clear : NULL);
+	return lk_reply_json(r, 200, json_pack("{sI}", "revoked", (json_int_t)n), self ? clear : NULL);
+}
+
+/* ---------------------------------------------------------------- operations */
+
+static enum MHD_Result h_healthz(struct lk_req *r)
+{
+	return lk_reply_json(r, 200, json_pack("{ss}", "status", "ok"), NULL);
+}
+
+static enum MHD_Result h_readyz(struct lk_req *r)
+{
+	struct lk_store *st = r->srv->auth->st;
+	if (st->ops->ping(st) != LK_OK)
+		return lk_reply_error(r, 503, "store_unavailable", "the store does not answer");
+	return lk_reply_json(r, 200, json_pack("{ss}", "status", "ready"), NULL);
+}
+
+enum MHD_Result lk_route_metrics(struct lk_req *r)
+{
+	struct lk_server *s = r->srv;
+	static const char *outcomes[4] = {"success", "failure", "rate_limited", "busy"};
+	size_t cap = 64 * 1024, w = 0;
+	char *b = malloc(cap);
+	int64_t live = -1;
+	unsigned long long total = 0;
+
+	if (!b)
+		return lk_reply_error(r, 500, "server_error", "out of memory");
+#define OUT(...) (w += (size_t)snprintf(b + w, w < cap ? cap - w : 0, __VA_ARGS__))
+	OUT("# HELP latchkey_http_requests_total HTTP requests by route and status.\n"
+	    "# TYPE latchkey_http_requests_total counter\n");
+	for (int i = 0; i < 32; i++)
+		for (int j = 0; j < LK_NSTATUS; j++) {
+			unsigned long long n = atomic_load(&s->req_count[i][j]);
+			if (!n)
+				continue;
+			const char *route = i < (int)lk_nroutes ? lk_routes[i].path : "other";
+			const char *method = i < (int)lk_nroutes ? lk_routes[i].method : "";
+			char code[8];
+			snprintf(code, sizeof code, "%u", lk_status_codes[j]);
+			OUT("latchkey_http_requests_total{route=\"%s%s\",method=\"%s\",status=\"%s\"} %llu\n",
+			    route, i < (int)lk_nroutes && (lk_routes[i].flags & R_PREFIX) ? "{id}" : "",
+			    method, lk_status_codes[j] ? code : "other", n);
+		}
+	OUT("# HELP latchkey_http_request_duration_seconds Request latency.\n"
+	    "# TYPE latchkey_http_request_duration_seconds histogram\n");
+	for (size_t i = 0; i <= lk_nlat; i++) {
+		total += atomic_load(&s->lat_bucket[i]);
+		if (i < lk_nlat)
+			OUT("latchkey_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n", lk_lat_bounds[i],
+			    total);
+		else
+			OUT("latchkey_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", total);
+	}
+	OUT("latchkey_http_request_duration_seconds_sum %.6f\n",
+	    (double)atomic_load(&s->lat_sum_us) / 1e6);
+	OUT("latchkey_http_request_duration_seconds_count %llu\n", total);
+	OUT("# HELP latchkey_logins_total Sign-in attempts by outcome.\n"
+	    "# TYPE latchkey_logins_total counter\n");
+	for (int i = 0; i < 4; i++)
+		OUT("latchkey_logins_total{outcome=\"%s\"} %llu\n", outcomes[i],
+		    atomic_load(&s->logins[i]));
+	if (s->auth->st->ops->session_count(s->auth->st, lk_now(), &live) == LK_OK)
+		OUT("# HELP latchkey_sessions_live Sessions not yet expired.\n"
+		    "# TYPE latchkey_sessions_live gauge\nlatchkey_sessions_live %lld\n",
+		    (long long)live);
+#undef OUT
+	if (w >= cap)
+		w = cap - 1;
+	struct MHD_Response *resp = lk_resp_new("text/plain; version=0.0.4; charset=utf-8", b, w);
+	free(b);
+	return lk_reply(r, 200, resp);
+}
+
+const struct route lk_routes[] = {
+	{"GET", "/login", 0, lk_page_login},
+	{"POST", "/login", 0, h_login},
+	{"POST", "/logout", R_AUTH | R_UNSAFE, h_logout},
+	{"GET", "/me", R_AUTH, h_me},
+	{"GET", "/sessions", R_AUTH, h_sessions},
+	{"POST", "/sessions/revoke-others", R_AUTH | R_UNSAFE, h_revoke_others},
+	{"DELETE", "/sessions/", R_PREFIX | R_AUTH | R_UNSAFE, h_session_del},
+	{"GET", "/account", R_PAGE, lk_page_account},
+	{"POST", "/account/revoke", R_AUTH | R_UNSAFE, h_account_revoke},
+	{"GET", "/admin", R_PAGE | R_ADMIN, lk_page_admin},
+	{"POST", "/admin/revoke-all", R_AUTH | R_ADMIN | R_UNSAFE, h_revoke_all},
+	{"GET", "/healthz", 0, h_healthz},
+	{"GET", "/readyz", 0, h_readyz},
+	{"GET", "/metrics", 0, lk_route_metrics},
+};
+const size_t lk_nroutes = sizeof lk_routes / sizeof lk_routes[0];

@@ -1,0 +1,623 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The libmicrohttpd daemon and the request lifecycle (see http_int.h): size limits, body
+ * collection, routing with 404/405, authentication and CSRF gates applied from the route
+ * flags, replies with security headers, the per-request log line and metrics, the sweep
+ * of expired sessions, and graceful shutdown on SIGTERM/SIGINT.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <openssl/crypto.h>
+
+#include "http/http_int.h"
+#include "util/log.h"
+
+const unsigned lk_status_codes[LK_NSTATUS] = {200, 204, 303, 400, 401, 403, 404, 405,
+					      413, 415, 429, 431, 500, 503, 0, 0};
+const double lk_lat_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+				0.25, 0.5, 1, 2.5};
+const size_t lk_nlat = sizeof lk_lat_bounds / sizeof lk_lat_bounds[0];
+
+int64_t lk_now(void) { return (int64_t)time(NULL); }
+
+/* ---------------------------------------------------------------- replies */
+
+struct MHD_Response *lk_resp_new(const char *ctype, const char *body, size_t len)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	if (!resp)
+		return NULL;
+	MHD_add_response_header(resp, "Content-Type", ctype);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	return resp;
+}
+
+enum MHD_Result lk_reply(struct lk_req *r, unsigned status, struct MHD_Response *resp)
+{
+	enum MHD_Result ret;
+	if (!resp)
+		return MHD_NO;
+	r->status = status;
+	ret = MHD_queue_response(r->c, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+enum MHD_Result lk_reply_json(struct lk_req *r, unsigned status, json_t *o, const char *set_cookie)
+{
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (!s)
+		return lk_reply_error(r, 500, "server_error", "out of memory");
+	struct MHD_Response *resp = lk_resp_new("application/json", s, strlen(s));
+	free(s);
+	if (resp && set_cookie)
+		MHD_add_response_header(resp, "Set-Cookie", set_cookie);
+	return lk_reply(r, status, resp);
+}
+
+enum MHD_Result lk_reply_error(struct lk_req *r, unsigned status, const char *code,
+			       const char *desc)
+{
+	char buf[512], c[64], d[384];
+	lk_json_escape(c, sizeof c, code);
+	lk_json_escape(d, sizeof d, desc);
+	int n = snprintf(buf, sizeof buf, "{\"error\":\"%s\",\"error_description\":\"%s\"}", c, d);
+	struct MHD_Response *resp = lk_resp_new("application/json", buf, (size_t)n);
+	if (resp && status == 401)
+		MHD_add_response_header(resp, "WWW-Authenticate",
+					"Bearer realm=\"latchkey\", error=\"invalid_token\"");
+	return lk_reply(r, status, resp);
+}
+
+enum MHD_Result lk_reply_redirect(struct lk_req *r, const char *location, const char *set_cookie)
+{
+	struct MHD_Response *resp = lk_resp_new("text/plain; charset=utf-8", "", 0);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Location", location);
+	if (set_cookie)
+		MHD_add_response_header(resp, "Set-Cookie", set_cookie);
+	return lk_reply(r, 303, resp);
+}
+
+enum MHD_Result lk_reply_store_error(struct lk_req *r, enum lk_err err)
+{
+	if (err == LK_ENOMEM)
+		return lk_reply_error(r, 500, "server_error", "out of memory");
+	return lk_reply_error(r, 503, "store_unavailable",
+			      "the session store is unavailable; try again shortly");
+}
+
+/* ---------------------------------------------------------------- request helpers */
+
+const char *lk_req_header(struct lk_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, name);
+}
+
+bool lk_req_is_form(struct lk_req *r)
+{
+	const char *ct = lk_req_header(r, "Content-Type");
+	return ct && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0;
+}
+
+static int hexv(char c)
+{
+	if (c >= '0' && c <= '9') return c - '0';
+	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decode s[0..n) into a new string; NULL on a bad escape or an embedded NUL. */
+static char *form_decode(const char *s, size_t n)
+{
+	char *o = malloc(n + 1), *w = o;
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '+') {
+			*w++ = ' ';
+		} else if (s[i] == '%') {
+			int a, b;
+			if (i + 2 >= n || (a = hexv(s[i + 1])) < 0 || (b = hexv(s[i + 2])) < 0 ||
+			    (a == 0 && b == 0))
+				goto bad;
+			*w++ = (char)(a << 4 | b);
+			i += 2;
+		} else {
+			*w++ = s[i];
+		}
+	}
+	*w = '\0';
+	return o;
+bad:
+	free(o);
+	return NULL;
+}
+
+char *lk_req_param(struct lk_req *r, const char *name)
+{
+	size_t nl = strlen(name);
+	if (!r->body || !r->blen)
+		return NULL;
+	if (lk_req_is_form(r)) {
+		const char *p = r->body, *end = r->body + r->blen;
+		while (p < end) {
+			const char *amp = memchr(p, '&', (size_t)(end - p));
+			const char *fe = amp ? amp : end;
+			const char *eq = memchr(p, '=', (size_t)(fe - p));
+			if (eq && (size_t)(eq - p) == nl && memcmp(p, name, nl) == 0)
+				return form_decode(eq + 1, (size_t)(fe - eq - 1));
+			p = fe + 1;
+		}
+		return NULL;
+	}
+	json_error_t je;
+	json_t *o = json_loadb(r->body, r->blen, JSON_REJECT_DUPLICATES, &je), *v;
+	char *out = NULL;
+	if (o && (v = json_object_get(o, name)) && json_is_string(v))
+		out = strdup(json_string_value(v));
+	json_decref(o);
+	return out;
+}
+
+/* Is origin (scheme://host[:port], no path) ours: the issuer's, or this request's Host? */
+static bool origin_is_ours(struct lk_req *r, const char *origin, size_t len)
+{
+	const char *host = lk_req_header(r, "Host");
+	size_t ol = strlen(r->srv->origin);
+	if (len == ol && strncasecmp(origin, r->srv->origin, len) == 0)
+		return true;
+	if (host) {
+		const char *scheme = strncmp(r->srv->origin, "https:", 6) == 0 ? "https://" : "http://";
+		size_t sl = strlen(scheme), hl = strlen(host);
+		if (len == sl + hl && strncasecmp(origin, scheme, sl) == 0 &&
+		    strncasecmp(origin + sl, host, hl) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Browser same-origin check for state-changing requests: Origin when present and not
+ * "null"; else Sec-Fetch-Site; else Referer. A request with none of the three did not come
+ * from a browser's cross-site form or script (all current browsers send Origin or
+ * Sec-Fetch-Site on POST), so CSRF does not apply to it; Go 1.25's CrossOriginProtection
+ * takes the same view.
+ */
+bool lk_req_same_origin(struct lk_req *r)
+{
+	const char *o = lk_req_header(r, "Origin");
+	const char *sfs = lk_req_header(r, "Sec-Fetch-Site");
+	const char *ref = lk_req_header(r, "Referer");
+
+	if (o && strcmp(o, "null") != 0)
+		return origin_is_ours(r, o, strlen(o));
+	if (sfs)
+		return strcmp(sfs, "same-origin") == 0;
+	if (ref) {
+		const char *p = strstr(ref, "://");
+		const char *slash = p ? strchr(p + 3, '/') : NULL;
+		size_t len = slash ? (size_t)(slash - ref) : strlen(ref);
+		return p && origin_is_ours(r, ref, len);
+	}
+	return o == NULL;
+}
+
+void lk_cookie_set(struct lk_server *s, const char *value, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s=%s%s", s->cookie_name, value, s->cookie_attrs);
+}
+
+void lk_cookie_clear(struct lk_server *s, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s=%s; Max-Age=0", s->cookie_name, s->cookie_attrs);
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+static void client_ip(struct lk_req *r)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(r->c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	r->ip[0] = '\0';
+	if (!ci || !ci->client_addr)
+		return;
+	if (ci->client_addr->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, r->ip,
+			  sizeof r->ip);
+	else if (ci->client_addr->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, r->ip,
+			  sizeof r->ip);
+}
+
+static bool path_matches(const struct route *rt, const char *url)
+{
+	if (rt->flags & R_PREFIX) {
+		size_t n = strlen(rt->path);
+		return strncmp(url, rt->path, n) == 0 && url[n] && !strchr(url + n, '/');
+	}
+	return strcmp(url, rt->path) == 0;
+}
+
+/* The route for (method, url): >= 0; -1 for no path match (404); -2 when the path exists
+ * with other methods (405; allow receives them). */
+static int find_route(const char *method, const char *url, char *allow, size_t size)
+{
+	int found = -1;
+	allow[0] = '\0';
+	bool head = strcmp(method, "HEAD") == 0;
+	for (size_t i = 0; i < lk_nroutes; i++) {
+		const struct route *rt = &lk_routes[i];
+		if (!path_matches(rt, url))
+			continue;
+		/* an exact route wins over a prefix one ("/sessions/revoke-others") */
+		if (strcmp(rt->method, method) == 0 || (head && strcmp(rt->method, "GET") == 0)) {
+			if (found < 0 || !(rt->flags & R_PREFIX))
+				found = (int)i;
+			continue;
+		}
+		if (!strstr(allow, rt->method)) {
+			size_t l = strlen(allow);
+			snprintf(allow + l, size - l, "%s%s", l ? ", " : "", rt->method);
+			if (strcmp(rt->method, "GET") == 0) {
+				l = strlen(allow);
+				snprintf(allow + l, size - l, ", HEAD");
+			}
+		}
+	}
+	if (found >= 0)
+		return found;
+	return allow[0] ? -2 : -1;
+}
+
+static enum MHD_Result dispatch(struct lk_req *r)
+{
+	struct lk_server *s = r->srv;
+	char allow[128];
+	int i = r->route >= 0 ? r->route : find_route(r->method, r->url, allow, sizeof allow);
+
+	if (i == -1)
+		return lk_reply_error(r, 404, "not_found", "no such endpoint");
+	if (i == -2) {
+		static const char body[] = "{\"error\":\"method_not_allowed\","
+					   "\"error_description\":\"method not allowed here\"}";
+		struct MHD_Response *resp = lk_resp_new("application/json", body, sizeof body - 1);
+		if (resp)
+			MHD_add_response_header(resp, "Allow", allow);
+		return lk_reply(r, 405, resp);
+	}
+	r->route = i;
+	const struct route *rt = &lk_routes[i];
+	if (r->too_large)
+		return lk_reply_error(r, 413, "request_too_large", "the request body is too large");
+
+	if ((rt->flags & (R_AUTH | R_PAGE)) && !r->authed) {
+		const char *cookie = MHD_lookup_connection_value(r->c, MHD_COOKIE_KIND, s->cookie_name);
+		enum lk_err err = LK_ESESSION;
+		if (cookie)
+			err = lk_session_check(s->auth, cookie, lk_now(), &r->sess, &r->me);
+		if (err && err != LK_ESESSION)
+			return lk_reply_store_error(r, err);
+		if (err) {
+			if (rt->flags & R_PAGE) {
+				char loc[300];
+				snprintf(loc, sizeof loc, "/login?return_to=%s", rt->path);
+				return lk_reply_redirect(r, loc, NULL);
+			}
+			return lk_reply_error(r, 401, "unauthorized",
+					      cookie ? "the session is invalid or has expired"
+						     : "sign in first");
+		}
+		r->authed = true;
+	}
+	if ((rt->flags & R_UNSAFE) && r->authed) {
+		if (!lk_req_same_origin(r))
+			return lk_reply_error(r, 403, "csrf", "cross-site request refused");
+		if (lk_req_is_form(r)) {
+			char *tok = lk_req_param(r, "csrf");
+			bool ok = tok && strlen(tok) == LK_CSRF_LEN &&
+				  CRYPTO_memcmp(tok, r->sess.csrf, LK_CSRF_LEN) == 0;
+			free(tok);
+			if (!ok)
+				return lk_reply_error(r, 403, "csrf", "missing or wrong CSRF token");
+		}
+	}
+	if ((rt->flags & R_ADMIN)) {
+		bool admin = false;
+		char roles[LK_ROLES_MAX + 3];
+		snprintf(roles, sizeof roles, ",%s,", r->me.roles);
+		admin = strstr(roles, ",admin,") != NULL;
+		if (!admin)
+			return lk_reply_error(r, 403, "forbidden", "the admin role is required");
+	}
+	return rt->fn(r);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **ctx)
+{
+	struct lk_server *s = cls;
+	struct lk_req *r = *ctx;
+
+	if (!r) {
+		if (!(r = calloc(1, sizeof *r)))
+			return MHD_NO;
+		r->srv = s;
+		r->c = c;
+		r->url = url;
+		r->method = method;
+		r->route = -1;
+		clock_gettime(CLOCK_MONOTONIC, &r->t0);
+		client_ip(r);
+		*ctx = r;
+		atomic_fetch_add(&s->inflight, 1);
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+		if (cl) {
+			char *end;
+			errno = 0;
+			unsigned long long n = strtoull(cl, &end, 10);
+			if (errno || *end || n > s->cfg.max_body) {
+				r->dispatched = true;
+				return lk_reply_error(r, 413, "request_too_large",
+						      "the request body is too large");
+			}
+		}
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (!r->too_large && !r->dispatched) {
+			if (r->blen + *upload_size > s->cfg.max_body) {
+				r->too_large = true;
+			} else {
+				char *nb = realloc(r->body, r->blen + *upload_size + 1);
+				if (!nb)
+					return MHD_NO;
+				r->body = nb;
+				memcpy(r->body + r->blen, upload, *upload_size);
+				r->blen += *upload_size;
+				r->body[r->blen] = '\0';
+			}
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (r->dispatched && r->login != LOGIN_DONE)
+		return MHD_YES; /* a reply was already queued */
+	r->dispatched = true;
+	return dispatch(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
+			 enum MHD_RequestTerminationCode why)
+{
+	struct lk_server *s = cls;
+	struct lk_req *r = *ctx;
+	struct timespec t1;
+	if (!r)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double dt = (double)(t1.tv_sec - r->t0.tv_sec) + (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e9;
+	int si = LK_NSTATUS - 1;
+	for (int i = 0; i < LK_NSTATUS; i++)
+		if (lk_status_codes[i] == r->status) {
+			si = i;
+			break;
+		}
+	int ri = r->route >= 0 && r->route < 31 ? r->route : 31;
+	atomic_fetch_add(&s->req_count[ri][si], 1);
+	size_t b = 0;
+	while (b < lk_nlat && dt > lk_lat_bounds[b])
+		b++;
+	atomic_fetch_add(&s->lat_bucket[b], 1);
+	atomic_fetch_add(&s->lat_sum_us, (unsigned long long)(dt * 1e6));
+	if (s->cfg.log_requests) {
+		char st[16], ms[32];
+		snprintf(st, sizeof st, "#%u", r->status);
+		snprintf(ms, sizeof ms, "#%.3f", dt * 1000);
+		lk_log("info", "request", "method", r->method, "path", r->url, "status", st, "ms", ms,
+		       "ip", r->ip, why != MHD_REQUEST_TERMINATED_COMPLETED_OK ? "aborted" : NULL,
+		       "#true", (char *)NULL);
+	}
+	if (r->password) {
+		OPENSSL_cleanse(r->password, r->pwlen);
+		free(r->password);
+	}
+	if (r->body) {
+		OPENSSL_cleanse(r->body, r->blen);
+		free(r->body);
+	}
+	free(r);
+	*ctx = NULL;
+	atomic_fetch_sub(&s->inflight, 1);
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[128];
+	const char *colon;
+	long port;
+	char *end;
+
+	memset(ss, 0, sizeof *ss);
+	if (spec[0] == '[') {
+		const char *rb = strchr(spec, ']');
+		if (!rb || rb[1] != ':' || (size_t)(rb - spec - 1) >= sizeof host)
+			return -1;
+		memcpy(host, spec + 1, (size_t)(rb - spec - 1));
+		host[rb - spec - 1] = '\0';
+		colon = rb + 1;
+	} else {
+		colon = strrchr(spec, ':');
+		if (!colon || (size_t)(colon - spec) >= sizeof host)
+			return -1;
+		memcpy(host, spec, (size_t)(colon - spec));
+		host[colon - spec] = '\0';
+	}
+	port = strtol(colon + 1, &end, 10);
+	if (*end || port < 0 || port > 65535)
+		return -1;
+	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		*len = sizeof *a4;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		*len = sizeof *a6;
+		return 0;
+	}
+	return -1;
+}
+
+struct purger {
+	struct lk_server *s;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;
+};
+
+static void *purge_loop(void *arg)
+{
+	struct purger *p = arg;
+	struct lk_auth *a = p->s->auth;
+	pthread_mutex_lock(&p->mu);
+	while (!p->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += p->s->cfg.purge_interval;
+		pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+		if (p->stop)
+			break;
+		pthread_mutex_unlock(&p->mu);
+		int64_t now = lk_now(), n = 0;
+		enum lk_err err = a->st->ops->session_purge(a->st, now, now - a->cfg.idle, &n);
+		if (err)
+			lk_log("warn", "session purge failed", "reason", lk_err_str(err), (char *)NULL);
+		pthread_mutex_lock(&p->mu);
+	}
+	pthread_mutex_unlock(&p->mu);
+	lk_thread_cleanup();
+	return NULL;
+}
+
+static void origin_of(const char *issuer, char *out, size_t size)
+{
+	const char *p = strstr(issuer, "://");
+	const char *slash = p ? strchr(p + 3, '/') : NULL;
+	size_t n = slash ? (size_t)(slash - issuer) : strlen(issuer);
+	if (n >= size)
+		n = size - 1;
+	memcpy(out, issuer, n);
+	out[n] = '\0';
+}
+
+int lk_server_run(const struct lk_srvcfg *cfg, struct lk_auth *auth)
+{
+	struct lk_server *s = calloc(1, sizeof *s);
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	sigset_t sigs;
+	int sig = 0, rc = 1;
+	struct purger pg = {.stop = false};
+	pthread_t purge_th;
+	bool purging = false;
+
+	if (!s)
+		return 1;
+	s->cfg = *cfg;
+	s->auth = auth;
+	origin_of(cfg->issuer, s->origin, sizeof s->origin);
+	if (cfg->insecure_cookies) {
+		snprintf(s->cookie_name, sizeof s->cookie_name, "latchkey");
+		snprintf(s->csrf_cookie, sizeof s->csrf_cookie, "latchkey-csrf");
+		s->cookie_attrs = cfg->samesite_strict ? "; Path=/; HttpOnly; SameSite=Strict"
+						       : "; Path=/; HttpOnly; SameSite=Lax";
+	} else {
+		snprintf(s->cookie_name, sizeof s->cookie_name, "__Host-latchkey");
+		snprintf(s->csrf_cookie, sizeof s->csrf_cookie, "__Host-latchkey-csrf");
+		s->cookie_attrs = cfg->samesite_strict ? "; Path=/; HttpOnly; Secure; SameSite=Strict"
+						       : "; Path=/; HttpOnly; Secure; SameSite=Lax";
+	}
+	if (parse_listen(cfg->listen, &ss, &sl) != 0) {
+		fprintf(stderr, "latchkey: --listen: expected ADDR:PORT or [ADDR6]:PORT, got \"%s\"\n",
+			cfg->listen);
+		goto out;
+	}
+	if (lk_pool_new(cfg->login_workers, cfg->login_queue, &s->pool)) {
+		fprintf(stderr, "latchkey: cannot start the sign-in workers\n");
+		goto out;
+	}
+	/* Block the stop signals in every thread; main waits for them with sigwait. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
+			 MHD_USE_TURBO | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+				MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+				MHD_OPTION_END);
+	if (!s->d) {
+		fprintf(stderr, "latchkey: cannot listen on %s: %s\n", cfg->listen,
+			errno ? strerror(errno) : "libmicrohttpd failed to start");
+		goto out;
+	}
+	pg.s = s;
+	pthread_mutex_init(&pg.mu, NULL);
+	pthread_cond_init(&pg.cv, NULL);
+	purging = pthread_create(&purge_th, NULL, purge_loop, &pg) == 0;
+	lk_log("info", "listening", "listen", cfg->listen, "issuer", cfg->issuer, (char *)NULL);
+
+	while (sigwait(&sigs, &sig) != 0)
+		;
+	lk_log("info", "shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", (char *)NULL);
+	atomic_store(&s->stopping, true);
+	MHD_quiesce_daemon(s->d); /* no new connections; in-flight requests go on */
+	for (int i = 0; i < 100 && atomic_load(&s->inflight) > 0; i++) {
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	MHD_stop_daemon(s->d);
+	rc = 0;
+out:
+	if (purging) {
+		pthread_mutex_lock(&pg.mu);
+		pg.stop = true;
+		pthread_cond_signal(&pg.cv);
+		pthread_mutex_unlock(&pg.mu);
+		pthread_join(purge_th, NULL);
+	}
+	lk_pool_free(s->pool);
+	free(s);
+	return rc;
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The HTTP server: libmicrohttpd (epoll, internal thread pool) in front of the auth logic.
+ * lk_server_run starts it, blocks until SIGTERM or SIGINT, then shuts down gracefully:
+ * stop accepting, let in-flight requests (including suspended sign-ins) finish, stop.
+ */
+#ifndef LK_HTTP_SERVER_H
+#define LK_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "auth/session.h"
+
+struct lk_srvcfg {
+	char listen[128];      /* "127.0.0.1:8080", "[::1]:8080" */
+	char issuer[256];      /* "http://127.0.0.1:8080": also our origin for CSRF */
+	bool insecure_cookies; /* drop Secure and the __Host- prefix (plain-HTTP testing) */
+	bool samesite_strict;
+	unsigned threads;      /* MHD thread pool size */
+	unsigned login_workers;/* Argon2 worker threads */
+	unsigned login_queue;  /* pending sign-ins before 503 */
+	size_t max_body;       /* bytes; larger bodies get 413 */
+	size_t max_header;     /* bytes of request head; larger gets 431 */
+	unsigned conn_timeout; /* seconds of silence before a connection is closed */
+	bool log_requests;
+	unsigned purge_interval; /* seconds between sweeps of expired sessions */
+};
+
+/* Run until SIGTERM/SIGINT. auth is borrowed. Returns 0, or 1 when the server cannot
+ * start (message on stderr). */
+int lk_server_run(const struct lk_srvcfg *cfg, struct lk_auth *auth);
+
+#endif

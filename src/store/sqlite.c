@@ -1,0 +1,1257 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The embedded store back end, "sqlite:PATH": users, sessions and audit events in one
+ * SQLite file (WAL mode), behind the lk_store_ops table of store.h.
+ *
+ * Design in brief:
+ * - One connection per thread, opened lazily (SQLITE_OPEN_NOMUTEX: a connection is never
+ *   shared, so SQLite's per-connection mutex would be pure cost). A pthread key per store
+ *   hands each thread its connection; the key's destructor closes it when the thread exits.
+ *   Every connection is also on the store's list, so close() can close the connections of
+ *   threads that are still alive. Cost: one file descriptor and one page cache per thread.
+ * - Each connection caches its prepared statements (SQLITE_PREPARE_PERSISTENT), indexed
+ *   by enum sid; a statement is reset and its bindings cleared after each use. A listing
+ *   whose callback re-enters the same operation gets a transient statement instead.
+ * - WAL lets readers proceed while one writer commits. Writers queue on the busy handler
+ *   (5 s); multi-statement changes run in BEGIN IMMEDIATE so they take the write lock up
+ *   front and never fail half-way with SQLITE_BUSY_SNAPSHOT.
+ * - The schema is versioned by PRAGMA user_version and owned by PRAGMA application_id;
+ *   migrations[] runs forward, one transaction each. A file that is a database of some
+ *   other program is refused (LK_ESTORE_CORRUPT), not converted.
+ * - The file holds Argon2id hashes, so it is created 0600; SQLite gives its -wal and -shm
+ *   files the permissions of the database file.
+ * - Nothing here logs: errors return as lk_err (and, at open, a detail naming the path).
+ *
+ * close() must not race with the store's use: call it only after every other thread has
+ * stopped calling the store (a server joins its workers first). Threads may still be alive;
+ * their connections are closed by close(), and their later exit does nothing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+#include "util/err.h"
+
+#define DEFAULT_PATH "latchkey.db"
+#define BUSY_TIMEOUT_MS 5000
+#define APP_ID 0x4c4b6579 /* "LKey": PRAGMA application_id of a latchkey database */
+#define NOT_FOUND (-1)    /* internal result: no such row (no SQLite code is negative) */
+
+/*
+ * Schema migrations: migrations[i] takes user_version i to i + 1. Append only; never edit a
+ * released entry (a database already past it would not see the change).
+ *
+ * Later issues add tables here as new entries: refresh-token families and their rotation
+ * counters, the access-token denylist, signing keys, OAuth clients, rate-limit buckets.
+ */
+static const char *const migrations[] = {
+	/* 1: users, sessions, audit */
+	"CREATE TABLE users ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT UNIQUE NOT NULL,"
+	"  roles TEXT NOT NULL DEFAULT '',"
+	"  phc TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  pw_changed INTEGER NOT NULL"
+	");"
+	/* Keyed by SHA-256 of the cookie secret: the secret itself is never stored. */
+	"CREATE TABLE sessions ("
+	"  id_hash BLOB PRIMARY KEY CHECK (length(id_hash) = 32),"
+	"  handle TEXT UNIQUE NOT NULL,"
+	"  csrf TEXT NOT NULL,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  created INTEGER NOT NULL,"
+	"  last_seen INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  ip TEXT NOT NULL DEFAULT '',"
+	"  user_agent TEXT NOT NULL DEFAULT ''"
+	") WITHOUT ROWID;"
+	"CREATE INDEX sessions_user ON sessions(user_id);"
+	"CREATE INDEX sessions_expires ON sessions(expires);"
+	"CREATE INDEX sessions_last_seen ON sessions(last_seen);"
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  ts INTEGER NOT NULL,"
+	"  event TEXT NOT NULL,"
+	"  user TEXT NOT NULL DEFAULT '',"
+	"  ip TEXT NOT NULL DEFAULT '',"
+	"  detail TEXT NOT NULL DEFAULT ''"
+	");"
+	"CREATE INDEX audit_ts ON audit(ts);",
+};
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+
+/* Column lists shared by the statements that read rows (see row_user etc.). */
+#define USER_COLS "id, name, roles, phc, created, pw_changed"
+#define SESS_COLS "id_hash, handle, csrf, user_id, created, last_seen, expires, ip, user_agent"
+#define AUDIT_COLS "id, ts, event, user, ip, detail"
+
+/* The prepared-statement cache: one slot per statement per connection. */
+enum sid {
+	S_BEGIN,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_PING,
+	S_USER_ADD,
+	S_USER_GET,
+	S_USER_GET_ID,
+	S_USER_ID,
+	S_USER_SETPW,
+	S_USER_DEL,
+	S_USER_LIST,
+	S_USER_COUNT,
+	S_SESS_ADD,
+	S_SESS_GET,
+	S_SESS_TOUCH,
+	S_SESS_DEL,
+	S_SESS_DEL_HANDLE,
+	S_SESS_DEL_USER,
+	S_SESS_DEL_UID,
+	S_SESS_DEL_ALL,
+	S_SESS_LIST,
+	S_SESS_LIST_USER,
+	S_SESS_PURGE,
+	S_SESS_COUNT,
+	S_AUDIT_ADD,
+	S_AUDIT_LIST,
+	S_COUNT_
+};
+
+static const char *const sql[S_COUNT_] = {
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_PING] = "SELECT count(*) FROM sqlite_schema",
+	[S_USER_ADD] = "INSERT INTO users (name, roles, phc, created, pw_changed) "
+		       "VALUES (?1, ?2, ?3, ?4, ?5)",
+	[S_USER_GET] = "SELECT " USER_COLS " FROM users WHERE name = ?1",
+	[S_USER_GET_ID] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
+	[S_USER_ID] = "SELECT id FROM users WHERE name = ?1",
+	[S_USER_SETPW] = "UPDATE users SET phc = ?1, pw_changed = ?2 WHERE id = ?3",
+	[S_USER_DEL] = "DELETE FROM users WHERE id = ?1",
+	[S_USER_LIST] = "SELECT " USER_COLS " FROM users ORDER BY name",
+	[S_USER_COUNT] = "SELECT count(*) FROM users",
+	[S_SESS_ADD] = "INSERT INTO sessions (" SESS_COLS ") "
+		       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[S_SESS_GET] = "SELECT " SESS_COLS " FROM sessions WHERE id_hash = ?1",
+	/* Coalesced: no write at all unless last_seen is older than ?3. */
+	[S_SESS_TOUCH] = "UPDATE sessions SET last_seen = ?1 WHERE id_hash = ?2 AND last_seen < ?3",
+	[S_SESS_DEL] = "DELETE FROM sessions WHERE id_hash = ?1",
+	[S_SESS_DEL_HANDLE] = "DELETE FROM sessions WHERE handle = ?1 AND user_id = ?2",
+	/* ?2 NULL keeps nothing: "id_hash IS NOT NULL" holds for every row. */
+	[S_SESS_DEL_USER] = "DELETE FROM sessions WHERE user_id = ?1 AND id_hash IS NOT ?2",
+	[S_SESS_DEL_UID] = "DELETE FROM sessions WHERE user_id = ?1",
+	[S_SESS_DEL_ALL] = "DELETE FROM sessions",
+	[S_SESS_LIST] = "SELECT " SESS_COLS " FROM sessions ORDER BY created DESC, handle",
+	[S_SESS_LIST_USER] = "SELECT " SESS_COLS " FROM sessions WHERE user_id = ?1 "
+			     "ORDER BY created DESC, handle",
+	[S_SESS_PURGE] = "DELETE FROM sessions WHERE expires <= ?1 OR last_seen < ?2",
+	[S_SESS_COUNT] = "SELECT count(*) FROM sessions WHERE expires > ?1",
+	[S_AUDIT_ADD] = "INSERT INTO audit (ts, event, user, ip, detail) "
+			"VALUES (?1, ?2, ?3, ?4, ?5)",
+	/* LIMIT -1 is no limit. */
+	[S_AUDIT_LIST] = "SELECT " AUDIT_COLS " FROM audit ORDER BY id DESC LIMIT ?1",
+};
+
+struct sq_store;
+
+/* One thread's connection. */
+struct conn {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[S_COUNT_];
+	unsigned char in_use[S_COUNT_]; /* stmt[i] is stepping (a listing's callback runs) */
+	struct sq_store *st;
+	struct conn *prev, *next;       /* st->conns, under st->mu */
+};
+
+struct sq_store {
+	struct lk_store base; /* first: (struct lk_store *) <-> (struct sq_store *) */
+	char *path;
+	pthread_key_t key;    /* this thread's struct conn */
+	pthread_mutex_t mu;   /* guards conns */
+	struct conn *conns;
+};
+
+/* A statement borrowed from a connection's cache (or a transient one). */
+struct q {
+	struct conn *c;
+	sqlite3_stmt *s;
+	enum sid id;
+	int transient;
+};
+
+/* ---------------------------------------------------------------- errors */
+
+/* Map an SQLite result code (extended codes are on) to our error. */
+static enum lk_err map_rc(int rc)
+{
+	switch (rc) {
+	case SQLITE_OK:
+	case SQLITE_ROW:
+	case SQLITE_DONE:
+		return LK_OK;
+	case SQLITE_CONSTRAINT_UNIQUE:
+	case SQLITE_CONSTRAINT_PRIMARYKEY:
+		return LK_EEXISTS;
+	case SQLITE_CONSTRAINT_FOREIGNKEY:
+		return LK_ENOT_FOUND; /* a session for a user that does not exist */
+	}
+	switch (rc & 0xff) {
+	case SQLITE_NOMEM:
+		return LK_ENOMEM;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return LK_ESTORE_CORRUPT;
+	case SQLITE_CONSTRAINT: /* NOT NULL, CHECK: a value we should have refused */
+	case SQLITE_TOOBIG:
+	case SQLITE_RANGE:
+	case SQLITE_MISUSE:
+		return LK_EINVAL;
+	default:
+		/* BUSY and LOCKED (past the busy timeout), FULL, IOERR, READONLY, CANTOPEN, PERM,
+		 * PROTOCOL, SCHEMA, ERROR: the store cannot do it now. */
+		return LK_ESTORE;
+	}
+}
+
+/* The detail for a failed open: reason first (the path may be long and get cut). */
+static enum lk_err open_err(struct lk_errinfo *ei, int rc, const char *path)
+{
+	enum lk_err err = map_rc(rc);
+	if (err == LK_OK)
+		err = LK_ESTORE;
+	if (err == LK_ESTORE_CORRUPT)
+		return lk_errf(ei, err, "not a database, or corrupt (%s): sqlite:%s",
+			       sqlite3_errstr(rc), path);
+	return lk_errf(ei, err, "cannot use store (%s): sqlite:%s", sqlite3_errstr(rc), path);
+}
+
+/* ---------------------------------------------------------------- connections */
+
+static void conn_free(struct conn *c)
+{
+	if (!c)
+		return;
+	for (int i = 0; i < S_COUNT_; i++)
+		sqlite3_finalize(c->stmt[i]);
+	sqlite3_close_v2(c->db);
+	free(c);
+}
+
+/* pthread key destructor: the thread exits, so does its connection. */
+static void conn_thread_exit(void *p)
+{
+	struct conn *c = p;
+	struct sq_store *st = c->st;
+
+	pthread_mutex_lock(&st->mu);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		st->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	pthread_mutex_unlock(&st->mu);
+	conn_free(c);
+}
+
+/* One statement, no rows wanted, no statement cache (set-up only). */
+static int exec(sqlite3 *db, const char *q)
+{
+	return sqlite3_exec(db, q, NULL, NULL, NULL);
+}
+
+/* Run a one-row one-column integer query (set-up only). */
+static int query_int(sqlite3 *db, const char *q, int64_t *out)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(db, q, -1, &s, NULL);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			*out = sqlite3_column_int64(s, 0);
+			rc = SQLITE_OK;
+		} else if (rc == SQLITE_DONE) {
+			rc = SQLITE_ERROR;
+		}
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/*
+ * Open and configure one connection to path. The file must exist already (open() creates
+ * it with mode 0600): without SQLITE_OPEN_CREATE a database deleted under a running server
+ * fails loudly instead of coming back empty and schemaless in one thread.
+ */
+static int conn_open(const char *path, sqlite3 **out)
+{
+	sqlite3 *db = NULL;
+	int rc = sqlite3_open_v2(path, &db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+					 SQLITE_OPEN_EXRESCODE,
+				 NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	/* Hardening: no writable_schema tricks, no SQL functions with side effects from
+	 * views or triggers stored in the file. */
+	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, (int *)NULL);
+	if ((rc = sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS)) != SQLITE_OK)
+		goto fail;
+	/*
+	 * synchronous=NORMAL in WAL mode: a commit has been written to the WAL (the OS page
+	 * cache) before COMMIT returns, so it survives the process being killed (kill -9, a
+	 * crash). Only an OS crash or power loss may lose the last commits, and even then the
+	 * database stays consistent. FULL would add an fsync per commit on the login path.
+	 * secure_delete=FAST zeroes deleted rows (old password hashes) where that costs no
+	 * extra I/O.
+	 */
+	rc = exec(db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
+		      " PRAGMA secure_delete = FAST;");
+	if (rc != SQLITE_OK)
+		goto fail;
+	*out = db;
+	return SQLITE_OK;
+fail:
+	if (rc == SQLITE_OK)
+		rc = SQLITE_ERROR;
+	sqlite3_close_v2(db);
+	return rc;
+}
+
+static void conn_link(struct sq_store *st, struct conn *c)
+{
+	c->st = st;
+	pthread_mutex_lock(&st->mu);
+	c->prev = NULL;
+	c->next = st->conns;
+	if (st->conns)
+		st->conns->prev = c;
+	st->conns = c;
+	pthread_mutex_unlock(&st->mu);
+}
+
+/* Adopt db as the calling thread's connection. On failure db is closed. */
+static int conn_adopt(struct sq_store *st, sqlite3 *db, struct conn **out)
+{
+	struct conn *c = calloc(1, sizeof *c);
+	if (!c) {
+		sqlite3_close_v2(db);
+		return SQLITE_NOMEM;
+	}
+	c->db = db;
+	if (pthread_setspecific(st->key, c) != 0) {
+		conn_free(c);
+		return SQLITE_NOMEM;
+	}
+	conn_link(st, c);
+	*out = c;
+	return SQLITE_OK;
+}
+
+/* The calling thread's connection, opened on first use. Internal helpers like this one
+ * return SQLite result codes; the ops map them to lk_err once, at the end. */
+static int conn_get(struct sq_store *st, struct conn **out)
+{
+	struct conn *c = pthread_getspecific(st->key);
+	sqlite3 *db = NULL;
+	int rc;
+
+	if (c) {
+		*out = c;
+		return SQLITE_OK;
+	}
+	if ((rc = conn_open(st->path, &db)) != SQLITE_OK)
+		return rc;
+	return conn_adopt(st, db, out);
+}
+
+/* ---------------------------------------------------------------- statements */
+
+/* Borrow statement id of the calling thread's connection. */
+static int q_begin(struct sq_store *st, enum sid id, struct q *q)
+{
+	int rc;
+
+	q->s = NULL;
+	if ((rc = conn_get(st, &q->c)) != SQLITE_OK)
+		return rc;
+	q->id = id;
+	if (!q->c->in_use[id]) {
+		if (!q->c->stmt[id]) {
+			rc = sqlite3_prepare_v3(q->c->db, sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+						&q->c->stmt[id], NULL);
+			if (rc != SQLITE_OK)
+				return rc;
+		}
+		q->c->in_use[id] = 1;
+		q->s = q->c->stmt[id];
+		q->transient = 0;
+		return SQLITE_OK;
+	}
+	/* Re-entered from a listing's callback: the cached one is mid-iteration. */
+	rc = sqlite3_prepare_v3(q->c->db, sql[id], -1, 0, &q->s, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	q->transient = 1;
+	return SQLITE_OK;
+}
+
+/* Give the statement back: reset and unbind (cached) or finalize (transient). */
+static void q_end(struct q *q)
+{
+	if (!q->s)
+		return;
+	if (q->transient) {
+		sqlite3_finalize(q->s);
+	} else {
+		sqlite3_reset(q->s);
+		sqlite3_clear_bindings(q->s);
+		q->c->in_use[q->id] = 0;
+	}
+	q->s = NULL;
+}
+
+/* Bind helpers: they keep the first error in *rc, so a chain of binds checks once. */
+static void bind_i64(struct q *q, int i, int64_t v, int *rc)
+{
+	if (*rc == SQLITE_OK)
+		*rc = sqlite3_bind_int64(q->s, i, v);
+}
+
+/* Text of at most max bytes (a struct field's size - 1: never reads past the field). */
+static void bind_str(struct q *q, int i, const char *v, size_t max, int *rc)
+{
+	if (*rc == SQLITE_OK)
+		*rc = sqlite3_bind_text(q->s, i, v, (int)strnlen(v, max), SQLITE_STATIC);
+}
+
+static void bind_blob(struct q *q, int i, const void *v, int n, int *rc)
+{
+	if (*rc != SQLITE_OK)
+		return;
+	*rc = v ? sqlite3_bind_blob(q->s, i, v, n, SQLITE_STATIC) : sqlite3_bind_null(q->s, i);
+}
+
+/* Step a statement that returns no rows; SQLITE_OK when done. */
+static int step_done(struct q *q)
+{
+	int rc = sqlite3_step(q->s);
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+		return SQLITE_OK;
+	return rc;
+}
+
+/* Run one cached statement without parameters or rows (BEGIN, COMMIT, ...). */
+static int run(struct sq_store *st, enum sid id)
+{
+	struct q q;
+	int rc = q_begin(st, id, &q);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = step_done(&q);
+	q_end(&q);
+	return rc;
+}
+
+/* End a transaction begun with S_BEGIN: commit when rc is SQLITE_OK, else roll back.
+ * Returns the first failure. */
+static int txn_end(struct sq_store *st, struct conn *c, int rc)
+{
+	if (rc == SQLITE_OK)
+		rc = run(st, S_COMMIT);
+	if (rc != SQLITE_OK && !sqlite3_get_autocommit(c->db))
+		(void)run(st, S_ROLLBACK);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- rows */
+
+/* Copy column i as text into dst[size], cut at a UTF-8 character boundary when it does
+ * not fit. 0 on success, SQLITE_NOMEM if SQLite could not produce the text. */
+static int col_text(sqlite3_stmt *s, int i, char *dst, size_t size)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+	size_t n;
+
+	if (!t) {
+		dst[0] = '\0';
+		return sqlite3_column_type(s, i) == SQLITE_NULL ? SQLITE_OK : SQLITE_NOMEM;
+	}
+	n = (size_t)sqlite3_column_bytes(s, i);
+	if (n >= size) {
+		n = size - 1;
+		while (n > 0 && (t[n] & 0xc0) == 0x80) /* t[n] continues a character: back up */
+			n--;
+	}
+	memcpy(dst, t, n);
+	dst[n] = '\0';
+	return SQLITE_OK;
+}
+
+/* Read a row of USER_COLS. */
+static int row_user(sqlite3_stmt *s, struct lk_user *u)
+{
+	int rc;
+	memset(u, 0, sizeof *u);
+	u->id = sqlite3_column_int64(s, 0);
+	if ((rc = col_text(s, 1, u->name, sizeof u->name)) ||
+	    (rc = col_text(s, 2, u->roles, sizeof u->roles)) ||
+	    (rc = col_text(s, 3, u->phc, sizeof u->phc)))
+		return rc;
+	u->created = sqlite3_column_int64(s, 4);
+	u->pw_changed = sqlite3_column_int64(s, 5);
+	return SQLITE_OK;
+}
+
+/* Read a row of SESS_COLS. An id_hash that is not 32 bytes is damage (SQLITE_CORRUPT). */
+static int row_session(sqlite3_stmt *s, struct lk_session *x)
+{
+	int rc;
+	memset(x, 0, sizeof *x);
+	const void *h = sqlite3_column_blob(s, 0);
+	if (!h || sqlite3_column_bytes(s, 0) != (int)sizeof x->id_hash)
+		return SQLITE_CORRUPT;
+	memcpy(x->id_hash, h, sizeof x->id_hash);
+	if ((rc = col_text(s, 1, x->handle, sizeof x->handle)) ||
+	    (rc = col_text(s, 2, x->csrf, sizeof x->csrf)))
+		return rc;
+	x->user_id = sqlite3_column_int64(s, 3);
+	x->created = sqlite3_column_int64(s, 4);
+	x->last_seen = sqlite3_column_int64(s, 5);
+	x->expires = sqlite3_column_int64(s, 6);
+	if ((rc = col_text(s, 7, x->ip, sizeof x->ip)) ||
+	    (rc = col_text(s, 8, x->user_agent, sizeof x->user_agent)))
+		return rc;
+	return SQLITE_OK;
+}
+
+/* Read a row of AUDIT_COLS. */
+static int row_audit(sqlite3_stmt *s, struct lk_audit *a)
+{
+	int rc;
+	memset(a, 0, sizeof *a);
+	a->id = sqlite3_column_int64(s, 0);
+	a->ts = sqlite3_column_int64(s, 1);
+	if ((rc = col_text(s, 2, a->event, sizeof a->event)) ||
+	    (rc = col_text(s, 3, a->user, sizeof a->user)) ||
+	    (rc = col_text(s, 4, a->ip, sizeof a->ip)) ||
+	    (rc = col_text(s, 5, a->detail, sizeof a->detail)))
+		return rc;
+	return SQLITE_OK;
+}
+
+static struct sq_store *sq(struct lk_store *st)
+{
+	return (struct sq_store *)st;
+}
+
+/* ---------------------------------------------------------------- open / close */
+
+/* Is the file already a latchkey database, an empty one, or someone else's?
+ * *version = its schema version (0 for a new, empty file). */
+static enum lk_err check_owner(sqlite3 *db, const char *path, int64_t *version,
+			       struct lk_errinfo *ei)
+{
+	int64_t app = 0, ver = 0, objects = 0;
+	int rc;
+
+	if ((rc = query_int(db, "PRAGMA application_id", &app)) ||
+	    (rc = query_int(db, "PRAGMA user_version", &ver)) ||
+	    (rc = query_int(db, "SELECT count(*) FROM sqlite_schema", &objects)))
+		return open_err(ei, rc, path);
+	if (app == 0 && ver == 0 && objects == 0) {
+		*version = 0;
+		return LK_OK;
+	}
+	if (app != APP_ID)
+		return lk_errf(ei, LK_ESTORE_CORRUPT,
+			       "an SQLite database, but not latchkey's: sqlite:%s", path);
+	if (ver > SCHEMA_VERSION)
+		return lk_errf(ei, LK_ESTORE_VERSION,
+			       "schema v%lld is newer than this latchkey (v%d); upgrade: sqlite:%s",
+			       (long long)ver, SCHEMA_VERSION, path);
+	if (ver < 1) /* ours, but the first migration never committed: damaged */
+		return lk_errf(ei, LK_ESTORE_CORRUPT, "schema version %lld invalid: sqlite:%s",
+			       (long long)ver, path);
+	*version = ver;
+	return LK_OK;
+}
+
+/* Bring the schema to SCHEMA_VERSION, one transaction per step. Each step re-reads the
+ * version under the write lock, so two processes opening one new file migrate it once. */
+static enum lk_err migrate(sqlite3 *db, const char *path, struct lk_errinfo *ei)
+{
+	int64_t v = 0;
+	enum lk_err err;
+	char set[80];
+	int rc;
+
+	if ((err = check_owner(db, path, &v, ei)))
+		return err;
+	while (v < SCHEMA_VERSION) {
+		if ((rc = exec(db, "BEGIN IMMEDIATE")))
+			return open_err(ei, rc, path);
+		if ((err = check_owner(db, path, &v, ei))) {
+			exec(db, "ROLLBACK");
+			return err;
+		}
+		if (v >= SCHEMA_VERSION) {
+			exec(db, "ROLLBACK");
+			break;
+		}
+		snprintf(set, sizeof set, "PRAGMA application_id = %d; PRAGMA user_version = %lld;",
+			 APP_ID, (long long)v + 1);
+		if ((rc = exec(db, migrations[v])) || (rc = exec(db, set)) ||
+		    (rc = exec(db, "COMMIT"))) {
+			if (!sqlite3_get_autocommit(db))
+				exec(db, "ROLLBACK");
+			return open_err(ei, rc, path);
+		}
+		v++;
+	}
+	return LK_OK;
+}
+
+/* Create path with mode 0600 unless it exists; refuse anything but a regular file. */
+static enum lk_err create_file(const char *path, struct lk_errinfo *ei)
+{
+	struct stat sb;
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd >= 0) {
+		/* exactly 0600, whatever the umask took away */
+		int bad = fchmod(fd, 0600) != 0;
+		int e = errno;
+		close(fd);
+		if (bad) {
+			unlink(path);
+			return lk_errf(ei, LK_ESTORE, "cannot set mode 0600 (%s): sqlite:%s",
+				       strerror(e), path);
+		}
+		return LK_OK;
+	}
+	if (errno != EEXIST)
+		return lk_errf(ei, LK_ESTORE, "cannot create store (%s): sqlite:%s",
+			       strerror(errno), path);
+	if (stat(path, &sb) != 0)
+		return lk_errf(ei, LK_ESTORE, "cannot use store (%s): sqlite:%s", strerror(errno),
+			       path);
+	if (!S_ISREG(sb.st_mode))
+		return lk_errf(ei, LK_ESTORE, "not a regular file: sqlite:%s", path);
+	return LK_OK;
+}
+
+static void sq_close(struct lk_store *base)
+{
+	struct sq_store *st = sq(base);
+	struct conn *c, *next;
+
+	if (!st)
+		return;
+	/* After this no thread's exit calls conn_thread_exit for this store. */
+	pthread_key_delete(st->key);
+	pthread_mutex_lock(&st->mu);
+	c = st->conns;
+	st->conns = NULL;
+	pthread_mutex_unlock(&st->mu);
+	for (; c; c = next) {
+		next = c->next;
+		conn_free(c);
+	}
+	pthread_mutex_destroy(&st->mu);
+	free(st->path);
+	free(st);
+}
+
+/*
+ * Open the store in the file rest ("" means "latchkey.db"), creating it (mode 0600) and
+ * migrating its schema. The opening thread keeps the first connection. On failure *out is
+ * NULL and ei says why, naming the path.
+ */
+static enum lk_err sq_open(const char *rest, struct lk_store **out, struct lk_errinfo *ei)
+{
+	const char *path = rest && *rest ? rest : DEFAULT_PATH;
+	struct sq_store *st = NULL;
+	struct conn *c = NULL;
+	sqlite3 *db = NULL;
+	int64_t sane = 0;
+	int64_t version = 0;
+	enum lk_err err;
+	char mode[16] = "";
+	int rc;
+
+	*out = NULL;
+	if (strcmp(path, ":memory:") == 0)
+		return lk_errf(ei, LK_EINVAL,
+			       "sqlite::memory: is not supported (one connection per thread); "
+			       "use a file");
+	if (!sqlite3_threadsafe())
+		return lk_errf(ei, LK_ESTORE, "SQLite was built without thread support");
+	if ((err = create_file(path, ei)))
+		return err;
+	st = calloc(1, sizeof *st);
+	if (!st || !(st->path = strdup(path))) {
+		free(st);
+		return lk_errf(ei, LK_ENOMEM, "out of memory opening the store");
+	}
+	st->base.ops = &lk_store_sqlite_ops;
+	if (pthread_mutex_init(&st->mu, NULL) != 0) {
+		free(st->path);
+		free(st);
+		return lk_errf(ei, LK_ENOMEM, "cannot create a mutex");
+	}
+	if (pthread_key_create(&st->key, conn_thread_exit) != 0) {
+		pthread_mutex_destroy(&st->mu);
+		free(st->path);
+		free(st);
+		return lk_errf(ei, LK_ENOMEM, "no thread-specific key left");
+	}
+
+	if ((rc = conn_open(path, &db)) != SQLITE_OK) {
+		err = open_err(ei, rc, path);
+		goto fail;
+	}
+	/* A cheap read of page 1: a foreign or damaged header fails here, at open, and not
+	 * on the first login. */
+	if ((rc = query_int(db, "SELECT count(*) FROM sqlite_schema", &sane))) {
+		err = open_err(ei, rc, path);
+		goto fail;
+	}
+	/* Refuse a foreign or newer database before changing anything in it. */
+	if ((err = check_owner(db, path, &version, ei)))
+		goto fail;
+	{
+		sqlite3_stmt *s = NULL;
+		rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &s, NULL);
+		if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+			const unsigned char *m = sqlite3_column_text(s, 0);
+			snprintf(mode, sizeof mode, "%s", m ? (const char *)m : "");
+			rc = SQLITE_OK;
+		}
+		sqlite3_finalize(s);
+		if (rc != SQLITE_OK) {
+			err = open_err(ei, rc, path);
+			goto fail;
+		}
+		if (strcmp(mode, "wal") != 0) {
+			err = lk_errf(ei, LK_ESTORE, "cannot enable WAL mode (got \"%s\"): sqlite:%s",
+				      mode, path);
+			goto fail;
+		}
+	}
+	if ((err = migrate(db, path, ei)))
+		goto fail;
+	rc = conn_adopt(st, db, &c);
+	db = NULL;
+	if (rc != SQLITE_OK) {
+		err = lk_errf(ei, LK_ENOMEM, "out of memory opening the store");
+		goto fail;
+	}
+	*out = &st->base;
+	return LK_OK;
+fail:
+	sqlite3_close_v2(db);
+	sq_close(&st->base);
+	return err;
+}
+
+static enum lk_err sq_ping(struct lk_store *base)
+{
+	struct q q;
+	int rc = q_begin(sq(base), S_PING, &q);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	rc = sqlite3_step(q.s);
+	q_end(&q);
+	return rc == SQLITE_ROW ? LK_OK : map_rc(rc);
+}
+
+/* ---------------------------------------------------------------- users */
+
+static enum lk_err sq_user_add(struct lk_store *base, struct lk_user *u)
+{
+	struct q q;
+	int rc = SQLITE_OK;
+
+	if (!u || !u->name[0] || !u->phc[0])
+		return LK_EINVAL;
+	if ((rc = q_begin(sq(base), S_USER_ADD, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_str(&q, 1, u->name, sizeof u->name - 1, &rc);
+	bind_str(&q, 2, u->roles, sizeof u->roles - 1, &rc);
+	bind_str(&q, 3, u->phc, sizeof u->phc - 1, &rc);
+	bind_i64(&q, 4, u->created, &rc);
+	bind_i64(&q, 5, u->pw_changed, &rc);
+	if (rc == SQLITE_OK)
+		rc = step_done(&q);
+	if (rc == SQLITE_OK)
+		u->id = sqlite3_last_insert_rowid(q.c->db);
+	q_end(&q);
+	return map_rc(rc);
+}
+
+/* Fetch one user with statement id and its parameter bound by the caller's closure. */
+static enum lk_err user_fetch(struct q *q, int rc, struct lk_user *out)
+{
+	struct lk_user u;
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(q->s);
+		if (rc == SQLITE_ROW)
+			rc = row_user(q->s, &u);
+		else if (rc == SQLITE_DONE)
+			rc = NOT_FOUND;
+	}
+	q_end(q);
+	if (rc == NOT_FOUND)
+		return LK_ENOT_FOUND;
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	*out = u;
+	return LK_OK;
+}
+
+static enum lk_err sq_user_get(struct lk_store *base, const char *name, struct lk_user *out)
+{
+	struct q q;
+	int rc = SQLITE_OK;
+
+	if (!name || !out)
+		return LK_EINVAL;
+	if (strnlen(name, LK_NAME_MAX + 1) > LK_NAME_MAX)
+		return LK_ENOT_FOUND; /* could not have been added */
+	if ((rc = q_begin(sq(base), S_USER_GET, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_str(&q, 1, name, LK_NAME_MAX, &rc);
+	return user_fetch(&q, rc, out);
+}
+
+static enum lk_err sq_user_get_id(struct lk_store *base, int64_t id, struct lk_user *out)
+{
+	struct q q;
+	int rc = SQLITE_OK;
+
+	if (!out)
+		return LK_EINVAL;
+	if ((rc = q_begin(sq(base), S_USER_GET_ID, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_i64(&q, 1, id, &rc);
+	return user_fetch(&q, rc, out);
+}
+
+/* Inside a transaction: the id of user name; NOT_FOUND or an SQLite error otherwise. */
+static int user_id_of(struct sq_store *st, const char *name, int64_t *id)
+{
+	struct q q;
+	int rc = q_begin(st, S_USER_ID, &q);
+	if (rc != SQLITE_OK)
+		return rc;
+	bind_str(&q, 1, name, LK_NAME_MAX, &rc);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(q.s);
+		if (rc == SQLITE_ROW) {
+			*id = sqlite3_column_int64(q.s, 0);
+			rc = SQLITE_OK;
+		} else if (rc == SQLITE_DONE) {
+			rc = NOT_FOUND;
+		}
+	}
+	q_end(&q);
+	return rc;
+}
+
+/* Run statement id with ?1 = v; rows changed in *n (may be NULL). */
+static int run_i64(struct sq_store *st, enum sid id, int64_t v, int64_t *n)
+{
+	struct q q;
+	int rc = q_begin(st, id, &q);
+	if (rc != SQLITE_OK)
+		return rc;
+	bind_i64(&q, 1, v, &rc);
+	if (rc == SQLITE_OK)
+		rc = step_done(&q);
+	if (rc == SQLITE_OK && n)
+		*n = sqlite3_changes64(q.c->db);
+	q_end(&q);
+	return rc;
+}
+
+/* The statements of one user change, in one transaction: phc non-NULL sets the password,
+ * NULL deletes the user. Either way every session of theirs goes in the same commit. */
+static enum lk_err user_change(struct sq_store *st, const char *name, const char *phc,
+			       int64_t now)
+{
+	struct conn *c;
+	struct q q;
+	int64_t id = 0;
+	int rc;
+
+	if ((rc = conn_get(st, &c)) != SQLITE_OK)
+		return map_rc(rc);
+	if ((rc = run(st, S_BEGIN)) != SQLITE_OK)
+		return map_rc(rc);
+	rc = user_id_of(st, name, &id);
+	if (rc == SQLITE_OK)
+		rc = run_i64(st, S_SESS_DEL_UID, id, NULL);
+	if (rc == SQLITE_OK && !phc) {
+		rc = run_i64(st, S_USER_DEL, id, NULL);
+	} else if (rc == SQLITE_OK) {
+		if ((rc = q_begin(st, S_USER_SETPW, &q)) == SQLITE_OK) {
+			bind_str(&q, 1, phc, LK_PHC_MAX, &rc);
+			bind_i64(&q, 2, now, &rc);
+			bind_i64(&q, 3, id, &rc);
+			if (rc == SQLITE_OK)
+				rc = step_done(&q);
+			q_end(&q);
+		}
+	}
+	if (rc == NOT_FOUND) {
+		(void)txn_end(st, c, SQLITE_ERROR);
+		return LK_ENOT_FOUND;
+	}
+	return map_rc(txn_end(st, c, rc));
+}
+
+static enum lk_err sq_user_set_password(struct lk_store *base, const char *name,
+					const char *phc, int64_t now)
+{
+	if (!name || !phc || !phc[0] || strnlen(phc, LK_PHC_MAX + 1) > LK_PHC_MAX)
+		return LK_EINVAL;
+	if (strnlen(name, LK_NAME_MAX + 1) > LK_NAME_MAX)
+		return LK_ENOT_FOUND;
+	return user_change(sq(base), name, phc, now);
+}
+
+static enum lk_err sq_user_del(struct lk_store *base, const char *name)
+{
+	if (!name)
+		return LK_EINVAL;
+	if (strnlen(name, LK_NAME_MAX + 1) > LK_NAME_MAX)
+		return LK_ENOT_FOUND;
+	return user_change(sq(base), name, NULL, 0);
+}
+
+static enum lk_err sq_user_list(struct lk_store *base, lk_user_cb cb, void *ud)
+{
+	struct q q;
+	struct lk_user u;
+	int rc;
+
+	if (!cb)
+		return LK_EINVAL;
+	if ((rc = q_begin(sq(base), S_USER_LIST, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) {
+		if ((rc = row_user(q.s, &u)) != SQLITE_OK || cb(ud, &u))
+			break;
+	}
+	q_end(&q);
+	return map_rc(rc);
+}
+
+/* One count(*) with an optional ?1. */
+static enum lk_err count_of(struct sq_store *st, enum sid id, const int64_t *arg, int64_t *n)
+{
+	struct q q;
+	int rc = SQLITE_OK;
+	int64_t v = 0;
+
+	if (!n)
+		return LK_EINVAL;
+	if ((rc = q_begin(st, id, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	if (arg)
+		bind_i64(&q, 1, *arg, &rc);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(q.s);
+		if (rc == SQLITE_ROW) {
+			v = sqlite3_column_int64(q.s, 0);
+			rc = SQLITE_OK;
+		}
+	}
+	q_end(&q);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	*n = v;
+	return LK_OK;
+}
+
+static enum lk_err sq_user_count(struct lk_store *base, int64_t *n)
+{
+	return count_of(sq(base), S_USER_COUNT, NULL, n);
+}
+
+/* ---------------------------------------------------------------- sessions */
+
+static enum lk_err sq_session_add(struct lk_store *base, const struct lk_session *s)
+{
+	struct q q;
+	int rc = SQLITE_OK;
+
+	if (!s || !s->handle[0])
+		return LK_EINVAL;
+	if ((rc = q_begin(sq(base), S_SESS_ADD, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_blob(&q, 1, s->id_hash, (int)sizeof s->id_hash, &rc);
+	bind_str(&q, 2, s->handle, sizeof s->handle - 1, &rc);
+	bind_str(&q, 3, s->csrf, sizeof s->csrf - 1, &rc);
+	bind_i64(&q, 4, s->user_id, &rc);
+	bind_i64(&q, 5, s->created, &rc);
+	bind_i64(&q, 6, s->last_seen, &rc);
+	bind_i64(&q, 7, s->expires, &rc);
+	bind_str(&q, 8, s->ip, sizeof s->ip - 1, &rc);
+	bind_str(&q, 9, s->user_agent, sizeof s->user_agent - 1, &rc);
+	if (rc == SQLITE_OK)
+		rc = step_done(&q);
+	q_end(&q);
+	return map_rc(rc);
+}
+
+static enum lk_err sq_session_get(struct lk_store *base, const unsigned char id_hash[32],
+				  struct lk_session *out)
+{
+	struct q q;
+	struct lk_session s;
+	int rc = SQLITE_OK;
+
+	if (!id_hash || !out)
+		return LK_EINVAL;
+	if ((rc = q_begin(sq(base), S_SESS_GET, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_blob(&q, 1, id_hash, 32, &rc);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(q.s);
+		if (rc == SQLITE_ROW)
+			rc = row_session(q.s, &s);
+		else if (rc == SQLITE_DONE)
+			rc = NOT_FOUND;
+	}
+	q_end(&q);
+	if (rc == NOT_FOUND)
+		return LK_ENOT_FOUND;
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	*out = s;
+	return LK_OK;
+}
+
+/*
+ * LK_OK both when last_seen moved to now and when there was nothing to do (last_seen not
+ * older than older_than, or no such session): telling those apart would cost a read on
+ * every coalesced call, the common case. Pass older_than <= now, so last_seen never goes
+ * backwards.
+ */
+static enum lk_err sq_session_touch(struct lk_store *base, const unsigned char id_hash[32],
+				    int64_t now, int64_t older_than)
+{
+	struct q q;
+	int rc = SQLITE_OK;
+
+	if (!id_hash)
+		return LK_EINVAL;
+	if ((rc = q_begin(sq(base), S_SESS_TOUCH, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_i64(&q, 1, now, &rc);
+	bind_blob(&q, 2, id_hash, 32, &rc);
+	bind_i64(&q, 3, older_than, &rc);
+	if (rc == SQLITE_OK)
+		rc = step_done(&q);
+	q_end(&q);
+	return map_rc(rc);
+}
+
+/* Run a DELETE already bound in q; LK_ENOT_FOUND when it deleted nothing and want_one. */
+static enum lk_err del_run(struct q *q, int rc, int want_one, int64_t *n)
+{
+	int64_t k = 0;
+	if (rc == SQLITE_OK)
+		rc = step_done(q);
+	if (rc == SQLITE_OK)
+		k = sqlite3_changes64(q->c->db);
+	q_end(q);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	if (want_one && k == 0)
+		return LK_ENOT_FOUND;
+	if (n)
+		*n = k;
+	return LK_OK;
+}
+
+/* LK_ENOT_FOUND when there was no such session. */
+static enum lk_err sq_session_del(struct lk_store *base, const unsigned char id_hash[32])
+{
+	struct q q;
+	int rc = SQLITE_OK;
+
+	if (!id_hash)
+		return LK_EINVAL;
+	if ((rc = q_begin(sq(base), S_SESS_DEL, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_blob(&q, 1, id_hash, 32, &rc);
+	return del_run(&q, rc, 1, NULL);
+}
+
+/* LK_ENOT_FOUND when no session has this handle, or it is another user's. */
+static enum lk_err sq_session_del_handle(struct lk_store *base, int64_t user_id,
+					 const char *handle)
+{
+	struct q q;
+	int rc = SQLITE_OK;
+
+	if (!handle)
+		return LK_EINVAL;
+	if (strnlen(handle, LK_HANDLE_LEN + 1) > LK_HANDLE_LEN)
+		return LK_ENOT_FOUND;
+	if ((rc = q_begin(sq(base), S_SESS_DEL_HANDLE, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_str(&q, 1, handle, LK_HANDLE_LEN, &rc);
+	bind_i64(&q, 2, user_id, &rc);
+	return del_run(&q, rc, 1, NULL);
+}
+
+static enum lk_err sq_session_del_user(struct lk_store *base, int64_t user_id,
+				       const unsigned char *keep, int64_t *n)
+{
+	struct q q;
+	int rc = SQLITE_OK;
+
+	if ((rc = q_begin(sq(base), S_SESS_DEL_USER, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_i64(&q, 1, user_id, &rc);
+	bind_blob(&q, 2, keep, 32, &rc);
+	return del_run(&q, rc, 0, n);
+}
+
+static enum lk_err sq_session_del_all(struct lk_store *base, int64_t *n)
+{
+	struct q q;
+	int rc = q_begin(sq(base), S_SESS_DEL_ALL, &q);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	return del_run(&q, SQLITE_OK, 0, n);
+}
+
+/*
+ * Callbacks run while the listing's read is open: they may call the store (a re-entered
+ * listing gets its own statement), but rows they change may or may not show in the
+ * listing still running. To act on what is listed, collect first and act afterwards.
+ */
+static enum lk_err sq_session_list(struct lk_store *base, int64_t user_id, lk_session_cb cb,
+				   void *ud)
+{
+	struct q q;
+	struct lk_session s;
+	int rc = SQLITE_OK;
+
+	if (!cb)
+		return LK_EINVAL;
+	if ((rc = q_begin(sq(base), user_id < 0 ? S_SESS_LIST : S_SESS_LIST_USER, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	if (user_id >= 0)
+		bind_i64(&q, 1, user_id, &rc);
+	if (rc == SQLITE_OK) {
+		while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) {
+			if ((rc = row_session(q.s, &s)) != SQLITE_OK || cb(ud, &s))
+				break;
+		}
+	}
+	q_end(&q);
+	return map_rc(rc);
+}
+
+static enum lk_err sq_session_purge(struct lk_store *base, int64_t now, int64_t idle_cutoff,
+				    int64_t *n)
+{
+	struct q q;
+	int rc = SQLITE_OK;
+
+	if ((rc = q_begin(sq(base), S_SESS_PURGE, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_i64(&q, 1, now, &rc);
+	bind_i64(&q, 2, idle_cutoff, &rc);
+	return del_run(&q, rc, 0, n);
+}
+
+static enum lk_err sq_session_count(struct lk_store *base, int64_t now, int64_t *n)
+{
+	return count_of(sq(base), S_SESS_COUNT, &now, n);
+}
+
+/* ---------------------------------------------------------------- audit */
+
+static enum lk_err sq_audit_add(struct lk_store *base, const struct lk_audit *a)
+{
+	struct q q;
+	int rc = SQLITE_OK;
+
+	if (!a || !a->event[0])
+		return LK_EINVAL;
+	if ((rc = q_begin(sq(base), S_AUDIT_ADD, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_i64(&q, 1, a->ts, &rc);
+	bind_str(&q, 2, a->event, sizeof a->event - 1, &rc);
+	bind_str(&q, 3, a->user, sizeof a->user - 1, &rc);
+	bind_str(&q, 4, a->ip, sizeof a->ip - 1, &rc);
+	bind_str(&q, 5, a->detail, sizeof a->detail - 1, &rc);
+	if (rc == SQLITE_OK)
+		rc = step_done(&q);
+	q_end(&q);
+	return map_rc(rc);
+}
+
+static enum lk_err sq_audit_list(struct lk_store *base, size_t limit, lk_audit_cb cb, void *ud)
+{
+	struct q q;
+	struct lk_audit a;
+	int rc = SQLITE_OK;
+
+	if (!cb)
+		return LK_EINVAL;
+	if ((rc = q_begin(sq(base), S_AUDIT_LIST, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_i64(&q, 1, limit == 0 || limit > INT64_MAX ? -1 : (int64_t)limit, &rc);
+	if (rc == SQLITE_OK) {
+		while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) {
+			if ((rc = row_audit(q.s, &a)) != SQLITE_OK || cb(ud, &a))
+				break;
+		}
+	}
+	q_end(&q);
+	return map_rc(rc);
+}
+
+const struct lk_store_ops lk_store_sqlite_ops = {
+	.scheme = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.ping = sq_ping,
+	.user_add = sq_user_add,
+	.user_get = sq_user_get,
+	.user_get_id = sq_user_get_id,
+	.user_set_password = sq_user_set_password,
+	.user_del = sq_user_del,
+	.user_list = sq_user_list,
+	.user_count = sq_user_count,
+	.session_add = sq_session_add,
+	.session_get = sq_session_get,
+	.session_touch = sq_session_touch,
+	.session_del = sq_session_del,
+	.session_del_handle = sq_session_del_handle,
+	.session_del_user = sq_session_del_user,
+	.session_del_all = sq_session_del_all,
+	.session_list = sq_session_list,
+	.session_purge = sq_session_purge,
+	.session_count = sq_session_count,
+	.audit_add = sq_audit_add,
+	.audit_list = sq_audit_list,
+};

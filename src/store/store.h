@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The store: everything latchkey keeps between requests (users, sessions, audit events;
+ * later refresh-token families, the denylist, signing keys and rate-limit buckets) behind
+ * one table of operations, like Redis's ConnectionType. Auth logic calls only lk_store_*;
+ * it never sees SQL or Redis commands, so back ends are interchangeable: "sqlite:PATH" is
+ * the embedded default, "redis://HOST:PORT/DB" the shared one (a later issue).
+ *
+ * Rules every back end keeps:
+ * - Thread-safe: any thread may call any operation; back ends keep a connection per
+ *   thread (or a pool) internally.
+ * - Secrets never reach the store in clear: sessions are keyed by SHA-256 of the cookie
+ *   secret (id_hash); passwords arrive as Argon2id PHC strings.
+ * - Multi-step changes are atomic (a password change and the revocation of that user's
+ *   sessions commit together or not at all).
+ * - Errors: LK_ENOT_FOUND, LK_EEXISTS, LK_ESTORE (unreachable, read-only, I/O, busy past
+ *   the timeout), LK_ESTORE_CORRUPT, LK_ESTORE_VERSION, LK_ENOMEM. Out-parameters are
+ *   written only on LK_OK.
+ * - Times are UNIX seconds.
+ */
+#ifndef LK_STORE_STORE_H
+#define LK_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "latchkey.h"
+
+#define LK_NAME_MAX 64       /* user name bytes, excluding NUL */
+#define LK_ROLES_MAX 256     /* comma-separated roles, excluding NUL */
+#define LK_PHC_MAX 160       /* crypto_pwhash_STRBYTES is 128 */
+#define LK_HANDLE_LEN 22     /* public session handle: base64url of 16 random bytes */
+#define LK_CSRF_LEN 43       /* per-session synchronizer token: base64url of 32 bytes */
+#define LK_IP_MAX 46
+#define LK_UA_MAX 256
+
+struct lk_user {
+	int64_t id;
+	char name[LK_NAME_MAX + 1];
+	char roles[LK_ROLES_MAX + 1];  /* "admin,reader"; empty when none */
+	char phc[LK_PHC_MAX + 1];      /* Argon2id PHC string */
+	int64_t created;
+	int64_t pw_changed;            /* tokens issued before this are void (later issues) */
+};
+
+struct lk_session {
+	unsigned char id_hash[32];     /* SHA-256 of the 32-byte cookie secret */
+	char handle[LK_HANDLE_LEN + 1];/* public id: GET /sessions, the `sid` claim */
+	char csrf[LK_CSRF_LEN + 1];    /* synchronizer token for this session's HTML forms */
+	int64_t user_id;
+	int64_t created;
+	int64_t last_seen;
+	int64_t expires;               /* absolute expiry (created + absolute timeout) */
+	char ip[LK_IP_MAX + 1];
+	char user_agent[LK_UA_MAX + 1];
+};
+
+struct lk_audit {
+	int64_t id;                    /* assigned by the store */
+	int64_t ts;
+	char event[32];                /* "login", "login_failed", "logout", "revoke", ... */
+	char user[LK_NAME_MAX + 1];    /* may be empty */
+	char ip[LK_IP_MAX + 1];
+	char detail[256];              /* never secrets */
+};
+
+struct lk_store;
+
+/* Callbacks for listings; return non-zero to stop early. */
+typedef int (*lk_user_cb)(void *ud, const struct lk_user *u);
+typedef int (*lk_session_cb)(void *ud, const struct lk_session *s);
+typedef int (*lk_audit_cb)(void *ud, const struct lk_audit *a);
+
+struct lk_store_ops {
+	const char *scheme; /* "sqlite", "redis" */
+	/* Open (creating or migrating the schema). *out owns the store. */
+	enum lk_err (*open)(const char *rest, struct lk_store **out, struct lk_errinfo *ei);
+	void (*close)(struct lk_store *st);
+	/* Cheap liveness check of the back end (for /readyz). */
+	enum lk_err (*ping)(struct lk_store *st);
+
+	enum lk_err (*user_add)(struct lk_store *st, struct lk_user *u); /* sets u->id */
+	enum lk_err (*user_get)(struct lk_store *st, const char *name, struct lk_user *out);
+	enum lk_err (*user_get_id)(struct lk_store *st, int64_t id, struct lk_user *out);
+	/* New password: also deletes every session of the user, atomically. */
+	enum lk_err (*user_set_password)(struct lk_store *st, const char *name, const char *phc,
+					 int64_t now);
+	/* Deletes the user and every session of theirs, atomically. */
+	enum lk_err (*user_del)(struct lk_store *st, const char *name);
+	enum lk_err (*user_list)(struct lk_store *st, lk_user_cb cb, void *ud);
+	enum lk_err (*user_count)(struct lk_store *st, int64_t *n);
+
+	enum lk_err (*session_add)(struct lk_store *st, const struct lk_session *s);
+	/* The hot path: one read by id_hash. Expired sessions may still be returned: the
+	 * caller checks times (and deletes). */
+	enum lk_err (*session_get)(struct lk_store *st, const unsigned char id_hash[32],
+				   struct lk_session *out);
+	/* Set last_seen = now if it is older than `older_than` (coalesced writes). */
+	enum lk_err (*session_touch)(struct lk_store *st, const unsigned char id_hash[32],
+				     int64_t now, int64_t older_than);
+	enum lk_err (*session_del)(struct lk_store *st, const unsigned char id_hash[32]);
+	/* Delete the session with this public handle if it belongs to user_id. */
+	enum lk_err (*session_del_handle)(struct lk_store *st, int64_t user_id, const char *handle);
+	/* Delete all of user_id's sessions except `keep` (NULL: all); *n = deleted. */
+	enum lk_err (*session_del_user)(struct lk_store *st, int64_t user_id,
+					const unsigned char *keep, int64_t *n);
+	enum lk_err (*session_del_all)(struct lk_store *st, int64_t *n);
+	/* user_id < 0: every session. Ordered by created, newest first. */
+	enum lk_err (*session_list)(struct lk_store *st, int64_t user_id, lk_session_cb cb, void *ud);
+	/* Delete sessions idle since before idle_cutoff or past their absolute expiry. */
+	enum lk_err (*session_purge)(struct lk_store *st, int64_t now, int64_t idle_cutoff,
+				     int64_t *n);
+	enum lk_err (*session_count)(struct lk_store *st, int64_t now, int64_t *n);
+
+	enum lk_err (*audit_add)(struct lk_store *st, const struct lk_audit *a);
+	/* Newest first, at most limit events (0: all). */
+	enum lk_err (*audit_list)(struct lk_store *st, size_t limit, lk_audit_cb cb, void *ud);
+};
+
+/* A store handle: which back end, and the back end's own state. */
+struct lk_store {
+	const struct lk_store_ops *ops;
+};
+
+/*
+ * Open the store named by url ("sqlite:PATH", "sqlite:" followed by nothing means
+ * "latchkey.db"; "redis://..." once that back end exists). LK_EINVAL for an unknown scheme.
+ */
+enum lk_err lk_store_open(const char *url, struct lk_store **out, struct lk_errinfo *ei) LK_WUR;
+void lk_store_close(struct lk_store *st);
+
+extern const struct lk_store_ops lk_store_sqlite_ops;
+
+#endif
