@@ -32,7 +32,7 @@ static json_t *user_json(const struct lk_user *u)
 {
 	char sub[24];
 	snprintf(sub, sizeof sub, "%lld", (long long)u->id);
-	return json_pack("{sssssO}", "sub", sub, "name", u->name, "roles", roles_array(u->roles));
+	return json_pack("{ssssso}", "sub", sub, "name", u->name, "roles", roles_array(u->roles));
 }
 
 /* ---------------------------------------------------------------- sign-in */

@@ -143,7 +143,7 @@ static const char *const sql[S_COUNT_] = {
 		       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[S_SESS_GET] = "SELECT " SESS_COLS " FROM sessions WHERE id_hash = ?1",
 	/* Coalesced: no write at all unless last_seen is older than ?3. */
-	[S_SESS_TOUCH] = "UPDATE sessions SET last_seen = ?1 WHERE id_hash = ?2 AND last_seen < ?3",
+	[S_SESS_TOUCH] = "UPDATE sessions SET last_seen = ?1 WHERE id_hash = ?2",
 	[S_SESS_DEL] = "DELETE FROM sessions WHERE id_hash = ?1",
 	[S_SESS_DEL_HANDLE] = "DELETE FROM sessions WHERE handle = ?1 AND user_id = ?2",
 	/* ?2 NULL keeps nothing: "id_hash IS NOT NULL" holds for every row. */
