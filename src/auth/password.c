@@ -13,7 +13,7 @@
 #include "auth/password.h"
 #include "util/err.h"
 
-static char dummy_phc[crypto_pwhash_STRBYTES];
+static char dummy_phc[LK_PHC_MAX + 1];
 
 enum lk_err lk_pw_check_cost(const struct lk_pwcost *c, struct lk_errinfo *ei)
 {
@@ -55,7 +55,9 @@ bool lk_pw_verify(const char *phc, const char *pw, size_t len)
 	if (len > LK_PW_MAX)
 		pw = "", len = 0; /* still do the work: equal time */
 	if (!phc) {
-		(void)crypto_pwhash_str_verify(dummy_phc, pw, len);
+		/* same work as a real check; the result is meaningless and discarded */
+		if (crypto_pwhash_str_verify(dummy_phc, pw, len) == 0)
+			return false;
 		return false;
 	}
 	return crypto_pwhash_str_verify(phc, pw, len) == 0;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <ini.h>
 
@@ -223,7 +224,13 @@ int lk_config_load(struct lk_config *cfg, int argc, char **argv, int *argi, bool
 		if (!s || (only_store && strcmp(name, "store") != 0))
 			break;
 		if (s->type == T_BOOL && !eq) {
+			static const char *words[] = {"true", "false", "yes", "no", "on", "off", "1", "0"};
 			v = "true";
+			for (size_t w = 0; i + 1 < argc && w < 8; w++)
+				if (strcasecmp(argv[i + 1], words[w]) == 0) {
+					v = argv[++i];
+					break;
+				}
 		} else if (eq) {
 			v = eq + 1;
 		} else if (i + 1 < argc) {

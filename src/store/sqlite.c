@@ -143,7 +143,7 @@ static const char *const sql[S_COUNT_] = {
 		       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[S_SESS_GET] = "SELECT " SESS_COLS " FROM sessions WHERE id_hash = ?1",
 	/* Coalesced: no write at all unless last_seen is older than ?3. */
-	[S_SESS_TOUCH] = "UPDATE sessions SET last_seen = ?1 WHERE id_hash = ?2",
+	[S_SESS_TOUCH] = "UPDATE sessions SET last_seen = ?1 WHERE id_hash = ?2 AND last_seen < ?3",
 	[S_SESS_DEL] = "DELETE FROM sessions WHERE id_hash = ?1",
 	[S_SESS_DEL_HANDLE] = "DELETE FROM sessions WHERE handle = ?1 AND user_id = ?2",
 	/* ?2 NULL keeps nothing: "id_hash IS NOT NULL" holds for every row. */
@@ -800,7 +800,8 @@ static enum lk_err sq_user_add(struct lk_store *base, struct lk_user *u)
 	return map_rc(rc);
 }
 
-/* Fetch one user with statement id and its parameter bound by the caller's closure. */
+/* Step q, whose parameters the caller bound (rc: the binding result), for at most one
+ * row of USER_COLS into *out; then give q back. */
 static enum lk_err user_fetch(struct q *q, int rc, struct lk_user *out)
 {
 	struct lk_user u;

@@ -18,7 +18,6 @@
  */
 #include "testutil.h"
 
-#include <dirent.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <sys/stat.h>
