@@ -52,14 +52,16 @@ $(B)/libserver.a: $(SRV_OBJ)
 	ar rcs $@ $^
 
 $(B)/latchkey: $(CLI_OBJ) $(B)/libserver.a $(B)/liblatchkey.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit tests: one cmocka program per tests/unit/test_*.c, linked with the static library.
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 $(B)/tests/%: tests/unit/%.c $(B)/libserver.a $(B)/liblatchkey.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(B)/libserver.a \
+	@echo "  CCLD $@"
+	@$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(B)/libserver.a \
 	  $(B)/liblatchkey.a $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
 unit: $(UNIT_BIN)
 

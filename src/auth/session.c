@@ -68,33 +68,49 @@ enum lk_err lk_session_start(struct lk_auth *a, const struct lk_user *u, const c
 	return LK_OK;
 }
 
+static bool ended(const struct lk_auth *a, const struct lk_session *s, int64_t now)
+{
+	return now >= s->expires || now >= s->last_seen + a->cfg.idle;
+}
+
 enum lk_err lk_session_check(struct lk_auth *a, const char *cookie, int64_t now,
 			     struct lk_session *s, struct lk_user *u)
 {
+	const struct lk_store_ops *ops = a->st->ops;
 	unsigned char h[32];
 	enum lk_err err;
+	bool cached = a->cache && ops->generation;
+	uint64_t gen = cached ? ops->generation(a->st) : 0;
 
 	if (lk_session_hash(cookie, h))
 		return LK_ESESSION;
-	err = a->st->ops->session_get(a->st, h, s);
-	if (err == LK_ENOT_FOUND)
-		return LK_ESESSION;
-	if (err)
-		return err;
-	if (now >= s->expires || now >= s->last_seen + a->cfg.idle) {
-		(void)a->st->ops->session_del(a->st, h); /* best effort; purge also catches it */
-		return LK_ESESSION;
+	/* A cached copy that looks ended is re-read: another process may have touched it. */
+	if (!cached || !lk_scache_get(a->cache, h, gen, s, u) || ended(a, s, now)) {
+		err = ops->session_get(a->st, h, s);
+		if (err == LK_ENOT_FOUND)
+			return LK_ESESSION;
+		if (err)
+			return err;
+		if (ended(a, s, now)) {
+			(void)ops->session_del(a->st, h); /* best effort; purge also catches it */
+			return LK_ESESSION;
+		}
+		err = ops->user_get_id(a->st, s->user_id, u);
+		if (err == LK_ENOT_FOUND)
+			return LK_ESESSION;
+		if (err)
+			return err;
+		if (cached)
+			lk_scache_put(a->cache, h, gen, s, u);
 	}
-	err = a->st->ops->user_get_id(a->st, s->user_id, u);
-	if (err == LK_ENOT_FOUND)
-		return LK_ESESSION;
-	if (err)
-		return err;
 	if (now - s->last_seen >= a->cfg.touch) {
 		/* Coalesced: at most one write per session per cfg.touch seconds. A failed touch
 		 * does not fail the request; the session simply ages from its last write. */
-		if (a->st->ops->session_touch(a->st, h, now, now - a->cfg.touch + 1) == LK_OK)
+		if (ops->session_touch(a->st, h, now, now - a->cfg.touch + 1) == LK_OK) {
 			s->last_seen = now;
+			if (cached)
+				lk_scache_put(a->cache, h, gen, s, u);
+		}
 	}
 	return LK_OK;
 }

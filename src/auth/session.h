@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include "auth/password.h"
 #include "auth/ratelimit.h"
+#include "auth/scache.h"
 #include "store/store.h"
 
 #define LK_COOKIE_LEN 43 /* base64url of 32 bytes */
@@ -27,6 +28,7 @@ struct lk_auth {
 	struct lk_store *st;
 	struct lk_authcfg cfg;
 	struct lk_ratelimit *rl;
+	struct lk_scache *cache; /* NULL: every check reads the store */
 };
 
 /* Start a session for u. cookie receives the secret (NUL-terminated) for Set-Cookie; only

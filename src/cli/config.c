@@ -51,6 +51,8 @@ static const struct setting settings[] = {
 	{"max_header", T_SIZE, S(srv.max_header), "32768", "largest request head, bytes (431 beyond)"},
 	{"conn_timeout", T_DUR, S(srv.conn_timeout), "15s", "close connections silent this long"},
 	{"log_requests", T_BOOL, S(srv.log_requests), "true", "one JSON log line per request"},
+	{"session_cache", T_UINT, S(session_cache), "8192",
+	 "sessions kept in memory between revocations (0: read the store every time)"},
 	{"purge_interval", T_DUR, S(srv.purge_interval), "60s", "sweep expired sessions this often"},
 };
 #define NSET (sizeof settings / sizeof settings[0])

@@ -18,6 +18,7 @@ struct lk_config {
 	struct lk_srvcfg srv;
 	struct lk_authcfg auth;
 	unsigned argon2_mem_kib;
+	unsigned session_cache; /* slots; 0: no cache */
 	int64_t touch_cfg;    /* 0: derived from idle */
 };
 

@@ -98,13 +98,15 @@ int lk_cli_serve(int argc, char **argv)
 	}
 	auth.st = st;
 	auth.cfg = cfg.auth;
-	if (lk_pw_init(&cfg.auth.cost) || lk_rl_new(&cfg.auth.rl, &auth.rl)) {
+	if (lk_pw_init(&cfg.auth.cost) || lk_rl_new(&cfg.auth.rl, &auth.rl) ||
+	    (cfg.session_cache && lk_scache_new(cfg.session_cache, &auth.cache))) {
 		fprintf(stderr, "latchkey: out of memory\n");
 		lk_store_close(st);
 		return LK_EXIT_FAIL;
 	}
 	rc = lk_server_run(&cfg.srv, &auth);
 	lk_rl_free(auth.rl);
+	lk_scache_free(auth.cache);
 	lk_store_close(st);
 	lk_log("info", "stopped", (char *)NULL);
 	return rc;

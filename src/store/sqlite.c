@@ -31,7 +31,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -178,7 +180,56 @@ struct sq_store {
 	pthread_key_t key;    /* this thread's struct conn */
 	pthread_mutex_t mu;   /* guards conns */
 	struct conn *conns;
+	/* The revocation generation, shared by every process on this database through a
+	 * small mapped file beside it (PATH-gen, mode 0600): bumped after each committed
+	 * change that can end a session, read with one atomic load per request. */
+	_Atomic uint64_t *gen;
 };
+
+#define GEN_FILE_LEN 4096
+
+static void bump(struct sq_store *st)
+{
+	if (st->gen)
+		atomic_fetch_add_explicit(st->gen, 1, memory_order_release);
+}
+
+static uint64_t sq_generation(struct lk_store *base)
+{
+	struct sq_store *st = (struct sq_store *)base;
+	return atomic_load_explicit(st->gen, memory_order_acquire);
+}
+
+/* Map PATH-gen, creating it (0600, zero-filled) when absent. */
+static enum lk_err map_gen(struct sq_store *st, struct lk_errinfo *ei)
+{
+	size_t n = strlen(st->path) + 5;
+	char *gp = malloc(n);
+	struct stat sb;
+	int fd = -1;
+	enum lk_err err = LK_OK;
+
+	if (!gp)
+		return lk_errf(ei, LK_ENOMEM, "out of memory opening the store");
+	snprintf(gp, n, "%s-gen", st->path);
+	fd = open(gp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+	    (sb.st_size < GEN_FILE_LEN && ftruncate(fd, GEN_FILE_LEN) != 0)) {
+		err = lk_errf(ei, LK_ESTORE, "cannot open %s: %s", gp, strerror(errno));
+		goto out;
+	}
+	void *m = mmap(NULL, GEN_FILE_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		err = lk_errf(ei, LK_ESTORE, "cannot map %s: %s", gp, strerror(errno));
+		goto out;
+	}
+	st->gen = m;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(gp);
+	return err;
+}
 
 /* A statement borrowed from a connection's cache (or a transient one). */
 struct q {
@@ -669,6 +720,8 @@ static void sq_close(struct lk_store *base)
 		conn_free(c);
 	}
 	pthread_mutex_destroy(&st->mu);
+	if (st->gen)
+		munmap((void *)st->gen, GEN_FILE_LEN);
 	free(st->path);
 	free(st);
 }
@@ -749,7 +802,7 @@ static enum lk_err sq_open(const char *rest, struct lk_store **out, struct lk_er
 			goto fail;
 		}
 	}
-	if ((err = migrate(db, path, ei)))
+	if ((err = migrate(db, path, ei)) || (err = map_gen(st, ei)))
 		goto fail;
 	rc = conn_adopt(st, db, &c);
 	db = NULL;
@@ -919,7 +972,10 @@ static enum lk_err user_change(struct sq_store *st, const char *name, const char
 		(void)txn_end(st, c, SQLITE_ERROR);
 		return LK_ENOT_FOUND;
 	}
-	return map_rc(txn_end(st, c, rc));
+	rc = txn_end(st, c, rc);
+	if (rc == SQLITE_OK)
+		bump(st);
+	return map_rc(rc);
 }
 
 static enum lk_err sq_user_set_password(struct lk_store *base, const char *name,
@@ -1074,6 +1130,7 @@ static enum lk_err sq_session_touch(struct lk_store *base, const unsigned char i
 static enum lk_err del_run(struct q *q, int rc, int want_one, int64_t *n)
 {
 	int64_t k = 0;
+	struct sq_store *st = q->c->st;
 	if (rc == SQLITE_OK)
 		rc = step_done(q);
 	if (rc == SQLITE_OK)
@@ -1081,6 +1138,8 @@ static enum lk_err del_run(struct q *q, int rc, int want_one, int64_t *n)
 	q_end(q);
 	if (rc != SQLITE_OK)
 		return map_rc(rc);
+	if (k > 0)
+		bump(st); /* sessions ended: cached copies elsewhere must go */
 	if (want_one && k == 0)
 		return LK_ENOT_FOUND;
 	if (n)
@@ -1236,6 +1295,7 @@ const struct lk_store_ops lk_store_sqlite_ops = {
 	.open = sq_open,
 	.close = sq_close,
 	.ping = sq_ping,
+	.generation = sq_generation,
 	.user_add = sq_user_add,
 	.user_get = sq_user_get,
 	.user_get_id = sq_user_get_id,

@@ -77,6 +77,11 @@ struct lk_store_ops {
 	void (*close)(struct lk_store *st);
 	/* Cheap liveness check of the back end (for /readyz). */
 	enum lk_err (*ping)(struct lk_store *st);
+	/* The revocation generation: a number that changes whenever any process using this
+	 * store commits a change that can end a session (a session deleted, a user deleted, a
+	 * password changed). Must cost no more than an atomic load. NULL when the back end
+	 * cannot offer that; then sessions are never cached (auth/scache.h). */
+	uint64_t (*generation)(struct lk_store *st);
 
 	enum lk_err (*user_add)(struct lk_store *st, struct lk_user *u); /* sets u->id */
 	enum lk_err (*user_get)(struct lk_store *st, const char *name, struct lk_user *out);
