@@ -337,7 +337,7 @@ static enum lk_err jwk_from_json(json_t *o, lk_jwk **out, struct lk_errinfo *ei)
 	if ((err = lk_crypto_init()))
 		return lk_errf(ei, err, "crypto library initialisation failed");
 	if (!json_is_object(o))
-		return lk_errf(ei, LK_EKEY, "a JWK must be a JSON object");
+		return lk_errf(ei, LK_EJSON, "a JWK must be a JSON object");
 	kty = json_object_get(o, "kty");
 	alg = json_object_get(o, "alg");
 	kid = json_object_get(o, "kid");
@@ -746,7 +746,7 @@ enum lk_err lk_jwks_parse(const char *json, size_t len, lk_jwks **out, struct lk
 	if (!(o = load_json(json, len, LK_MAX_JWKS, &err, ei)))
 		return err;
 	if (!json_is_object(o)) {
-		err = lk_errf(ei, LK_EKEY, "a JWKS must be a JSON object");
+		err = lk_errf(ei, LK_EJSON, "a JWKS must be a JSON object");
 		goto out;
 	}
 	keys = json_object_get(o, "keys");

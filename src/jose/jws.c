@@ -37,6 +37,9 @@ enum lk_err lk_jws_split(const char *tok, size_t len, struct lk_jws_parts *p,
 	p->sl = (size_t)(end - d2 - 1);
 	if (p->hl == 0)
 		return lk_errf(ei, LK_EMALFORMED, "the header part is empty");
+	/* Strictness of every part before any cryptography: one cheap pass. */
+	if (!lk_b64url_valid(p->p64, p->pl))
+		return lk_errf(ei, LK_EBASE64, "the payload is not strict base64url");
 	return LK_OK;
 }
 
@@ -161,7 +164,7 @@ enum lk_err lk_jws_verify(const lk_jwks *keys, const char *token, size_t len, un
 	    (err = lk_jws_check_sig(keys, &p, allow, ei)))
 		return err;
 	if (!(out = malloc(lk_b64url_dec_max(p.pl) + 1)))
-		return LK_ENOMEM;
+		return lk_errf(ei, LK_ENOMEM, "out of memory");
 	if (lk_b64url_decode(p.p64, p.pl, (uint8_t *)out, lk_b64url_dec_max(p.pl), &n)) {
 		free(out);
 		return lk_errf(ei, LK_EBASE64, "the payload is not strict base64url");

@@ -235,7 +235,7 @@ enum lk_err lk_jwt_verify(const lk_jwks *keys, const char *token, size_t len,
 	/* header + payload + unescaped strings (never longer than their raw text) + kid */
 	pmax = lk_b64url_dec_max(p.pl);
 	if (!(j = malloc(sizeof *j + p.hdrlen + 1 + 2 * (pmax + 1) + NSTR + p.hdrlen + 1)))
-		return LK_ENOMEM;
+		return lk_errf(ei, LK_ENOMEM, "out of memory");
 	memset(j, 0, sizeof *j);
 	j->alg = p.alg;
 	j->hlen = p.hdrlen;

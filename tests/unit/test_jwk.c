@@ -59,7 +59,7 @@ static enum lk_err parse(const char *json, lk_jwk **out)
 	struct lk_errinfo ei;
 	lk_jwk *k = (lk_jwk *)0x1;
 	enum lk_err rc = lk_jwk_parse(json, strlen(json), &k, &ei);
-	lkt_check_err(rc, &ei, NULL, 0);
+	lkt_check_err(rc, &ei, json, strlen(json)); /* no key text in the detail */
 	if (rc == LK_OK)
 		assert_non_null(k);
 	else
@@ -292,10 +292,12 @@ static void test_generate_every_alg(void **state)
 		assert_rc(lkt_jws_verify(os, tok, strlen(tok), 0, NULL, NULL), LK_EBAD_SIGNATURE);
 		lk_jwks_free(os);
 		lk_jwk_free(other);
-		/* an explicit kid is kept */
-		lk_jwk *named = lkt_gen(alg, "my-kid");
-		assert_str(lk_jwk_kid(named), "my-kid");
-		lk_jwk_free(named);
+		/* an explicit kid is kept (one RSA alg is enough: RSA keys are slow to make) */
+		if (strcmp(algs[i].kty, "RSA") || alg == LK_ALG_RS256) {
+			lk_jwk *named = lkt_gen(alg, "my-kid");
+			assert_str(lk_jwk_kid(named), "my-kid");
+			lk_jwk_free(named);
+		}
 
 		lk_jwks_free(set);
 		free(tok);

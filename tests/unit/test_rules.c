@@ -820,7 +820,16 @@ static void test_claim_types(void **state)
 	assert_str(lk_jwt_claim_str(jwt, "sub"), "alice");
 	assert_str(lk_jwt_claim_str(jwt, "jti"), "j");
 	assert_str(lk_jwt_claim_str(jwt, "iss"), "i");
-	assert_str(lk_jwt_claim_str(jwt, "custom"), "v");
+	/* lk_jwt_claim_str serves only the fixed set; any other claim via claim_dup/raw */
+	assert_null(lk_jwt_claim_str(jwt, "custom"));
+	char *custom = lk_jwt_claim_dup(jwt, "custom");
+	assert_str(custom, "v");
+	free(custom);
+	size_t rawlen = 0;
+	const char *raw = lk_jwt_claim_raw(jwt, "aud", &rawlen);
+	assert_non_null(raw);
+	assert_int_equal(rawlen, 5);
+	assert_memory_equal(raw, "[\"a\"]", 5);
 	assert_null(lk_jwt_claim_str(jwt, "aud"));
 	assert_null(lk_jwt_claim_str(jwt, "exp"));
 	assert_null(lk_jwt_claim_str(jwt, "nothere"));
