@@ -132,6 +132,14 @@ out:
 
 int lk_cli_jwk(int argc, char **argv)
 {
+	for (int i = 2; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			if (!strcmp(argv[1], "generate"))
+				fputs("usage: latchkey jwk generate --alg ALG [--kid KID] [--out FILE]\n", stdout);
+			else
+				fputs("usage: latchkey jwk public JWK_OR_JWKS_FILE|-\n", stdout);
+			return LK_EXIT_OK;
+		}
 	if (argc < 2) {
 		fprintf(stderr, "usage: latchkey jwk generate|public ...\n");
 		return LK_EXIT_USAGE;

@@ -5,6 +5,7 @@
  * scripts can rely on (0 valid, 1 rejected with one `invalid: REASON` line, 2 usage).
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,15 +110,20 @@ static int cmd_decode(int argc, char **argv)
 		fprintf(stderr, "malformed: %s (%s)\n", lk_err_str(err), ei.detail);
 		goto out;
 	}
-	hj = json_loads(h, JSON_REJECT_DUPLICATES, &je);
-	pj = json_loads(p, JSON_REJECT_DUPLICATES, &je);
-	if (!hj || !pj || !json_is_object(pj)) {
+	if (!(hj = json_loads(h, JSON_REJECT_DUPLICATES, &je))) {
+		fprintf(stderr, "malformed: the header: %s\n", je.text);
+		goto out;
+	}
+	if (!(pj = json_loads(p, JSON_REJECT_DUPLICATES, &je))) {
+		fprintf(stderr, "malformed: the payload: %s\n", je.text);
+		goto out;
+	}
+	if (!json_is_object(pj)) {
 		fprintf(stderr, "malformed: the payload is not a JSON object\n");
 		goto out;
 	}
 	if (as_json) {
-		json_t *o = json_pack("{sOsOsI}", "header", hj, "payload", pj, "signature_bytes",
-				      (json_int_t)siglen);
+		json_t *o = json_pack("{sOsO}", "header", hj, "payload", pj);
 		char *s = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
 		json_decref(o);
 		if (!s)
@@ -314,8 +320,33 @@ out:
 	return rc;
 }
 
+static const char *const jwt_usage[] = {
+	"decode", "usage: latchkey jwt decode [--json] TOKEN|-\n"
+		  "  Show header and payload; times in human form. Nothing is verified.\n",
+	"verify", "usage: latchkey jwt verify --jwks FILE|URL [--alg A[,A...]] [--iss ISS] [--aud AUD]\n"
+		  "                           [--leeway SECONDS] [--now UNIX] TOKEN|-\n"
+		  "  exit 0: valid, payload on stdout; 1: `invalid: REASON` on stderr; 2: usage.\n",
+	"sign", "usage: latchkey jwt sign --key JWK_FILE [--exp-in DURATION] CLAIMS_JSON|-\n",
+};
+
+/* `latchkey jwt CMD --help`: usage on stdout, exit 0. */
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 2; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return true;
+	return false;
+}
+
 int lk_cli_jwt(int argc, char **argv)
 {
+	if (argc >= 2 && wants_help(argc, argv)) {
+		for (size_t i = 0; i < sizeof jwt_usage / sizeof jwt_usage[0]; i += 2)
+			if (!strcmp(argv[1], jwt_usage[i])) {
+				fputs(jwt_usage[i + 1], stdout);
+				return LK_EXIT_OK;
+			}
+	}
 	if (argc < 2) {
 		fprintf(stderr, "usage: latchkey jwt decode|verify|sign ...\n");
 		return LK_EXIT_USAGE;
