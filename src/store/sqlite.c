@@ -38,6 +38,8 @@
 #include <unistd.h>
 
 #include <sqlite3.h>
+#include <sodium.h>
+#include <stdbool.h>
 
 #include "store/store.h"
 #include "util/err.h"
@@ -88,6 +90,71 @@ static const char *const migrations[] = {
 	"  detail TEXT NOT NULL DEFAULT ''"
 	");"
 	"CREATE INDEX audit_ts ON audit(ts);",
+	/* 2: tokens: signing keys, clients, refresh tokens, revocations, server secrets.
+	 * Triggers record revocations in the same transaction as the change that causes
+	 * them, whichever process makes it (server, another instance, the CLI). */
+	"CREATE TABLE meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE keys ("
+	"  kid TEXT PRIMARY KEY,"
+	"  alg TEXT NOT NULL,"
+	"  jwk TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  sign_from INTEGER NOT NULL,"
+	"  retire_at INTEGER NOT NULL DEFAULT 0,"
+	"  remove_at INTEGER NOT NULL DEFAULT 0"
+	") WITHOUT ROWID;"
+	"CREATE TABLE clients ("
+	"  id TEXT PRIMARY KEY,"
+	"  name TEXT NOT NULL,"
+	"  secret_hash BLOB NOT NULL CHECK (length(secret_hash) = 32),"
+	"  scope TEXT NOT NULL DEFAULT '',"
+	"  created INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	/* Keyed by SHA-256 of the token: the token itself is never stored. */
+	"CREATE TABLE refresh ("
+	"  hash BLOB PRIMARY KEY CHECK (length(hash) = 32),"
+	"  family TEXT NOT NULL,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  client_id TEXT NOT NULL DEFAULT '',"
+	"  scope TEXT NOT NULL DEFAULT '',"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  used_at INTEGER NOT NULL DEFAULT 0,"
+	"  next_access TEXT NOT NULL DEFAULT ''"
+	") WITHOUT ROWID;"
+	"CREATE INDEX refresh_family ON refresh(family);"
+	"CREATE INDEX refresh_user ON refresh(user_id);"
+	"CREATE INDEX refresh_expires ON refresh(expires);"
+	"CREATE TABLE revocations ("
+	"  cursor INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  type TEXT NOT NULL,"
+	"  value TEXT NOT NULL,"
+	"  before INTEGER NOT NULL DEFAULT 0,"
+	"  expires INTEGER NOT NULL"
+	");"
+	"CREATE INDEX revocations_expires ON revocations(expires);"
+	"INSERT INTO meta VALUES ('revocation_ttl', 960);"
+	/* A session that ends early takes its hybrid access tokens (sid) with it. */
+	"CREATE TRIGGER sessions_end AFTER DELETE ON sessions WHEN OLD.expires > unixepoch() BEGIN"
+	"  INSERT INTO revocations (type, value, expires) VALUES ('sid', OLD.handle,"
+	"    unixepoch() + (SELECT v FROM meta WHERE k = 'revocation_ttl'));"
+	"END;"
+	/* The live head of a refresh family going takes the family's access tokens. */
+	"CREATE TRIGGER refresh_end AFTER DELETE ON refresh"
+	"  WHEN OLD.used_at = 0 AND OLD.expires > unixepoch() BEGIN"
+	"  INSERT INTO revocations (type, value, expires) VALUES ('sid', OLD.family,"
+	"    unixepoch() + (SELECT v FROM meta WHERE k = 'revocation_ttl'));"
+	"END;"
+	/* A new password voids every token issued before it; so does deleting the user. */
+	"CREATE TRIGGER users_password AFTER UPDATE OF pw_changed ON users BEGIN"
+	"  INSERT INTO revocations (type, value, before, expires) VALUES ('sub', NEW.id,"
+	"    NEW.pw_changed, unixepoch() + (SELECT v FROM meta WHERE k = 'revocation_ttl'));"
+	"END;"
+	"CREATE TRIGGER users_gone AFTER DELETE ON users BEGIN"
+	"  INSERT INTO revocations (type, value, before, expires) VALUES ('sub', OLD.id,"
+	"    unixepoch() + 1, unixepoch() + (SELECT v FROM meta WHERE k = 'revocation_ttl'));"
+	"END;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -124,6 +191,25 @@ enum sid {
 	S_SESS_COUNT,
 	S_AUDIT_ADD,
 	S_AUDIT_LIST,
+	S_KEY_ADD,
+	S_KEY_LIST,
+	S_KEY_RETIRE,
+	S_KEY_DEL,
+	S_CLIENT_ADD,
+	S_CLIENT_GET,
+	S_REFRESH_ADD,
+	S_REFRESH_GET,
+	S_REFRESH_CLAIM,
+	S_FAMILY_DEL,
+	S_REFRESH_DEL_USER,
+	S_REFRESH_DEL_ALL,
+	S_REFRESH_PURGE,
+	S_REVOKE_ADD,
+	S_REVOKE_LIST,
+	S_REVOKE_PURGE,
+	S_META_SET,
+	S_SECRET_GET,
+	S_SECRET_ADD,
 	S_COUNT_
 };
 
@@ -161,6 +247,34 @@ static const char *const sql[S_COUNT_] = {
 			"VALUES (?1, ?2, ?3, ?4, ?5)",
 	/* LIMIT -1 is no limit. */
 	[S_AUDIT_LIST] = "SELECT " AUDIT_COLS " FROM audit ORDER BY id DESC LIMIT ?1",
+	[S_KEY_ADD] = "INSERT INTO keys (kid, alg, jwk, created, sign_from, retire_at, remove_at) "
+		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[S_KEY_LIST] = "SELECT kid, alg, jwk, created, sign_from, retire_at, remove_at FROM keys "
+		       "ORDER BY sign_from, created, kid",
+	[S_KEY_RETIRE] = "UPDATE keys SET retire_at = ?2, remove_at = ?3 WHERE kid = ?1",
+	[S_KEY_DEL] = "DELETE FROM keys WHERE kid = ?1",
+	[S_CLIENT_ADD] = "INSERT INTO clients (id, name, secret_hash, scope, created) "
+			 "VALUES (?1, ?2, ?3, ?4, ?5)",
+	[S_CLIENT_GET] = "SELECT id, name, secret_hash, scope, created FROM clients WHERE id = ?1",
+	[S_REFRESH_ADD] = "INSERT INTO refresh (hash, family, user_id, client_id, scope, created, "
+			  "expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[S_REFRESH_GET] = "SELECT hash, family, user_id, client_id, scope, created, expires, used_at, "
+			  "next_access FROM refresh WHERE hash = ?1",
+	/* Only one caller can move used_at from 0: the winner of a concurrent refresh. */
+	[S_REFRESH_CLAIM] = "UPDATE refresh SET used_at = ?2, next_access = ?3 "
+			    "WHERE hash = ?1 AND used_at = 0",
+	[S_FAMILY_DEL] = "DELETE FROM refresh WHERE family = ?1",
+	[S_REFRESH_DEL_USER] = "DELETE FROM refresh WHERE user_id = ?1",
+	[S_REFRESH_DEL_ALL] = "DELETE FROM refresh",
+	[S_REFRESH_PURGE] = "DELETE FROM refresh WHERE expires <= ?1",
+	[S_REVOKE_ADD] = "INSERT INTO revocations (type, value, before, expires) "
+			 "VALUES (?1, ?2, ?3, ?4)",
+	[S_REVOKE_LIST] = "SELECT cursor, type, value, before, expires FROM revocations "
+			  "WHERE cursor > ?1 AND expires > ?2 ORDER BY cursor",
+	[S_REVOKE_PURGE] = "DELETE FROM revocations WHERE expires <= ?1",
+	[S_META_SET] = "INSERT OR REPLACE INTO meta (k, v) VALUES (?1, ?2)",
+	[S_SECRET_GET] = "SELECT value FROM secrets WHERE name = ?1",
+	[S_SECRET_ADD] = "INSERT OR IGNORE INTO secrets (name, value) VALUES (?1, ?2)",
 };
 
 struct sq_store;
@@ -956,6 +1070,8 @@ static enum lk_err user_change(struct sq_store *st, const char *name, const char
 	rc = user_id_of(st, name, &id);
 	if (rc == SQLITE_OK)
 		rc = run_i64(st, S_SESS_DEL_UID, id, NULL);
+	if (rc == SQLITE_OK)
+		rc = run_i64(st, S_REFRESH_DEL_USER, id, NULL);
 	if (rc == SQLITE_OK && !phc) {
 		rc = run_i64(st, S_USER_DEL, id, NULL);
 	} else if (rc == SQLITE_OK) {
@@ -1229,12 +1345,31 @@ static enum lk_err sq_session_list(struct lk_store *base, int64_t user_id, lk_se
 	return map_rc(rc);
 }
 
+static enum lk_err purge_one(struct sq_store *st, enum sid id, int64_t now)
+{
+	struct q q;
+	int rc = SQLITE_OK;
+	if ((rc = q_begin(st, id, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_i64(&q, 1, now, &rc);
+	if (rc == SQLITE_OK)
+		rc = step_done(&q);
+	q_end(&q);
+	return map_rc(rc);
+}
+
+/* Sessions past either timeout; also expired refresh tokens and revocations, which end
+ * by themselves and so need no generation bump. */
 static enum lk_err sq_session_purge(struct lk_store *base, int64_t now, int64_t idle_cutoff,
 				    int64_t *n)
 {
 	struct q q;
 	int rc = SQLITE_OK;
+	enum lk_err err;
 
+	if ((err = purge_one(sq(base), S_REFRESH_PURGE, now)) ||
+	    (err = purge_one(sq(base), S_REVOKE_PURGE, now)))
+		return err;
 	if ((rc = q_begin(sq(base), S_SESS_PURGE, &q)) != SQLITE_OK)
 		return map_rc(rc);
 	bind_i64(&q, 1, now, &rc);
@@ -1290,6 +1425,424 @@ static enum lk_err sq_audit_list(struct lk_store *base, size_t limit, lk_audit_c
 	return map_rc(rc);
 }
 
+/* ---------------------------------------------------------------- keys */
+
+static enum lk_err sq_key_add(struct lk_store *base, const struct lk_keyrec *k)
+{
+	struct q q;
+	int rc = SQLITE_OK;
+
+	if (!k || !k->kid[0] || !k->jwk[0])
+		return LK_EINVAL;
+	if ((rc = q_begin(sq(base), S_KEY_ADD, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_str(&q, 1, k->kid, sizeof k->kid - 1, &rc);
+	bind_str(&q, 2, k->alg, sizeof k->alg - 1, &rc);
+	bind_str(&q, 3, k->jwk, sizeof k->jwk - 1, &rc);
+	bind_i64(&q, 4, k->created, &rc);
+	bind_i64(&q, 5, k->sign_from, &rc);
+	bind_i64(&q, 6, k->retire_at, &rc);
+	bind_i64(&q, 7, k->remove_at, &rc);
+	if (rc == SQLITE_OK)
+		rc = step_done(&q);
+	q_end(&q);
+	if (rc == SQLITE_OK)
+		bump(sq(base)); /* the ring changed: other instances reload it */
+	return map_rc(rc);
+}
+
+static enum lk_err sq_key_list(struct lk_store *base, lk_key_cb cb, void *ud)
+{
+	struct q q;
+	struct lk_keyrec *k = malloc(sizeof *k);
+	int rc = SQLITE_OK;
+
+	if (!cb || !k) {
+		free(k);
+		return cb ? LK_ENOMEM : LK_EINVAL;
+	}
+	if ((rc = q_begin(sq(base), S_KEY_LIST, &q)) != SQLITE_OK) {
+		free(k);
+		return map_rc(rc);
+	}
+	while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) {
+		memset(k, 0, sizeof *k);
+		if ((rc = col_text(q.s, 0, k->kid, sizeof k->kid)) ||
+		    (rc = col_text(q.s, 1, k->alg, sizeof k->alg)) ||
+		    (rc = col_text(q.s, 2, k->jwk, sizeof k->jwk)))
+			break;
+		k->created = sqlite3_column_int64(q.s, 3);
+		k->sign_from = sqlite3_column_int64(q.s, 4);
+		k->retire_at = sqlite3_column_int64(q.s, 5);
+		k->remove_at = sqlite3_column_int64(q.s, 6);
+		if (cb(ud, k)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	q_end(&q);
+	sodium_memzero(k, sizeof *k);
+	free(k);
+	return map_rc(rc);
+}
+
+static enum lk_err kid_run(struct sq_store *st, enum sid id, const char *kid, int64_t a,
+			   int64_t b, bool two)
+{
+	struct q q;
+	int rc = SQLITE_OK;
+	int64_t k = 0;
+
+	if (!kid)
+		return LK_EINVAL;
+	if ((rc = q_begin(st, id, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_str(&q, 1, kid, LK_KID_MAX, &rc);
+	if (two) {
+		bind_i64(&q, 2, a, &rc);
+		bind_i64(&q, 3, b, &rc);
+	}
+	if (rc == SQLITE_OK)
+		rc = step_done(&q);
+	if (rc == SQLITE_OK)
+		k = sqlite3_changes64(q.c->db);
+	q_end(&q);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	if (!k)
+		return LK_ENOT_FOUND;
+	bump(st);
+	return LK_OK;
+}
+
+static enum lk_err sq_key_retire(struct lk_store *base, const char *kid, int64_t retire_at,
+				 int64_t remove_at)
+{
+	return kid_run(sq(base), S_KEY_RETIRE, kid, retire_at, remove_at, true);
+}
+
+static enum lk_err sq_key_del(struct lk_store *base, const char *kid)
+{
+	return kid_run(sq(base), S_KEY_DEL, kid, 0, 0, false);
+}
+
+/* ---------------------------------------------------------------- clients */
+
+static enum lk_err sq_client_add(struct lk_store *base, const struct lk_client *c)
+{
+	struct q q;
+	int rc = SQLITE_OK;
+
+	if (!c || !c->id[0])
+		return LK_EINVAL;
+	if ((rc = q_begin(sq(base), S_CLIENT_ADD, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_str(&q, 1, c->id, sizeof c->id - 1, &rc);
+	bind_str(&q, 2, c->name, sizeof c->name - 1, &rc);
+	bind_blob(&q, 3, c->secret_hash, 32, &rc);
+	bind_str(&q, 4, c->scope, sizeof c->scope - 1, &rc);
+	bind_i64(&q, 5, c->created, &rc);
+	if (rc == SQLITE_OK)
+		rc = step_done(&q);
+	q_end(&q);
+	return map_rc(rc);
+}
+
+static enum lk_err sq_client_get(struct lk_store *base, const char *id, struct lk_client *out)
+{
+	struct q q;
+	struct lk_client c;
+	int rc = SQLITE_OK;
+
+	if (!id || !out)
+		return LK_EINVAL;
+	if (strnlen(id, LK_CLIENT_ID_LEN + 1) > LK_CLIENT_ID_LEN)
+		return LK_ENOT_FOUND;
+	if ((rc = q_begin(sq(base), S_CLIENT_GET, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_str(&q, 1, id, LK_CLIENT_ID_LEN, &rc);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(q.s);
+		if (rc == SQLITE_ROW) {
+			memset(&c, 0, sizeof c);
+			const void *h = sqlite3_column_blob(q.s, 2);
+			if (!h || sqlite3_column_bytes(q.s, 2) != 32)
+				rc = SQLITE_CORRUPT;
+			else if (!(rc = col_text(q.s, 0, c.id, sizeof c.id)) &&
+				 !(rc = col_text(q.s, 1, c.name, sizeof c.name)) &&
+				 !(rc = col_text(q.s, 3, c.scope, sizeof c.scope))) {
+				memcpy(c.secret_hash, h, 32);
+				c.created = sqlite3_column_int64(q.s, 4);
+			}
+		} else if (rc == SQLITE_DONE) {
+			rc = NOT_FOUND;
+		}
+	}
+	q_end(&q);
+	if (rc == NOT_FOUND)
+		return LK_ENOT_FOUND;
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	*out = c;
+	return LK_OK;
+}
+
+/* ---------------------------------------------------------------- refresh tokens */
+
+static enum lk_err sq_refresh_add(struct lk_store *base, const struct lk_refresh *r)
+{
+	struct q q;
+	int rc = SQLITE_OK;
+
+	if (!r || !r->family[0])
+		return LK_EINVAL;
+	if ((rc = q_begin(sq(base), S_REFRESH_ADD, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_blob(&q, 1, r->hash, 32, &rc);
+	bind_str(&q, 2, r->family, sizeof r->family - 1, &rc);
+	bind_i64(&q, 3, r->user_id, &rc);
+	bind_str(&q, 4, r->client_id, sizeof r->client_id - 1, &rc);
+	bind_str(&q, 5, r->scope, sizeof r->scope - 1, &rc);
+	bind_i64(&q, 6, r->created, &rc);
+	bind_i64(&q, 7, r->expires, &rc);
+	if (rc == SQLITE_OK)
+		rc = step_done(&q);
+	q_end(&q);
+	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+		return LK_ENOT_FOUND;
+	return map_rc(rc);
+}
+
+static enum lk_err sq_refresh_get(struct lk_store *base, const unsigned char hash[32],
+				  struct lk_refresh *out)
+{
+	struct q q;
+	int rc = SQLITE_OK;
+	struct lk_refresh *r = out;
+
+	if (!hash || !out)
+		return LK_EINVAL;
+	if ((rc = q_begin(sq(base), S_REFRESH_GET, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_blob(&q, 1, hash, 32, &rc);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(q.s);
+		if (rc == SQLITE_ROW) {
+			memset(r, 0, sizeof *r);
+			memcpy(r->hash, hash, 32);
+			if (!(rc = col_text(q.s, 1, r->family, sizeof r->family)) &&
+			    !(rc = col_text(q.s, 3, r->client_id, sizeof r->client_id)) &&
+			    !(rc = col_text(q.s, 4, r->scope, sizeof r->scope)) &&
+			    !(rc = col_text(q.s, 8, r->next_access, sizeof r->next_access))) {
+				r->user_id = sqlite3_column_int64(q.s, 2);
+				r->created = sqlite3_column_int64(q.s, 5);
+				r->expires = sqlite3_column_int64(q.s, 6);
+				r->used_at = sqlite3_column_int64(q.s, 7);
+			}
+		} else if (rc == SQLITE_DONE) {
+			rc = NOT_FOUND;
+		}
+	}
+	q_end(&q);
+	if (rc == NOT_FOUND)
+		return LK_ENOT_FOUND;
+	return map_rc(rc);
+}
+
+static enum lk_err sq_refresh_claim(struct lk_store *base, const unsigned char hash[32],
+				    int64_t now, const char *next_access)
+{
+	struct q q;
+	int rc = SQLITE_OK;
+	int64_t k = 0;
+
+	if (!hash || !next_access)
+		return LK_EINVAL;
+	if ((rc = q_begin(sq(base), S_REFRESH_CLAIM, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_blob(&q, 1, hash, 32, &rc);
+	bind_i64(&q, 2, now, &rc);
+	bind_str(&q, 3, next_access, LK_TOKEN_MAX, &rc);
+	if (rc == SQLITE_OK)
+		rc = step_done(&q);
+	if (rc == SQLITE_OK)
+		k = sqlite3_changes64(q.c->db);
+	q_end(&q);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	if (k == 1)
+		return LK_OK;
+	struct lk_refresh cur;
+	enum lk_err err = sq_refresh_get(base, hash, &cur);
+	return err ? err : LK_EEXISTS;
+}
+
+/* Run a delete on refresh rows by one text or integer key inside a transaction that also
+ * records the given sid revocation; bump the generation after commit. */
+static enum lk_err refresh_delete(struct sq_store *st, enum sid id, const char *text,
+				  int64_t num, const char *family, int64_t until, int64_t *n)
+{
+	struct conn *c;
+	struct q q;
+	int rc;
+	int64_t k = 0;
+
+	if ((rc = conn_get(st, &c)) != SQLITE_OK)
+		return map_rc(rc);
+	if ((rc = run(st, S_BEGIN)) != SQLITE_OK)
+		return map_rc(rc);
+	if ((rc = q_begin(st, id, &q)) == SQLITE_OK) {
+		if (text)
+			bind_str(&q, 1, text, LK_HANDLE_LEN, &rc);
+		else if (id == S_REFRESH_DEL_USER)
+			bind_i64(&q, 1, num, &rc);
+		if (rc == SQLITE_OK)
+			rc = step_done(&q);
+		if (rc == SQLITE_OK)
+			k = sqlite3_changes64(c->db);
+		q_end(&q);
+	}
+	if (rc == SQLITE_OK && family && (rc = q_begin(st, S_REVOKE_ADD, &q)) == SQLITE_OK) {
+		bind_str(&q, 1, "sid", 3, &rc);
+		bind_str(&q, 2, family, LK_HANDLE_LEN, &rc);
+		bind_i64(&q, 3, 0, &rc);
+		bind_i64(&q, 4, until, &rc);
+		if (rc == SQLITE_OK)
+			rc = step_done(&q);
+		q_end(&q);
+	}
+	rc = txn_end(st, c, rc);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	bump(st);
+	if (n)
+		*n = k;
+	return LK_OK;
+}
+
+static enum lk_err sq_family_revoke(struct lk_store *base, const char *family, int64_t until,
+				    int64_t *n)
+{
+	if (!family || !family[0])
+		return LK_EINVAL;
+	return refresh_delete(sq(base), S_FAMILY_DEL, family, 0, family, until, n);
+}
+
+static enum lk_err sq_refresh_del_user(struct lk_store *base, int64_t user_id, int64_t until,
+				       int64_t *n)
+{
+	(void)until; /* the refresh_end trigger records each family's revocation */
+	return refresh_delete(sq(base), user_id < 0 ? S_REFRESH_DEL_ALL : S_REFRESH_DEL_USER, NULL,
+			      user_id, NULL, 0, n);
+}
+
+/* ---------------------------------------------------------------- revocations */
+
+static enum lk_err sq_revoke_add(struct lk_store *base, const char *type, const char *value,
+				 int64_t before, int64_t expires)
+{
+	struct q q;
+	int rc = SQLITE_OK;
+
+	if (!type || !value || !value[0])
+		return LK_EINVAL;
+	if ((rc = q_begin(sq(base), S_REVOKE_ADD, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_str(&q, 1, type, 7, &rc);
+	bind_str(&q, 2, value, LK_KID_MAX, &rc);
+	bind_i64(&q, 3, before, &rc);
+	bind_i64(&q, 4, expires, &rc);
+	if (rc == SQLITE_OK)
+		rc = step_done(&q);
+	q_end(&q);
+	if (rc == SQLITE_OK)
+		bump(sq(base));
+	return map_rc(rc);
+}
+
+static enum lk_err sq_revocations(struct lk_store *base, int64_t after, int64_t now,
+				  lk_revocation_cb cb, void *ud)
+{
+	struct q q;
+	struct lk_revocation r;
+	int rc = SQLITE_OK;
+
+	if (!cb)
+		return LK_EINVAL;
+	if ((rc = q_begin(sq(base), S_REVOKE_LIST, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_i64(&q, 1, after, &rc);
+	bind_i64(&q, 2, now, &rc);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(q.s)) == SQLITE_ROW) {
+		memset(&r, 0, sizeof r);
+		r.cursor = sqlite3_column_int64(q.s, 0);
+		if ((rc = col_text(q.s, 1, r.type, sizeof r.type)) ||
+		    (rc = col_text(q.s, 2, r.value, sizeof r.value)))
+			break;
+		r.before = sqlite3_column_int64(q.s, 3);
+		r.expires = sqlite3_column_int64(q.s, 4);
+		if (cb(ud, &r)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+		rc = SQLITE_OK;
+	}
+	q_end(&q);
+	return map_rc(rc);
+}
+
+static enum lk_err sq_set_revocation_ttl(struct lk_store *base, int64_t seconds)
+{
+	struct q q;
+	int rc = SQLITE_OK;
+
+	if ((rc = q_begin(sq(base), S_META_SET, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_str(&q, 1, "revocation_ttl", 20, &rc);
+	bind_i64(&q, 2, seconds, &rc);
+	if (rc == SQLITE_OK)
+		rc = step_done(&q);
+	q_end(&q);
+	return map_rc(rc);
+}
+
+static enum lk_err sq_secret(struct lk_store *base, const char *name, unsigned char out[32])
+{
+	unsigned char fresh[32];
+	struct q q;
+	int rc = SQLITE_OK;
+
+	if (!name)
+		return LK_EINVAL;
+	/* Insert a random value unless one exists (first writer wins), then read it. */
+	randombytes_buf(fresh, sizeof fresh);
+	if ((rc = q_begin(sq(base), S_SECRET_ADD, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_str(&q, 1, name, 64, &rc);
+	bind_blob(&q, 2, fresh, 32, &rc);
+	if (rc == SQLITE_OK)
+		rc = step_done(&q);
+	q_end(&q);
+	sodium_memzero(fresh, sizeof fresh);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	if ((rc = q_begin(sq(base), S_SECRET_GET, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_str(&q, 1, name, 64, &rc);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(q.s)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(q.s, 0) != 32) {
+			rc = SQLITE_CORRUPT;
+		} else {
+			memcpy(out, sqlite3_column_blob(q.s, 0), 32);
+			rc = SQLITE_OK;
+		}
+	} else if (rc == SQLITE_DONE) {
+		rc = SQLITE_CORRUPT;
+	}
+	q_end(&q);
+	return map_rc(rc);
+}
+
 const struct lk_store_ops lk_store_sqlite_ops = {
 	.scheme = "sqlite",
 	.open = sq_open,
@@ -1315,4 +1868,19 @@ const struct lk_store_ops lk_store_sqlite_ops = {
 	.session_count = sq_session_count,
 	.audit_add = sq_audit_add,
 	.audit_list = sq_audit_list,
+	.key_add = sq_key_add,
+	.key_list = sq_key_list,
+	.key_retire = sq_key_retire,
+	.key_del = sq_key_del,
+	.client_add = sq_client_add,
+	.client_get = sq_client_get,
+	.refresh_add = sq_refresh_add,
+	.refresh_get = sq_refresh_get,
+	.refresh_claim = sq_refresh_claim,
+	.family_revoke = sq_family_revoke,
+	.refresh_del_user = sq_refresh_del_user,
+	.revoke_add = sq_revoke_add,
+	.revocations = sq_revocations,
+	.set_revocation_ttl = sq_set_revocation_ttl,
+	.secret = sq_secret,
 };

@@ -63,12 +63,61 @@ struct lk_audit {
 	char detail[256];              /* never secrets */
 };
 
+#define LK_KID_MAX 64
+#define LK_CLIENT_ID_LEN 22   /* base64url of 16 random bytes */
+#define LK_SCOPE_MAX 256
+#define LK_JWK_JSON_MAX 8192  /* a private JWK as stored (RSA 2048 fits; maybe encrypted) */
+#define LK_TOKEN_MAX 4096     /* an access token kept for the refresh grace window */
+
+/* One signing key of the ring. Timeline: published in the JWKS from `created`; signs from
+ * `sign_from` (at least one JWKS cache lifetime later, except for the very first key);
+ * stops signing at `retire_at` (0: not scheduled); leaves the JWKS at `remove_at`, after
+ * every token it signed has expired. */
+struct lk_keyrec {
+	char kid[LK_KID_MAX + 1];
+	char alg[8];
+	char jwk[LK_JWK_JSON_MAX + 1]; /* private JWK JSON, or "enc:v1:..." under a master key */
+	int64_t created, sign_from, retire_at, remove_at;
+};
+
+struct lk_client {
+	char id[LK_CLIENT_ID_LEN + 1];
+	char name[LK_NAME_MAX + 1];
+	unsigned char secret_hash[32];  /* SHA-256 of the 32-byte random secret */
+	char scope[LK_SCOPE_MAX + 1];
+	int64_t created;
+};
+
+/* A refresh token, keyed by SHA-256 of its secret. A family is the chain of tokens that
+ * one sign-in produced through rotation; its id is the `sid` of its access tokens. */
+struct lk_refresh {
+	unsigned char hash[32];
+	char family[LK_HANDLE_LEN + 1];
+	int64_t user_id;
+	char client_id[LK_CLIENT_ID_LEN + 1];
+	char scope[LK_SCOPE_MAX + 1];
+	int64_t created, expires;
+	int64_t used_at;                 /* 0: not yet used */
+	char next_access[LK_TOKEN_MAX + 1]; /* the access token issued with its successor */
+};
+
+/* A revocation still in effect (SPEC "Revocation events"). */
+struct lk_revocation {
+	int64_t cursor;
+	char type[8];                    /* "jti", "sid", "sub" */
+	char value[LK_KID_MAX + 1];
+	int64_t before;                  /* sub: tokens issued before this are void */
+	int64_t expires;
+};
+
 struct lk_store;
 
 /* Callbacks for listings; return non-zero to stop early. */
 typedef int (*lk_user_cb)(void *ud, const struct lk_user *u);
 typedef int (*lk_session_cb)(void *ud, const struct lk_session *s);
 typedef int (*lk_audit_cb)(void *ud, const struct lk_audit *a);
+typedef int (*lk_key_cb)(void *ud, const struct lk_keyrec *k);
+typedef int (*lk_revocation_cb)(void *ud, const struct lk_revocation *r);
 
 struct lk_store_ops {
 	const char *scheme; /* "sqlite", "redis" */
@@ -119,6 +168,43 @@ struct lk_store_ops {
 	enum lk_err (*audit_add)(struct lk_store *st, const struct lk_audit *a);
 	/* Newest first, at most limit events (0: all). */
 	enum lk_err (*audit_list)(struct lk_store *st, size_t limit, lk_audit_cb cb, void *ud);
+
+	/* Signing keys. key_list: every key, oldest sign_from first. */
+	enum lk_err (*key_add)(struct lk_store *st, const struct lk_keyrec *k);
+	enum lk_err (*key_list)(struct lk_store *st, lk_key_cb cb, void *ud);
+	enum lk_err (*key_retire)(struct lk_store *st, const char *kid, int64_t retire_at,
+				  int64_t remove_at);
+	enum lk_err (*key_del)(struct lk_store *st, const char *kid);
+
+	enum lk_err (*client_add)(struct lk_store *st, const struct lk_client *c);
+	enum lk_err (*client_get)(struct lk_store *st, const char *id, struct lk_client *out);
+
+	enum lk_err (*refresh_add)(struct lk_store *st, const struct lk_refresh *r);
+	enum lk_err (*refresh_get)(struct lk_store *st, const unsigned char hash[32],
+				   struct lk_refresh *out);
+	/* Mark an unused token used at `now`, keeping next_access for the grace window:
+	 * LK_OK when this caller won, LK_EEXISTS when it was already used, LK_ENOT_FOUND. */
+	enum lk_err (*refresh_claim)(struct lk_store *st, const unsigned char hash[32],
+				     int64_t now, const char *next_access);
+	/* Delete every token of the family and record a `sid` revocation of it that lasts
+	 * until `until` (the last access token it could have issued expires). */
+	enum lk_err (*family_revoke)(struct lk_store *st, const char *family, int64_t until,
+				     int64_t *n);
+	/* Delete the refresh tokens of user_id (< 0: everyone's), each family revoked. */
+	enum lk_err (*refresh_del_user)(struct lk_store *st, int64_t user_id, int64_t until,
+					int64_t *n);
+
+	/* Record a revocation (type "jti", "sid" or "sub"). */
+	enum lk_err (*revoke_add)(struct lk_store *st, const char *type, const char *value,
+				  int64_t before, int64_t expires);
+	/* Revocations with cursor > after that are still in effect at now, in cursor order. */
+	enum lk_err (*revocations)(struct lk_store *st, int64_t after, int64_t now,
+				   lk_revocation_cb cb, void *ud);
+	/* Set how long revocations recorded by the store itself (sessions ending, passwords
+	 * changing) stay in effect: the longest access-token lifetime plus leeway. */
+	enum lk_err (*set_revocation_ttl)(struct lk_store *st, int64_t seconds);
+	/* A named 32-byte server secret shared by every instance, created on first use. */
+	enum lk_err (*secret)(struct lk_store *st, const char *name, unsigned char out[32]);
 };
 
 /* A store handle: which back end, and the back end's own state. */
