@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Access tokens (RFC 9068 JWTs) and the state behind them: the signing key ring kept in
+ * the store, the JWKS it publishes, the denylist that revocation events build, and a cache
+ * of verified tokens. Refresh-token rotation lives in refresh.c on top of this.
+ *
+ * Freshness: the ring and the denylist are reloaded whenever the store's revocation
+ * generation moves (a key added or retired, a session or family ended, a token revoked),
+ * checked with one atomic load per verification; so a revocation made by any process is
+ * honoured by the very next verification here. The verified-token cache holds only what
+ * a signature check established (claims); the denylist is consulted on every hit.
+ */
+#ifndef LK_AUTH_TOKENS_H
+#define LK_AUTH_TOKENS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "latchkey.h"
+#include "store/store.h"
+
+struct lk_tokcfg {
+	char issuer[256];
+	char audience[256];     /* aud of access tokens; default: the issuer */
+	enum lk_alg sign_alg;   /* ES256 by default; EdDSA, RS256, PS256, HS256 */
+	int64_t access_ttl;     /* /oauth2/token access tokens (900) */
+	int64_t hybrid_ttl;     /* /token access tokens (300) */
+	int64_t refresh_ttl;    /* 7 days */
+	int64_t refresh_grace;  /* 10 s */
+	int64_t jwks_max_age;   /* Cache-Control max-age of the JWKS (300) */
+	int64_t key_rotation;   /* rotate the signing key this often; 0: only by hand */
+	int64_t leeway;         /* for exp/iat checks (60) */
+	bool has_master;
+	unsigned char master[32]; /* encrypts private keys at rest when has_master */
+};
+
+/* Who a verified token speaks for. Strings are copies. */
+struct lk_principal {
+	char sub[LK_KID_MAX + 1];
+	char name[LK_NAME_MAX + 1];
+	char roles[LK_ROLES_MAX + 1];   /* comma-separated */
+	char scope[LK_SCOPE_MAX + 1];
+	char client_id[LK_CLIENT_ID_LEN + 1];
+	char sid[LK_HANDLE_LEN + 1];
+	char jti[32];
+	int64_t iat, exp;
+};
+
+struct lk_tokens;
+
+enum lk_err lk_tokens_new(struct lk_store *st, const struct lk_tokcfg *cfg,
+			  struct lk_tokens **out, struct lk_errinfo *ei) LK_WUR;
+void lk_tokens_free(struct lk_tokens *t);
+const struct lk_tokcfg *lk_tokens_cfg(const struct lk_tokens *t);
+
+/* Make sure the ring has a signing key (first start), rotate when due, drop keys whose
+ * tokens have all expired. Safe to call from any instance at any time. */
+enum lk_err lk_tokens_maintain(struct lk_tokens *t, int64_t now) LK_WUR;
+/* Add a new key now; it signs after one JWKS cache lifetime, and the current key retires
+ * then. Used by `latchkey keys rotate` and the schedule. */
+enum lk_err lk_tokens_rotate(struct lk_store *st, const struct lk_tokcfg *cfg, int64_t now,
+			     struct lk_errinfo *ei) LK_WUR;
+
+/* Issue an access token. p supplies sub, name, roles, scope, client_id, sid (empty
+ * strings are left out); jti, iat and exp are set here and written back into p. */
+enum lk_err lk_tokens_issue(struct lk_tokens *t, struct lk_principal *p, int64_t ttl,
+			    int64_t now, char **token) LK_WUR;
+/* Verify one of our access tokens: signature, iss, aud, typ at+jwt, times, denylist. */
+enum lk_err lk_tokens_verify(struct lk_tokens *t, const char *token, size_t len, int64_t now,
+			     struct lk_principal *p) LK_WUR;
+/* Revoke a verified access token by its jti until it expires. */
+enum lk_err lk_tokens_revoke_jti(struct lk_tokens *t, const struct lk_principal *p) LK_WUR;
+
+/* The current public JWKS document (a copy to free()). */
+char *lk_tokens_jwks(struct lk_tokens *t);
+/* The algorithms the ring signs with, for discovery. */
+const char *lk_tokens_alg_name(const struct lk_tokens *t);
+
+/* Encrypt / decrypt a private JWK for storage under the master key ("enc:v1:..."). */
+enum lk_err lk_keyseal(const struct lk_tokcfg *cfg, const char *jwk, char *out, size_t size);
+enum lk_err lk_keyopen(const struct lk_tokcfg *cfg, const char *stored, char **jwk);
+
+#endif
