@@ -38,8 +38,10 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 fail=0
 n=0
-show_log() { # indent the interesting part of a libFuzzer log as TAP comments
-	grep -v -E '^(INFO:|#[0-9]+[[:space:]]+(pulse|REDUCE|NEW|RELOAD))' "$1" | tail -n "${2:-40}" | sed 's/^/#   /'
+show_log() { # the interesting part of a libFuzzer log as TAP comments: no progress lines,
+	# no frames inside libFuzzer, libc or the sanitizer runtime
+	grep -v -E '^(INFO:|#[0-9]+[[:space:]]+(pulse|REDUCE|NEW|RELOAD|INITED))|fuzzer::|libc\.so|libc_start|_start |__sanitizer_print_stack_trace|pthread_kill|raise\.c|abort\.c|^(NOTE|      Combine|MS:|stat::|Dictionary:)|^$' "$1" |
+		tail -n "${2:-40}" | cut -c1-400 | sed 's/^/#   /'
 }
 
 for t in $TARGETS; do
@@ -48,7 +50,9 @@ for t in $TARGETS; do
 	dir=fuzz/corpus/$t
 	k=$(find "$dir" -type f 2>/dev/null | wc -l)
 	log=$FB/replay-$t.log
-	if [ "$k" -gt 0 ] && "$bin" -runs=0 -rss_limit_mb=4096 -timeout=20 "$dir" >"$log" 2>&1; then
+	mkdir -p "$FB/artifacts/replay-$t"
+	if [ "$k" -gt 0 ] && "$bin" -runs=0 -rss_limit_mb=4096 -timeout=20 \
+		-artifact_prefix="$FB/artifacts/replay-$t/" "$dir" >"$log" 2>&1; then
 		echo "ok $n - replay fuzz_$t ($k inputs)"
 	else
 		echo "not ok $n - replay fuzz_$t ($k inputs)"

@@ -12,6 +12,7 @@
 #include "auth/password.h"
 #include "auth/ratelimit.h"
 #include "auth/scache.h"
+#include "auth/tokens.h"
 #include "store/store.h"
 
 #define LK_COOKIE_LEN 43 /* base64url of 32 bytes */
@@ -29,7 +30,28 @@ struct lk_auth {
 	struct lk_authcfg cfg;
 	struct lk_ratelimit *rl;
 	struct lk_scache *cache; /* NULL: every check reads the store */
+	struct lk_tokens *tok;   /* access tokens; NULL when not serving them */
+	unsigned char refresh_key[32]; /* derives successors for the grace window */
 };
+
+/* Refresh tokens (refresh.c). A token is 32 random bytes, base64url; its successor is
+ * HMAC(refresh_key, token) so that every caller inside the grace window gets the same
+ * one without the store ever holding a token in clear. */
+#define LK_REFRESH_LEN 43
+
+/* A new family for user u (sign-in by password grant): refresh token rt and access token
+ * *access for p (filled from u, client_id and scope; p->sid is the family). */
+enum lk_err lk_refresh_start(struct lk_auth *a, const struct lk_user *u, const char *client_id,
+			     const char *scope, int64_t now, char rt[LK_REFRESH_LEN + 1],
+			     char **access, struct lk_principal *p) LK_WUR;
+/* Rotate: LK_OK with a new pair (the same pair for every caller within the grace window);
+ * LK_ESESSION for unknown, expired or revoked tokens; *reuse set when a used token came
+ * back after the window, in which case its whole family has been revoked. */
+enum lk_err lk_refresh_use(struct lk_auth *a, const char *rt, int64_t now,
+			   char next[LK_REFRESH_LEN + 1], char **access, struct lk_principal *p,
+			   bool *reuse) LK_WUR;
+/* Revoke the family of refresh token rt (RFC 7009). LK_ENOT_FOUND when unknown. */
+enum lk_err lk_refresh_revoke(struct lk_auth *a, const char *rt, int64_t now) LK_WUR;
 
 /* Start a session for u. cookie receives the secret (NUL-terminated) for Set-Cookie; only
  * its hash is stored. *out is the stored record. */

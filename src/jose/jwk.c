@@ -127,6 +127,11 @@ static enum lk_err pkey_fromdata(lk_jwk *k, const char *type, OSSL_PARAM_BLD *bl
 		err = LK_ENOMEM;
 		goto out;
 	}
+	/* OpenSSL's RSA checks are probabilistic (random Miller-Rabin bases): the same key
+	 * could pass in one process and fail in another, so RSA gets deterministic checks in
+	 * parse_rsa instead. EC checks (point on curve, d*G == Q) are exact. */
+	if (strcmp(type, "RSA") == 0)
+		goto out;
 	if (EVP_PKEY_public_check(chk) != 1)
 		err = lk_errf(ei, LK_EKEY, "the %s public key fails validation", type);
 	else if (selection == EVP_PKEY_KEYPAIR && EVP_PKEY_pairwise_check(chk) != 1)
@@ -148,6 +153,30 @@ static int push_bn(OSSL_PARAM_BLD *bld, const char *key, const struct lk_comp *c
 		BN_set_flags(bn, BN_FLG_CONSTTIME);
 	*keep = bn;
 	return OSSL_PARAM_BLD_push_BN(bld, key, bn);
+}
+
+/* A private RSA key must sign what its public half verifies: PKCS#1 v1.5 is
+ * deterministic, so this check gives the same answer every time (unlike
+ * EVP_PKEY_pairwise_check, which tests primality with random bases). */
+static enum lk_err rsa_selftest(const lk_jwk *k, struct lk_errinfo *ei)
+{
+	static const unsigned char msg[] = "latchkey RSA key self-test";
+	unsigned char sig[LK_MAX_SIG];
+	size_t slen = sizeof sig;
+	EVP_MD_CTX *mc = EVP_MD_CTX_new();
+	enum lk_err err = LK_EKEY;
+	if (!mc)
+		return LK_ENOMEM;
+	if (EVP_DigestSignInit_ex(mc, NULL, "SHA256", NULL, NULL, k->pkey, NULL) == 1 &&
+	    EVP_DigestSign(mc, sig, &slen, msg, sizeof msg) == 1 &&
+	    EVP_DigestVerifyInit_ex(mc, NULL, "SHA256", NULL, NULL, k->pkey, NULL) == 1 &&
+	    EVP_DigestVerify(mc, sig, slen, msg, sizeof msg) == 1)
+		err = LK_OK;
+	EVP_MD_CTX_free(mc);
+	ERR_clear_error();
+	if (err)
+		return lk_errf(ei, err, "the RSA private key does not match the public key");
+	return LK_OK;
 }
 
 static enum lk_err parse_rsa(json_t *o, lk_jwk *k, struct lk_errinfo *ei)
@@ -199,9 +228,18 @@ static enum lk_err parse_rsa(json_t *o, lk_jwk *k, struct lk_errinfo *ei)
 		goto out;
 	k->bits = EVP_PKEY_get_bits(k->pkey);
 	k->is_private = d != NULL;
-	if (k->bits < LK_RSA_MIN_BITS)
+	if (k->bits < LK_RSA_MIN_BITS) {
 		err = lk_errf(ei, LK_EWEAK_KEY, "RSA key of %d bits; at least %d are required",
 			      k->bits, LK_RSA_MIN_BITS);
+		goto out;
+	}
+	/* Deterministic sanity: n odd, e odd and > 1 (e < n holds: e has at most 8 bytes). */
+	if (!(n->b[n->n - 1] & 1) || !(e->b[e->n - 1] & 1) || (e->n == 1 && e->b[0] < 3)) {
+		err = lk_errf(ei, LK_EKEY, "RSA modulus or exponent is invalid");
+		goto out;
+	}
+	if (d && (err = rsa_selftest(k, ei)))
+		goto out;
 out:
 	for (int i = 0; i < nb; i++)
 		BN_clear_free(bns[i]);

@@ -210,7 +210,12 @@ static enum lk_err check_claims(lk_jwt *j, const struct lk_jws_parts *p,
 		if (!c[i])
 			continue;
 		j->str[i] = w;
-		w += lk_json_unescape(c[i]->val, c[i]->vlen, w) + 1;
+		size_t ul = lk_json_unescape(c[i]->val, c[i]->vlen, w);
+		/* "admin\u0000x" must not read back as "admin" through a C string */
+		if (memchr(w, 0, ul))
+			return lk_errf(ei, LK_ECLAIM_TYPE, "claim \"%s\" contains a NUL character",
+				       str_claims[i]);
+		w += ul + 1;
 	}
 	if (p->kid) {
 		j->kid = w;

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Refresh-token rotation with reuse detection (see session.h). The store's
+ * refresh_claim is the linearisation point: of concurrent callers presenting the same
+ * token, exactly one moves it from unused to used and stores the access token it issued;
+ * the others, inside the grace window, get that same access token and the same successor
+ * (derived, never stored); a presentation after the window is theft or a bug, and ends
+ * the whole family together with every access token it carries (sid = family).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+#include "auth/session.h"
+#include "util/b64url.h"
+
+static enum lk_err decode_rt(const char *rt, unsigned char raw[32], unsigned char hash[32])
+{
+	unsigned char b[33];
+	size_t n;
+	if (!rt || strlen(rt) != LK_REFRESH_LEN ||
+	    lk_b64url_decode(rt, LK_REFRESH_LEN, b, sizeof b, &n) || n != 32)
+		return LK_ESESSION;
+	memcpy(raw, b, 32);
+	crypto_hash_sha256(hash, raw, 32);
+	sodium_memzero(b, sizeof b);
+	return LK_OK;
+}
+
+static void successor(const struct lk_auth *a, const unsigned char raw[32], unsigned char out[32])
+{
+	crypto_auth_hmacsha256(out, raw, 32, a->refresh_key);
+}
+
+static void principal_of(struct lk_principal *p, const struct lk_user *u, const char *client_id,
+			 const char *scope, const char *family)
+{
+	memset(p, 0, sizeof *p);
+	snprintf(p->sub, sizeof p->sub, "%lld", (long long)u->id);
+	snprintf(p->name, sizeof p->name, "%s", u->name);
+	snprintf(p->roles, sizeof p->roles, "%s", u->roles);
+	snprintf(p->client_id, sizeof p->client_id, "%s", client_id ? client_id : "");
+	snprintf(p->scope, sizeof p->scope, "%s", scope ? scope : "");
+	snprintf(p->sid, sizeof p->sid, "%s", family);
+}
+
+static enum lk_err add_row(struct lk_auth *a, const unsigned char raw[32], const char *family,
+			   const struct lk_principal *p, int64_t user_id, int64_t now)
+{
+	struct lk_refresh *r = calloc(1, sizeof *r);
+	enum lk_err err;
+	if (!r)
+		return LK_ENOMEM;
+	crypto_hash_sha256(r->hash, raw, 32);
+	snprintf(r->family, sizeof r->family, "%s", family);
+	r->user_id = user_id;
+	snprintf(r->client_id, sizeof r->client_id, "%s", p->client_id);
+	snprintf(r->scope, sizeof r->scope, "%s", p->scope);
+	r->created = now;
+	r->expires = now + lk_tokens_cfg(a->tok)->refresh_ttl;
+	err = a->st->ops->refresh_add(a->st, r);
+	free(r);
+	return err;
+}
+
+enum lk_err lk_refresh_start(struct lk_auth *a, const struct lk_user *u, const char *client_id,
+			     const char *scope, int64_t now, char rt[LK_REFRESH_LEN + 1],
+			     char **access, struct lk_principal *p)
+{
+	unsigned char raw[32], fam[16];
+	char family[LK_HANDLE_LEN + 1];
+	enum lk_err err;
+
+	*access = NULL;
+	randombytes_buf(fam, sizeof fam);
+	lk_b64url_encode(fam, sizeof fam, family);
+	randombytes_buf(raw, sizeof raw);
+	principal_of(p, u, client_id, scope, family);
+	if ((err = add_row(a, raw, family, p, u->id, now)) ||
+	    (err = lk_tokens_issue(a->tok, p, lk_tokens_cfg(a->tok)->access_ttl, now, access))) {
+		sodium_memzero(raw, sizeof raw);
+		return err;
+	}
+	lk_b64url_encode(raw, sizeof raw, rt);
+	sodium_memzero(raw, sizeof raw);
+	return LK_OK;
+}
+
+enum lk_err lk_refresh_use(struct lk_auth *a, const char *rt, int64_t now,
+			   char next[LK_REFRESH_LEN + 1], char **access, struct lk_principal *p,
+			   bool *reuse)
+{
+	const struct lk_tokcfg *cfg = lk_tokens_cfg(a->tok);
+	unsigned char raw[32], hash[32], succ[32];
+	struct lk_refresh *r = calloc(1, sizeof *r);
+	struct lk_user u;
+	enum lk_err err;
+
+	*access = NULL;
+	*reuse = false;
+	if (!r)
+		return LK_ENOMEM;
+	if ((err = decode_rt(rt, raw, hash)))
+		goto out;
+	err = a->st->ops->refresh_get(a->st, hash, r);
+	if (err == LK_ENOT_FOUND)
+		err = LK_ESESSION;
+	if (err)
+		goto out;
+	if (r->expires <= now) {
+		err = LK_ESESSION;
+		goto out;
+	}
+	err = a->st->ops->user_get_id(a->st, r->user_id, &u);
+	if (err == LK_ENOT_FOUND)
+		err = LK_ESESSION;
+	if (err)
+		goto out;
+	principal_of(p, &u, r->client_id, r->scope, r->family);
+	successor(a, raw, succ);
+	if (!r->used_at) {
+		if ((err = lk_tokens_issue(a->tok, p, cfg->access_ttl, now, access)))
+			goto out;
+		err = a->st->ops->refresh_claim(a->st, hash, now, *access);
+		if (err == LK_OK) {
+			if ((err = add_row(a, succ, r->family, p, r->user_id, now)))
+				goto out;
+			lk_b64url_encode(succ, sizeof succ, next);
+			goto out;
+		}
+		free(*access);
+		*access = NULL;
+		if (err != LK_EEXISTS)
+			goto out;
+		/* lost the race: read what the winner stored */
+		if ((err = a->st->ops->refresh_get(a->st, hash, r)))
+			goto out;
+	}
+	if (now - r->used_at <= cfg->refresh_grace && r->next_access[0]) {
+		if (!(*access = strdup(r->next_access))) {
+			err = LK_ENOMEM;
+			goto out;
+		}
+		p->iat = r->used_at;
+		p->exp = r->used_at + cfg->access_ttl;
+		lk_b64url_encode(succ, sizeof succ, next);
+		err = LK_OK;
+		goto out;
+	}
+	/* A used token after the grace window: someone replayed it. End the family. */
+	*reuse = true;
+	int64_t n = 0;
+	err = a->st->ops->family_revoke(a->st, r->family, now + cfg->access_ttl + cfg->leeway, &n);
+	if (!err)
+		err = LK_ESESSION;
+out:
+	sodium_memzero(raw, sizeof raw);
+	sodium_memzero(succ, sizeof succ);
+	free(r);
+	return err;
+}
+
+enum lk_err lk_refresh_revoke(struct lk_auth *a, const char *rt, int64_t now)
+{
+	const struct lk_tokcfg *cfg = lk_tokens_cfg(a->tok);
+	unsigned char raw[32], hash[32];
+	struct lk_refresh *r = calloc(1, sizeof *r);
+	enum lk_err err;
+	int64_t n;
+
+	if (!r)
+		return LK_ENOMEM;
+	if ((err = decode_rt(rt, raw, hash)) == LK_OK &&
+	    (err = a->st->ops->refresh_get(a->st, hash, r)) == LK_OK)
+		err = a->st->ops->family_revoke(a->st, r->family, now + cfg->access_ttl + cfg->leeway, &n);
+	if (err == LK_ESESSION)
+		err = LK_ENOT_FOUND;
+	sodium_memzero(raw, sizeof raw);
+	free(r);
+	return err;
+}
