@@ -179,6 +179,48 @@ static enum lk_err rsa_selftest(const lk_jwk *k, struct lk_errinfo *ei)
 	return LK_OK;
 }
 
+/* The CRT members must be the ones of (n, d): n = p*q, dp = d mod (p-1),
+ * dq = d mod (q-1), qi*q = 1 mod p. OpenSSL would otherwise quietly fall back to d when
+ * its CRT result fails its own check, hiding damaged members. Exact and deterministic. */
+static enum lk_err rsa_crt_check(const struct lk_comp *n, const struct lk_comp *d,
+				 const struct lk_comp *const crt[5], struct lk_errinfo *ei)
+{
+	BN_CTX *bc = BN_CTX_new();
+	BIGNUM *v[6], *t = NULL, *one = NULL;
+	const struct lk_comp *src[6] = {n, d, crt[0], crt[1], crt[2], crt[3]};
+	enum lk_err err = LK_ENOMEM;
+	int ok = 0;
+
+	for (int i = 0; i < 6; i++)
+		v[i] = NULL;
+	if (!bc)
+		return LK_ENOMEM;
+	for (int i = 0; i < 6; i++)
+		if (!(v[i] = BN_bin2bn(src[i]->b, (int)src[i]->n, NULL)))
+			goto out;
+	BIGNUM *qi = BN_bin2bn(crt[4]->b, (int)crt[4]->n, NULL);
+	t = BN_new();
+	one = BN_new();
+	if (!qi || !t || !one || !BN_one(one)) {
+		BN_free(qi);
+		goto out;
+	}
+	/* v: n d p q dp dq */
+	ok = BN_mul(t, v[2], v[3], bc) && BN_cmp(t, v[0]) == 0;
+	ok = ok && BN_sub(t, v[2], one) && BN_mod(t, v[1], t, bc) && BN_cmp(t, v[4]) == 0;
+	ok = ok && BN_sub(t, v[3], one) && BN_mod(t, v[1], t, bc) && BN_cmp(t, v[5]) == 0;
+	ok = ok && BN_mod_mul(t, qi, v[3], v[2], bc) && BN_is_one(t);
+	BN_clear_free(qi);
+	err = ok ? LK_OK : lk_errf(ei, LK_EKEY, "the RSA CRT members do not match n and d");
+out:
+	for (int i = 0; i < 6; i++)
+		BN_clear_free(v[i]);
+	BN_clear_free(t);
+	BN_free(one);
+	BN_CTX_free(bc);
+	return err;
+}
+
 static enum lk_err parse_rsa(json_t *o, lk_jwk *k, struct lk_errinfo *ei)
 {
 	static const char *priv_names[5] = {"p", "q", "dp", "dq", "qi"};
@@ -239,6 +281,8 @@ static enum lk_err parse_rsa(json_t *o, lk_jwk *k, struct lk_errinfo *ei)
 		goto out;
 	}
 	if (d && (err = rsa_selftest(k, ei)))
+		goto out;
+	if (ncrt == 5 && (err = rsa_crt_check(n, d, crt, ei)))
 		goto out;
 out:
 	for (int i = 0; i < nb; i++)
