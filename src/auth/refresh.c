@@ -87,9 +87,9 @@ enum lk_err lk_refresh_start(struct lk_auth *a, const struct lk_user *u, const c
 	return LK_OK;
 }
 
-enum lk_err lk_refresh_use(struct lk_auth *a, const char *rt, int64_t now,
-			   char next[LK_REFRESH_LEN + 1], char **access, struct lk_principal *p,
-			   bool *reuse)
+enum lk_err lk_refresh_use(struct lk_auth *a, const char *rt, const char *client_id,
+			   int64_t now, char next[LK_REFRESH_LEN + 1], char **access,
+			   struct lk_principal *p, bool *reuse)
 {
 	const struct lk_tokcfg *cfg = lk_tokens_cfg(a->tok);
 	unsigned char raw[32], hash[32], succ[32];
@@ -108,7 +108,8 @@ enum lk_err lk_refresh_use(struct lk_auth *a, const char *rt, int64_t now,
 		err = LK_ESESSION;
 	if (err)
 		goto out;
-	if (r->expires <= now) {
+	/* expired, or issued to a confidential client that did not authenticate as itself */
+	if (r->expires <= now || (r->client_id[0] && (!client_id || strcmp(client_id, r->client_id)))) {
 		err = LK_ESESSION;
 		goto out;
 	}

@@ -44,12 +44,12 @@ struct lk_auth {
 enum lk_err lk_refresh_start(struct lk_auth *a, const struct lk_user *u, const char *client_id,
 			     const char *scope, int64_t now, char rt[LK_REFRESH_LEN + 1],
 			     char **access, struct lk_principal *p) LK_WUR;
-/* Rotate: LK_OK with a new pair (the same pair for every caller within the grace window);
+/* Rotate (client_id: the authenticated client, or NULL): LK_OK with a new pair (the same pair for every caller within the grace window);
  * LK_ESESSION for unknown, expired or revoked tokens; *reuse set when a used token came
  * back after the window, in which case its whole family has been revoked. */
-enum lk_err lk_refresh_use(struct lk_auth *a, const char *rt, int64_t now,
-			   char next[LK_REFRESH_LEN + 1], char **access, struct lk_principal *p,
-			   bool *reuse) LK_WUR;
+enum lk_err lk_refresh_use(struct lk_auth *a, const char *rt, const char *client_id,
+			   int64_t now, char next[LK_REFRESH_LEN + 1], char **access,
+			   struct lk_principal *p, bool *reuse) LK_WUR;
 /* Revoke the family of refresh token rt (RFC 7009). LK_ENOT_FOUND when unknown. */
 enum lk_err lk_refresh_revoke(struct lk_auth *a, const char *rt, int64_t now) LK_WUR;
 

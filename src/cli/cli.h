@@ -27,5 +27,7 @@ int lk_cli_serve(int argc, char **argv);
 int lk_cli_user(int argc, char **argv);
 int lk_cli_sessions(int argc, char **argv);
 int lk_cli_audit(int argc, char **argv);
+int lk_cli_keys(int argc, char **argv);
+int lk_cli_client(int argc, char **argv);
 
 #endif

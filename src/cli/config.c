@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <unistd.h>
 #include <ini.h>
+#include <sodium.h>
 
 #include "cli/cli.h"
 #include "cli/config.h"
@@ -53,6 +54,20 @@ static const struct setting settings[] = {
 	{"log_requests", T_BOOL, S(srv.log_requests), "true", "one JSON log line per request"},
 	{"session_cache", T_UINT, S(session_cache), "8192",
 	 "sessions kept in memory between revocations (0: read the store every time)"},
+	{"signing_alg", T_STR, S(signing_alg), "ES256",
+	 "access-token algorithm: ES256, EdDSA, RS256, PS256 or HS256 (never published)"},
+	{"audience", T_STR, S(tok.audience), "", "aud of access tokens (default: the issuer)"},
+	{"access_ttl", T_DUR, S(tok.access_ttl), "15m", "lifetime of /oauth2/token access tokens"},
+	{"hybrid_ttl", T_DUR, S(tok.hybrid_ttl), "5m", "lifetime of /token access tokens"},
+	{"refresh_ttl", T_DUR, S(tok.refresh_ttl), "7d", "lifetime of refresh tokens"},
+	{"refresh_grace", T_DUR, S(tok.refresh_grace), "10s",
+	 "window in which a used refresh token returns the same successor"},
+	{"jwks_max_age", T_DUR, S(tok.jwks_max_age), "5m",
+	 "Cache-Control max-age of the JWKS; new keys are published this long before use"},
+	{"key_rotation", T_DUR, S(tok.key_rotation), "30d", "rotate the signing key this often (0: never)"},
+	{"master_key_file", T_STR, S(master_key_file), "",
+	 "file with a base64url 32-byte key that encrypts private keys at rest "
+	 "(or env LATCHKEY_MASTER_KEY)"},
 	{"purge_interval", T_DUR, S(srv.purge_interval), "60s", "sweep expired sessions this often"},
 };
 #define NSET (sizeof settings / sizeof settings[0])
@@ -156,6 +171,47 @@ void lk_config_help(void)
 		printf("  %-22s %s (default %s)\n", flag, settings[i].help,
 		       settings[i].def[0] ? settings[i].def : "derived");
 	}
+}
+
+/* The master key: LATCHKEY_MASTER_KEY or master_key_file, base64url of 32 bytes. Never a
+ * flag value, so it does not show in `ps`. */
+static int load_master(struct lk_config *cfg)
+{
+	char buf[128] = "", err[256];
+	const char *env = getenv("LATCHKEY_MASTER_KEY");
+	size_t n = 0;
+	if (env) {
+		snprintf(buf, sizeof buf, "%s", env);
+	} else if (cfg->master_key_file[0]) {
+		char *doc = NULL;
+		size_t len;
+		if (lk_cli_read(cfg->master_key_file, 100, 0, &doc, &len, err) != 0) {
+			fprintf(stderr, "latchkey: master_key_file: %s\n", err);
+			free(doc);
+			return -1;
+		}
+		snprintf(buf, sizeof buf, "%s", doc);
+		memset(doc, 0, len);
+		free(doc);
+	} else {
+		return 0;
+	}
+	n = strlen(buf);
+	lk_cli_rtrim(buf, &n);
+	unsigned char raw[40];
+	size_t got = 0;
+	if (sodium_base642bin(raw, sizeof raw, buf, n, NULL, &got, NULL,
+			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 || got != 32) {
+		fprintf(stderr, "latchkey: the master key must be base64url of 32 bytes "
+				"(make one: head -c32 /dev/urandom | basenc --base64url | tr -d =)\n");
+		sodium_memzero(buf, sizeof buf);
+		return -1;
+	}
+	memcpy(cfg->tok.master, raw, 32);
+	cfg->tok.has_master = true;
+	sodium_memzero(raw, sizeof raw);
+	sodium_memzero(buf, sizeof buf);
+	return 0;
 }
 
 static unsigned ncpu(void)
@@ -275,6 +331,22 @@ int lk_config_load(struct lk_config *cfg, int argc, char **argv, int *argi, bool
 	if (cfg->auth.touch < 1)
 		cfg->auth.touch = 1;
 	cfg->auth.cost.mem = (size_t)cfg->argon2_mem_kib * 1024;
+	snprintf(cfg->tok.issuer, sizeof cfg->tok.issuer, "%s", cfg->srv.issuer);
+	if (!cfg->tok.audience[0])
+		snprintf(cfg->tok.audience, sizeof cfg->tok.audience, "%s", cfg->srv.issuer);
+	cfg->tok.sign_alg = lk_alg_from_name(cfg->signing_alg, strlen(cfg->signing_alg));
+	if (!(cfg->tok.sign_alg & (LK_ALG_ES256 | LK_ALG_EDDSA | LK_ALG_RS256 | LK_ALG_PS256 |
+				    LK_ALG_HS256))) {
+		fprintf(stderr, "latchkey: signing_alg must be ES256, EdDSA, RS256, PS256 or HS256\n");
+		return LK_EXIT_USAGE;
+	}
+	cfg->tok.leeway = LK_DEFAULT_LEEWAY;
+	if (cfg->tok.access_ttl <= 0 || cfg->tok.hybrid_ttl <= 0 || cfg->tok.refresh_ttl <= 0) {
+		fprintf(stderr, "latchkey: token lifetimes must be positive\n");
+		return LK_EXIT_USAGE;
+	}
+	if (load_master(cfg))
+		return LK_EXIT_USAGE;
 	if (!cfg->srv.threads)
 		cfg->srv.threads = ncpu();
 	if (!cfg->srv.login_workers)

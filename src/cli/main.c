@@ -24,6 +24,8 @@ static const char usage[] =
 	"  latchkey sessions list [--user NAME] [--json]\n"
 	"  latchkey sessions revoke SESSION_ID | --user NAME | --all\n"
 	"  latchkey audit list [--limit N] [--json]\n"
+	"  latchkey client add NAME [--scope \"a b\"]  prints client_id and client_secret once\n"
+	"  latchkey keys list | keys rotate    the server's signing key ring, in the store\n"
 	"                                 store commands take --store URL (or LATCHKEY_STORE)\n"
 	"  latchkey jwk generate --alg ALG [--kid KID] [--out FILE]\n"
 	"                                 a new private JWK on stdout (or FILE, mode 0600)\n"
@@ -37,7 +39,7 @@ static const char usage[] =
 	"  latchkey version\n"
 	"\n"
 	"ALG: HS256 HS384 HS512 RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA\n"
-	"`client` and `keys` arrive with the token issue (see README).\n";
+	"";
 
 int main(int argc, char **argv)
 {
@@ -71,6 +73,10 @@ int main(int argc, char **argv)
 		rc = lk_cli_sessions(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "audit") == 0)
 		rc = lk_cli_audit(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "keys") == 0)
+		rc = lk_cli_keys(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "client") == 0)
+		rc = lk_cli_client(argc - 1, argv + 1);
 	else {
 		fprintf(stderr, "latchkey: unknown command \"%s\"\n\n%s", argv[1], usage);
 		rc = LK_EXIT_USAGE;

@@ -18,6 +18,7 @@
 #include "cli/cli.h"
 #include "cli/config.h"
 #include "store/store.h"
+#include "util/b64url.h"
 #include "util/log.h"
 
 static int open_store(const struct lk_config *cfg, struct lk_store **st)
@@ -98,6 +99,25 @@ int lk_cli_serve(int argc, char **argv)
 	}
 	auth.st = st;
 	auth.cfg = cfg.auth;
+	int64_t longest = cfg.tok.access_ttl > cfg.tok.hybrid_ttl ? cfg.tok.access_ttl : cfg.tok.hybrid_ttl;
+	if ((err = st->ops->set_revocation_ttl(st, longest + cfg.tok.leeway)) ||
+	    (err = st->ops->secret(st, "refresh", auth.refresh_key)) ||
+	    (err = lk_tokens_new(st, &cfg.tok, &auth.tok, &ei)) ||
+	    (err = lk_tokens_maintain(auth.tok, (int64_t)time(NULL)))) {
+		fprintf(stderr, "latchkey: cannot prepare the signing keys: %s %s\n", lk_err_str(err),
+			ei.detail);
+		lk_tokens_free(auth.tok);
+		lk_store_close(st);
+		return LK_EXIT_FAIL;
+	}
+	char *jwks = lk_tokens_jwks(auth.tok);
+	if (!jwks) {
+		fprintf(stderr, "latchkey: cannot load the signing keys (is the master key right?)\n");
+		lk_tokens_free(auth.tok);
+		lk_store_close(st);
+		return LK_EXIT_FAIL;
+	}
+	free(jwks);
 	if (lk_pw_init(&cfg.auth.cost) || lk_rl_new(&cfg.auth.rl, &auth.rl) ||
 	    (cfg.session_cache && lk_scache_new(cfg.session_cache, &auth.cache))) {
 		fprintf(stderr, "latchkey: out of memory\n");
@@ -107,6 +127,8 @@ int lk_cli_serve(int argc, char **argv)
 	rc = lk_server_run(&cfg.srv, &auth);
 	lk_rl_free(auth.rl);
 	lk_scache_free(auth.cache);
+	lk_tokens_free(auth.tok);
+	sodium_memzero(auth.refresh_key, sizeof auth.refresh_key);
 	lk_store_close(st);
 	lk_log("info", "stopped", (char *)NULL);
 	return rc;
@@ -471,5 +493,132 @@ int lk_cli_audit(int argc, char **argv)
 	return LK_EXIT_OK;
 usage:
 	fprintf(stderr, "usage: latchkey audit list [--limit N] [--json] [--store URL]\n");
+	return LK_EXIT_USAGE;
+}
+
+/* ---------------------------------------------------------------- keys, clients */
+
+static int print_key(void *ud, const struct lk_keyrec *k)
+{
+	int64_t now = *(int64_t *)ud;
+	const char *state = k->remove_at && k->remove_at <= now ? "expired"
+			    : k->retire_at && k->retire_at <= now ? "retired (published)"
+			    : k->sign_from > now ? "published, signs soon"
+						  : "signing";
+	char a[32], b[32];
+	time_t t1 = (time_t)k->sign_from, t2 = (time_t)k->retire_at;
+	struct tm tm;
+	strftime(a, sizeof a, "%Y-%m-%d %H:%M:%S", gmtime_r(&t1, &tm));
+	if (k->retire_at)
+		strftime(b, sizeof b, "%Y-%m-%d %H:%M:%S", gmtime_r(&t2, &tm));
+	else
+		snprintf(b, sizeof b, "-");
+	printf("%-44s %-6s %-22s signs from %s  until %s%s\n", k->kid, k->alg, state, a, b,
+	       strncmp(k->jwk, "enc:", 4) == 0 ? "  (encrypted)" : "");
+	return 0;
+}
+
+int lk_cli_keys(int argc, char **argv)
+{
+	struct lk_config cfg;
+	struct lk_store *st = NULL;
+	struct lk_errinfo ei = {0};
+	char *args[16];
+	int nargs = 1, argi, rc;
+	enum lk_err err;
+
+	args[0] = argv[0];
+	if (argc < 2 || (strcmp(argv[1], "list") && strcmp(argv[1], "rotate")))
+		goto usage;
+	for (int i = 2; i < argc; i++) {
+		if ((!strcmp(argv[i], "--store") || !strcmp(argv[i], "--config")) && i + 1 < argc &&
+		    nargs < 14) {
+			args[nargs++] = argv[i];
+			args[nargs++] = argv[++i];
+		} else {
+			goto usage;
+		}
+	}
+	if ((rc = lk_config_load(&cfg, nargs, args, &argi, true)))
+		return rc;
+	if ((rc = open_store(&cfg, &st)))
+		return rc;
+	int64_t now = (int64_t)time(NULL);
+	if (!strcmp(argv[1], "list")) {
+		err = st->ops->key_list(st, print_key, &now);
+	} else {
+		err = lk_tokens_rotate(st, &cfg.tok, now, &ei);
+		if (!err)
+			printf("rotated: the new key is published now and signs in %lld s\n",
+			       (long long)cfg.tok.jwks_max_age);
+	}
+	lk_store_close(st);
+	if (err) {
+		fprintf(stderr, "latchkey: keys %s: %s %s\n", argv[1], lk_err_str(err), ei.detail);
+		return LK_EXIT_FAIL;
+	}
+	return LK_EXIT_OK;
+usage:
+	fprintf(stderr, "usage: latchkey keys list | keys rotate   [--store URL]\n");
+	return LK_EXIT_USAGE;
+}
+
+int lk_cli_client(int argc, char **argv)
+{
+	struct lk_config cfg;
+	struct lk_store *st = NULL;
+	struct lk_client c;
+	char *args[16], secret[44];
+	const char *name = NULL, *scope = "";
+	int nargs = 1, argi, rc;
+	unsigned char raw[32], id[16];
+
+	args[0] = argv[0];
+	if (argc < 2 || strcmp(argv[1], "add"))
+		goto usage;
+	for (int i = 2; i < argc; i++) {
+		if ((!strcmp(argv[i], "--store") || !strcmp(argv[i], "--config")) && i + 1 < argc &&
+		    nargs < 14) {
+			args[nargs++] = argv[i];
+			args[nargs++] = argv[++i];
+		} else if (!strcmp(argv[i], "--scope") && i + 1 < argc) {
+			scope = argv[++i];
+		} else if (argv[i][0] != '-' && !name) {
+			name = argv[i];
+		} else {
+			goto usage;
+		}
+	}
+	if (!name || !valid_name(name) || strlen(scope) > LK_SCOPE_MAX)
+		goto usage;
+	if ((rc = lk_config_load(&cfg, nargs, args, &argi, true)))
+		return rc;
+	if ((rc = open_store(&cfg, &st)))
+		return rc;
+	memset(&c, 0, sizeof c);
+	randombytes_buf(id, sizeof id);
+	randombytes_buf(raw, sizeof raw);
+	lk_b64url_encode(id, sizeof id, c.id);
+	snprintf(c.name, sizeof c.name, "%s", name);
+	snprintf(c.scope, sizeof c.scope, "%s", scope);
+	crypto_hash_sha256(c.secret_hash, raw, sizeof raw);
+	c.created = (int64_t)time(NULL);
+	lk_b64url_encode(raw, sizeof raw, secret);
+	sodium_memzero(raw, sizeof raw);
+	enum lk_err err = st->ops->client_add(st, &c);
+	if (!err)
+		audit(st, "client_add", name, c.id);
+	lk_store_close(st);
+	if (err) {
+		sodium_memzero(secret, sizeof secret);
+		fprintf(stderr, "latchkey: client add: %s\n", lk_err_str(err));
+		return LK_EXIT_FAIL;
+	}
+	printf("client_id=%s\nclient_secret=%s\n", c.id, secret);
+	fprintf(stderr, "latchkey: the secret is shown only this once; only its hash is stored\n");
+	sodium_memzero(secret, sizeof secret);
+	return LK_EXIT_OK;
+usage:
+	fprintf(stderr, "usage: latchkey client add NAME [--scope \"a b\"]   [--store URL]\n");
 	return LK_EXIT_USAGE;
 }

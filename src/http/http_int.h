@@ -47,7 +47,13 @@ struct lk_req {
 	bool authed;
 	struct lk_session sess;
 	struct lk_user me;
-	char cookie_hash_set;
+	/* or the verified bearer token */
+	bool bearer;
+	struct lk_principal tok;
+	/* OAuth: the authenticated client and what the grant asked for */
+	bool client_ok, browser;
+	struct lk_client client;
+	char scope[LK_SCOPE_MAX + 1];
 };
 
 struct route {
@@ -61,6 +67,7 @@ struct route {
 #define R_PAGE 4u     /* an HTML page: unauthenticated visitors are sent to /login */
 #define R_ADMIN 8u    /* needs the admin role */
 #define R_UNSAFE 16u  /* state-changing: CSRF rules apply */
+#define R_BEARER 32u  /* R_AUTH may also be met by a Bearer access token */
 
 struct lk_server {
 	struct lk_srvcfg cfg;
@@ -110,6 +117,23 @@ bool lk_req_same_origin(struct lk_req *r);
 /* Set-Cookie values for the session cookie; buf at least 128 bytes. */
 void lk_cookie_set(struct lk_server *s, const char *value, char *buf, size_t size);
 void lk_cookie_clear(struct lk_server *s, char *buf, size_t size);
+
+/* Password checks shared by /login and the password grant (routes.c). */
+enum MHD_Result lk_pw_start(struct lk_req *r, const char *user, char *pw);
+bool lk_pw_busy(const struct lk_req *r);
+enum MHD_Result lk_reply_busy(struct lk_req *r);
+/* Bearer token of the request into r->tok: LK_OK, LK_ENOT_FOUND (no Authorization:
+ * Bearer header), or the verification failure. */
+enum lk_err lk_req_bearer(struct lk_req *r);
+
+/* OAuth endpoints and discovery (oauth.c). */
+enum MHD_Result lk_route_jwks(struct lk_req *r);
+enum MHD_Result lk_route_discovery(struct lk_req *r);
+enum MHD_Result lk_route_hybrid(struct lk_req *r);
+enum MHD_Result lk_route_oauth_token(struct lk_req *r);
+enum MHD_Result lk_route_oauth_revoke(struct lk_req *r);
+enum MHD_Result lk_route_oauth_introspect(struct lk_req *r);
+enum MHD_Result lk_route_auth_verify(struct lk_req *r);
 
 /* Pages (html.c). */
 enum MHD_Result lk_page_login(struct lk_req *r);

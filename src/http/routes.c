@@ -53,6 +53,22 @@ static enum MHD_Result login_fail(struct lk_req *r, unsigned status, const char 
 	return lk_reply_error(r, status, code, desc);
 }
 
+bool lk_pw_busy(const struct lk_req *r)
+{
+	return r->user.id == -1 && !r->found;
+}
+
+enum MHD_Result lk_reply_busy(struct lk_req *r)
+{
+	static const char body[] = "{\"error\":\"busy\",\"error_description\":"
+				   "\"too many sign-ins in progress; retry shortly\"}";
+	atomic_fetch_add(&r->srv->logins[3], 1);
+	struct MHD_Response *resp = lk_resp_new("application/json", body, sizeof body - 1);
+	if (resp)
+		MHD_add_response_header(resp, "Retry-After", "1");
+	return lk_reply(r, 503, resp);
+}
+
 /* A same-origin path for return_to: "/x...", not "//host" or "/\host". */
 static bool safe_return_to(const char *p)
 {
@@ -60,40 +76,18 @@ static bool safe_return_to(const char *p)
 	       strlen(p) < 200;
 }
 
-static enum MHD_Result login_start(struct lk_req *r)
+/*
+ * The shared second half of every password check (/login, the password grant): rate
+ * limits, user lookup, then Argon2 on the worker pool with the connection suspended.
+ * Takes ownership of pw. The route's handler runs again on resume with LOGIN_DONE.
+ */
+enum MHD_Result lk_pw_start(struct lk_req *r, const char *user, char *pw)
 {
 	struct lk_server *s = r->srv;
-	char *user = NULL, *pw = NULL, *csrf = NULL, *ret = NULL;
 	int64_t retry = 0;
 	enum lk_err err;
 	enum MHD_Result mr;
 
-	r->form = lk_req_is_form(r);
-	const char *ct = lk_req_header(r, "Content-Type");
-	if (!r->form && (!ct || strncasecmp(ct, "application/json", 16) != 0))
-		return lk_reply_error(r, 415, "invalid_request",
-				      "send application/x-www-form-urlencoded or application/json");
-	if (!lk_req_same_origin(r))
-		return lk_reply_error(r, 403, "csrf", "cross-site sign-in refused");
-	if (r->form) {
-		const char *cookie = MHD_lookup_connection_value(r->c, MHD_COOKIE_KIND, s->csrf_cookie);
-		csrf = lk_req_param(r, "csrf");
-		bool ok = cookie && csrf && strlen(cookie) == LK_CSRF_LEN && strlen(csrf) == LK_CSRF_LEN &&
-			  CRYPTO_memcmp(cookie, csrf, LK_CSRF_LEN) == 0;
-		free(csrf);
-		if (!ok)
-			return login_fail(r, 403, "csrf", "the sign-in form expired; please try again");
-		ret = lk_req_param(r, "return_to");
-		if (safe_return_to(ret))
-			snprintf(r->return_to, sizeof r->return_to, "%s", ret);
-		free(ret);
-	}
-	user = lk_req_param(r, "username");
-	pw = lk_req_param(r, "password");
-	if (!user || !pw || !*user || strlen(user) > LK_NAME_MAX || strlen(pw) > LK_PW_MAX) {
-		mr = login_fail(r, 400, "invalid_request", "username and password are required");
-		goto out;
-	}
 	snprintf(r->user.name, sizeof r->user.name, "%s", user);
 	if (lk_rl_check(s->auth->rl, user, r->ip, lk_now(), &retry) == LK_ERATE_LIMITED) {
 		char ra[24], d[128];
@@ -132,6 +126,48 @@ static enum MHD_Result login_start(struct lk_req *r)
 	}
 	mr = MHD_YES;
 out:
+	if (pw) {
+		OPENSSL_cleanse(pw, strlen(pw));
+		free(pw);
+	}
+	return mr;
+}
+
+static enum MHD_Result login_start(struct lk_req *r)
+{
+	struct lk_server *s = r->srv;
+	char *user = NULL, *pw = NULL, *csrf = NULL, *ret = NULL;
+	enum MHD_Result mr;
+
+	r->form = lk_req_is_form(r);
+	const char *ct = lk_req_header(r, "Content-Type");
+	if (!r->form && (!ct || strncasecmp(ct, "application/json", 16) != 0))
+		return lk_reply_error(r, 415, "invalid_request",
+				      "send application/x-www-form-urlencoded or application/json");
+	if (!lk_req_same_origin(r))
+		return lk_reply_error(r, 403, "csrf", "cross-site sign-in refused");
+	if (r->form) {
+		const char *cookie = MHD_lookup_connection_value(r->c, MHD_COOKIE_KIND, s->csrf_cookie);
+		csrf = lk_req_param(r, "csrf");
+		bool ok = cookie && csrf && strlen(cookie) == LK_CSRF_LEN && strlen(csrf) == LK_CSRF_LEN &&
+			  CRYPTO_memcmp(cookie, csrf, LK_CSRF_LEN) == 0;
+		free(csrf);
+		if (!ok)
+			return login_fail(r, 403, "csrf", "the sign-in form expired; please try again");
+		ret = lk_req_param(r, "return_to");
+		if (safe_return_to(ret))
+			snprintf(r->return_to, sizeof r->return_to, "%s", ret);
+		free(ret);
+	}
+	user = lk_req_param(r, "username");
+	pw = lk_req_param(r, "password");
+	if (!user || !pw || !*user || strlen(user) > LK_NAME_MAX || strlen(pw) > LK_PW_MAX) {
+		mr = login_fail(r, 400, "invalid_request", "username and password are required");
+		goto out;
+	}
+	mr = lk_pw_start(r, user, pw);
+	pw = NULL;
+out:
 	free(user);
 	if (pw) {
 		OPENSSL_cleanse(pw, strlen(pw));
@@ -148,15 +184,8 @@ static enum MHD_Result login_finish(struct lk_req *r)
 	struct lk_session sess;
 	enum lk_err err;
 
-	if (r->user.id == -1 && !r->found) {
-		atomic_fetch_add(&s->logins[3], 1);
-		static const char body[] = "{\"error\":\"busy\",\"error_description\":"
-					   "\"too many sign-ins in progress; retry shortly\"}";
-		struct MHD_Response *resp = lk_resp_new("application/json", body, sizeof body - 1);
-		if (resp)
-			MHD_add_response_header(resp, "Retry-After", "1");
-		return lk_reply(r, 503, resp);
-	}
+	if (lk_pw_busy(r))
+		return lk_reply_busy(r);
 	if (!r->pw_ok) {
 		atomic_fetch_add(&s->logins[1], 1);
 		lk_rl_fail(a->rl, r->user.name, r->ip, lk_now());
@@ -211,6 +240,15 @@ static enum MHD_Result h_logout(struct lk_req *r)
 static enum MHD_Result h_me(struct lk_req *r)
 {
 	json_t *o = user_json(&r->me);
+	if (r->bearer) {
+		json_object_set_new(o, "sub", json_string(r->tok.sub));
+		json_object_set_new(o, "session", r->tok.sid[0] ? json_pack("{ss}", "id", r->tok.sid)
+								 : json_null());
+		json_object_set_new(o, "token", json_pack("{sssIsIss}", "jti", r->tok.jti, "iat",
+							  (json_int_t)r->tok.iat, "exp",
+							  (json_int_t)r->tok.exp, "scope", r->tok.scope));
+		return lk_reply_json(r, 200, o, NULL);
+	}
 	json_object_set_new(o, "session",
 			    json_pack("{sssIsIsI}", "id", r->sess.handle, "created",
 				      (json_int_t)r->sess.created, "last_seen",
@@ -419,7 +457,7 @@ const struct route lk_routes[] = {
 	{"GET", "/login", 0, lk_page_login},
 	{"POST", "/login", 0, h_login},
 	{"POST", "/logout", R_AUTH | R_UNSAFE, h_logout},
-	{"GET", "/me", R_AUTH, h_me},
+	{"GET", "/me", R_AUTH | R_BEARER, h_me},
 	{"GET", "/sessions", R_AUTH, h_sessions},
 	{"POST", "/sessions/revoke-others", R_AUTH | R_UNSAFE, h_revoke_others},
 	{"DELETE", "/sessions/", R_PREFIX | R_AUTH | R_UNSAFE, h_session_del},
@@ -430,5 +468,12 @@ const struct route lk_routes[] = {
 	{"GET", "/healthz", 0, h_healthz},
 	{"GET", "/readyz", 0, h_readyz},
 	{"GET", "/metrics", 0, lk_route_metrics},
+	{"POST", "/token", R_AUTH | R_UNSAFE, lk_route_hybrid},
+	{"POST", "/oauth2/token", 0, lk_route_oauth_token},
+	{"POST", "/oauth2/revoke", 0, lk_route_oauth_revoke},
+	{"POST", "/oauth2/introspect", 0, lk_route_oauth_introspect},
+	{"GET", "/auth/verify", R_AUTH | R_BEARER, lk_route_auth_verify},
+	{"GET", "/.well-known/jwks.json", 0, lk_route_jwks},
+	{"GET", "/.well-known/openid-configuration", 0, lk_route_discovery},
 };
 const size_t lk_nroutes = sizeof lk_routes / sizeof lk_routes[0];

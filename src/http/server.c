@@ -76,9 +76,15 @@ enum MHD_Result lk_reply_error(struct lk_req *r, unsigned status, const char *co
 	lk_json_escape(d, sizeof d, desc);
 	int n = snprintf(buf, sizeof buf, "{\"error\":\"%s\",\"error_description\":\"%s\"}", c, d);
 	struct MHD_Response *resp = lk_resp_new("application/json", buf, (size_t)n);
-	if (resp && status == 401)
+	if (resp && status == 401) {
+		/* RFC 6750 §3: a request with no credentials gets the bare challenge */
+		bool tried = lk_req_header(r, "Authorization") != NULL;
 		MHD_add_response_header(resp, "WWW-Authenticate",
-					"Bearer realm=\"latchkey\", error=\"invalid_token\"");
+					strcmp(code, "invalid_client") == 0
+						? "Basic realm=\"latchkey\""
+					: tried ? "Bearer realm=\"latchkey\", error=\"invalid_token\""
+						: "Bearer realm=\"latchkey\"");
+	}
 	return lk_reply(r, status, resp);
 }
 
@@ -306,6 +312,21 @@ static enum MHD_Result dispatch(struct lk_req *r)
 	if (r->too_large)
 		return lk_reply_error(r, 413, "request_too_large", "the request body is too large");
 
+	if ((rt->flags & R_BEARER) && !r->authed) {
+		enum lk_err err = lk_req_bearer(r);
+		if (err == LK_OK) {
+			r->authed = r->bearer = true;
+			memset(&r->me, 0, sizeof r->me);
+			r->me.id = strtoll(r->tok.sub, NULL, 10);
+			snprintf(r->me.name, sizeof r->me.name, "%s", r->tok.name);
+			snprintf(r->me.roles, sizeof r->me.roles, "%s", r->tok.roles);
+		} else if (err != LK_ENOT_FOUND) {
+			return lk_reply_error(r, 401, "invalid_token",
+					      err == LK_ESESSION ? "the access token has been revoked"
+					      : err == LK_EEXPIRED ? "the access token has expired"
+								   : "the access token is invalid");
+		}
+	}
 	if ((rt->flags & (R_AUTH | R_PAGE)) && !r->authed) {
 		const char *cookie = MHD_lookup_connection_value(r->c, MHD_COOKIE_KIND, s->cookie_name);
 		enum lk_err err = LK_ESESSION;
@@ -325,7 +346,7 @@ static enum MHD_Result dispatch(struct lk_req *r)
 		}
 		r->authed = true;
 	}
-	if ((rt->flags & R_UNSAFE) && r->authed) {
+	if ((rt->flags & R_UNSAFE) && r->authed && !r->bearer) {
 		if (!lk_req_same_origin(r))
 			return lk_reply_error(r, 403, "csrf", "cross-site request refused");
 		if (lk_req_is_form(r)) {
@@ -515,6 +536,8 @@ static void *purge_loop(void *arg)
 		enum lk_err err = a->st->ops->session_purge(a->st, now, now - a->cfg.idle, &n);
 		if (err)
 			lk_log("warn", "session purge failed", "reason", lk_err_str(err), (char *)NULL);
+		if (a->tok && (err = lk_tokens_maintain(a->tok, now)))
+			lk_log("warn", "key ring maintenance failed", "reason", lk_err_str(err), (char *)NULL);
 		pthread_mutex_lock(&p->mu);
 	}
 	pthread_mutex_unlock(&p->mu);
