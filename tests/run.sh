@@ -35,6 +35,11 @@ for b in build build-asan; do
 		[ -f "$s" ] && suite "$b/cli/$(basename "$s" .sh)" env LATCHKEY="$PWD/$b/latchkey" bash "$s"
 	done
 done
+# Black-box suites against the real server (sanitizer build too: it must survive them).
+for b in build build-asan; do
+	[ -f tests/server/run.sh ] && suite "$b/server" env LATCHKEY="$PWD/$b/latchkey" bash tests/server/run.sh
+	[ -f tests/tokens/run.sh ] && suite "$b/tokens" env LATCHKEY="$PWD/$b/latchkey" bash tests/tokens/run.sh
+done
 [ -f fuzz/replay.sh ] && suite "fuzz/replay" bash fuzz/replay.sh
 [ -f tests/interop/run.sh ] && suite "interop/jose" bash tests/interop/run.sh "$PWD/build/latchkey"
 [ -f tests/meta/run.sh ] && suite "meta/docs" bash tests/meta/run.sh
