@@ -202,7 +202,8 @@ LK_API void lk_jwks_free(lk_jwks *set);
 /* ---------------------------------------------------------------- JWS / JWT */
 
 /*
- * Sign payload[0..len) as JWS compact. The header is {"alg":<key's alg>,"typ":typ,
+ * Sign payload[0..len) as JWS compact (LK_ETOO_LARGE when the token would exceed
+ * LK_MAX_TOKEN, which no verifier here would accept). The header is {"alg":<key's alg>,"typ":typ,
  * "kid":<key's kid>} with typ and kid left out when NULL. *out is NUL-terminated, free().
  */
 LK_API LK_WUR enum lk_err lk_jws_sign(const lk_jwk *key, const char *typ, const void *payload,
@@ -254,9 +255,10 @@ LK_API void lk_jwt_free(lk_jwt *jwt);
 LK_API const char *lk_jwt_header_json(const lk_jwt *jwt, size_t *len);
 LK_API const char *lk_jwt_payload_json(const lk_jwt *jwt, size_t *len);
 LK_API enum lk_alg lk_jwt_alg(const lk_jwt *jwt);
-/* Unescaped value of one of the string claims iss, sub, jti, scope, sid, client_id (and
- * "typ", "kid" from the header via lk_jwt_kid), NUL-terminated, valid as long as jwt; NULL
- * when absent or when name is not one of these. O(1): filled in by lk_jwt_verify. */
+/* Unescaped value of one of the string claims iss, sub, jti, scope, sid, client_id,
+ * NUL-terminated, valid as long as jwt; NULL when absent or when name is not one of these
+ * (the header kid is lk_jwt_kid). O(1): filled in by lk_jwt_verify, which rejects these
+ * claims when they contain a NUL character. */
 LK_API const char *lk_jwt_claim_str(const lk_jwt *jwt, const char *name);
 /* Any top-level string claim, unescaped, in a new string the caller frees with free().
  * NULL when absent, not a string, or out of memory. */
@@ -273,7 +275,9 @@ LK_API const char *lk_jwt_kid(const lk_jwt *jwt);
 
 /*
  * Decode a compact token's header and payload without verifying anything (for display).
- * Structure, base64url and JSON are still checked strictly. Outputs NUL-terminated, free().
+ * Structure and base64url of all three parts are checked strictly, and the header must be
+ * a JSON object; the payload is returned as bytes for the caller to parse. Outputs are
+ * NUL-terminated, free() them.
  */
 LK_API LK_WUR enum lk_err lk_jws_decode_unverified(const char *token, size_t len,
 						   char **header, char **payload,

@@ -244,8 +244,10 @@ static enum lk_err reload(struct lk_tokens *t, uint64_t gen, int64_t now)
 		goto fail;
 	if ((err = lk_jwks_new(l.keys, l.n, &set)) || (err = lk_jwks_to_json(set, &doc, NULL)))
 		goto fail;
-	qsort(c.d.jti, c.d.njti, sizeof *c.d.jti, cmp_str);
-	qsort(c.d.sid, c.d.nsid, sizeof *c.d.sid, cmp_str);
+	if (c.d.njti)
+		qsort(c.d.jti, c.d.njti, sizeof *c.d.jti, cmp_str);
+	if (c.d.nsid)
+		qsort(c.d.sid, c.d.nsid, sizeof *c.d.sid, cmp_str);
 	lk_jwks_free(t->verify);
 	lk_jwk_free(t->signer);
 	free(t->jwks);

@@ -117,9 +117,14 @@ static int cmd_public(int argc, char **argv)
 		fprintf(stderr, "latchkey: %s: %s\n", lk_err_str(err), ei.detail);
 		goto out;
 	}
-	for (size_t i = 0; i < lk_jwks_count(set); i++)
-		if (!lk_jwks_get(set, i))
+	for (size_t i = 0; i < lk_jwks_count(set); i++) {
+		const lk_jwk *k = lk_jwks_get(set, i);
+		if (!k)
 			fprintf(stderr, "latchkey: warning: key %zu is unusable and left out\n", i);
+		else if (lk_jwk_algs(k) & LK_ALG_HMAC)
+			fprintf(stderr, "latchkey: warning: key %zu is a shared secret (oct) and is never "
+					"published\n", i);
+	}
 	puts(out);
 	rc = LK_EXIT_OK;
 out:
@@ -136,8 +141,10 @@ int lk_cli_jwk(int argc, char **argv)
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			if (!strcmp(argv[1], "generate"))
 				fputs("usage: latchkey jwk generate --alg ALG [--kid KID] [--out FILE]\n", stdout);
-			else
+			else if (!strcmp(argv[1], "public"))
 				fputs("usage: latchkey jwk public JWK_OR_JWKS_FILE|-\n", stdout);
+			else
+				break;
 			return LK_EXIT_OK;
 		}
 	if (argc < 2) {

@@ -221,6 +221,10 @@ static int cmd_verify(int argc, char **argv)
 	if (read_token(argv[optind], &tok, &tlen))
 		goto out;
 	if ((err = lk_jwt_verify(set, tok, tlen, &vo, &jwt, &ei))) {
+		if (lk_err_class(err) == LK_CLASS_SYSTEM) { /* not a verdict on the token */
+			fprintf(stderr, "latchkey: error: %s\n", lk_err_str(err));
+			goto out;
+		}
 		fprintf(stderr, "invalid: %s\n", lk_err_str(err));
 		rc = LK_EXIT_FAIL;
 		goto out;

@@ -264,6 +264,12 @@ int lk_cli_user(int argc, char **argv)
 		fprintf(stderr, "latchkey: user names are 1-%d of A-Z a-z 0-9 . _ @ -\n", LK_NAME_MAX);
 		return LK_EXIT_USAGE;
 	}
+	struct lk_errinfo cei = {0};
+	if ((!strcmp(sub, "add") || !strcmp(sub, "passwd")) &&
+	    lk_pw_check_cost(&cfg.auth.cost, &cei)) {
+		fprintf(stderr, "latchkey: %s\n", cei.detail);
+		return LK_EXIT_USAGE;
+	}
 	if ((!strcmp(sub, "add") || !strcmp(sub, "passwd")) && read_password(pw, sizeof pw))
 		return LK_EXIT_FAIL;
 	if ((rc = open_store(&cfg, &st)))

@@ -218,6 +218,13 @@ enum lk_err lk_jws_sign(const lk_jwk *key, const char *typ, const void *payload,
 	}
 	hl = lk_b64url_enc_len(strlen(hj));
 	pl = lk_b64url_enc_len(len);
+	if (hl + 2 + pl + lk_b64url_enc_len(a->kind == LK_K_RSA || a->kind == LK_K_PSS
+						     ? (size_t)(key->bits + 7) / 8
+						     : a->kind == LK_K_EC ? 2 * a->clen : a->hlen) >
+	    LK_MAX_TOKEN) {
+		err = lk_errf(ei, LK_ETOO_LARGE, "the token would exceed %d bytes", LK_MAX_TOKEN);
+		goto out;
+	}
 	cap = hl + 1 + pl + 1 + lk_b64url_enc_len(LK_MAX_SIG) + 1;
 	if (!(tok = malloc(cap))) {
 		err = LK_ENOMEM;

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Choosing a store back end from a URL. The back ends themselves live in sqlite.c and
- * (later) redis.c; everything else calls them through st->ops.
+ * redis.c; everything else calls them through st->ops.
  */
 #include <string.h>
 
 #include "store/store.h"
 #include "util/err.h"
 
-static const struct lk_store_ops *const backends[] = {&lk_store_sqlite_ops};
+static const struct lk_store_ops *const backends[] = {&lk_store_sqlite_ops, &lk_store_redis_ops};
 
 enum lk_err lk_store_open(const char *url, struct lk_store **out, struct lk_errinfo *ei)
 {
@@ -20,7 +20,8 @@ enum lk_err lk_store_open(const char *url, struct lk_store **out, struct lk_erri
 		if (strncmp(url, backends[i]->scheme, n) == 0 && url[n] == ':')
 			return backends[i]->open(url + n + 1, out, ei);
 	}
-	return lk_errf(ei, LK_EINVAL, "unknown store URL scheme (expected sqlite:PATH)");
+	return lk_errf(ei, LK_EINVAL,
+		       "unknown store URL scheme (expected sqlite:PATH or redis://HOST:PORT)");
 }
 
 void lk_store_close(struct lk_store *st)

@@ -220,5 +220,6 @@ enum lk_err lk_store_open(const char *url, struct lk_store **out, struct lk_erri
 void lk_store_close(struct lk_store *st);
 
 extern const struct lk_store_ops lk_store_sqlite_ops;
+extern const struct lk_store_ops lk_store_redis_ops; /* "redis://...": redis.c */
 
 #endif
