@@ -3,7 +3,7 @@
 
 CC      ?= cc
 PKGS    := openssl libsodium jansson libcurl
-SRV_PKGS := libmicrohttpd sqlite3 inih
+SRV_PKGS := libmicrohttpd sqlite3 inih hiredis
 SAN     ?= 0
 ifeq ($(SAN),1)
   B       := build-asan
@@ -67,6 +67,7 @@ unit: $(UNIT_BIN)
 
 -include fuzz/fuzz.mk
 -include bench/bench.mk
+-include bench/http/http.mk
 
 run: deps
 	@DEPS=build $(MAKE) --no-print-directory all

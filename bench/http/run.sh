@@ -19,6 +19,8 @@
 #   WARMUP=2       seconds of wrk warm-up per target (discarded)
 #   THREADS=1 CONNS=32   wrk -t / -c
 #   LOGIN_RATE=20  logins/s during the login phase
+#   LATCHKEY_SERVE_ARGS  extra flags for `latchkey serve` (default: none, i.e. its
+#                  defaults, request logging included; its log goes to the temp dir)
 #   TARGETS="express nginx latchkey"   which to run
 #   OUT_DIR        if set, raw wrk outputs and the table are copied there
 #   KEEP_TMP=1     keep the temp dir (logs, configs) and print its path
@@ -49,14 +51,14 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/latchkey-http-bench.XXXXXX")
 PIDS=()
 
 cleanup() {
-	local rc=$? pid i
+	local rc=$? pid
 	trap - EXIT INT TERM
 	for pid in "${PIDS[@]:-}"; do
-		[[ -n "$pid" ]] && kill -TERM "$pid" 2>/dev/null || true
+		if [[ -n "$pid" ]]; then kill -TERM "$pid" 2>/dev/null || true; fi
 	done
 	for pid in "${PIDS[@]:-}"; do
 		[[ -n "$pid" ]] || continue
-		for i in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
@@ -67,20 +69,25 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# free_port VAR: a port free on 127.0.0.1 now, not handed out before in this run.
 USED_PORTS=" "
 free_port() {
-	local p i
-	for i in $(seq 1 20); do
+	local p
+	for _ in $(seq 1 20); do
 		p=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-		if [[ "$USED_PORTS" != *" $p "* ]]; then USED_PORTS+="$p "; echo "$p"; return 0; fi
+		if [[ "$USED_PORTS" != *" $p "* ]]; then
+			USED_PORTS+="$p "
+			printf -v "$1" '%s' "$p"
+			return 0
+		fi
 	done
 	die "no free port"
 }
 
 # wait_port PORT PID NAME: up to 15 s for PORT to accept, while PID lives.
 wait_port() {
-	local port=$1 pid=$2 name=$3 i
-	for i in $(seq 1 150); do
+	local port=$1 pid=$2 name=$3
+	for _ in $(seq 1 150); do
 		kill -0 "$pid" 2>/dev/null || die "$name exited early (logs in $TMP)"
 		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
 		sleep 0.1
@@ -136,11 +143,11 @@ if want express; then
 		log "installing bench/peers dependencies (npm ci)"
 		(cd "$PEERS" && npm ci --no-audit --no-fund >/dev/null)
 	fi
-	RPORT=$(free_port)
+	free_port RPORT
 	"$REDIS_SERVER" --bind 127.0.0.1 --port "$RPORT" --save '' --appendonly no \
 		--daemonize no --dir "$TMP" --logfile "$TMP/redis.log" &
 	PIDS+=($!); wait_port "$RPORT" "$!" redis-server
-	EPORT=$(free_port)
+	free_port EPORT
 	( cd "$PEERS" && exec env PORT="$EPORT" HOST=127.0.0.1 REDIS_URL="redis://127.0.0.1:$RPORT" \
 		SESSION_SECRET="bench-$(date +%s%N)" NODE_ENV=production \
 		BENCH_EMAIL="$BENCH_EMAIL" BENCH_PASSWORD="$BENCH_PW" \
@@ -162,7 +169,7 @@ fi
 # ---- nginx constant --------------------------------------------------------------
 if want nginx; then
 	[[ -x "$NGINX" ]] || die "$NGINX not found (apt-get install nginx-light)"
-	NPORT=$(free_port)
+	free_port NPORT
 	mkdir -p "$TMP/nginx"
 	cat >"$TMP/nginx/nginx.conf" <<EOF
 worker_processes 1;
@@ -200,9 +207,10 @@ if want latchkey && [[ -n "${LATCHKEY_BIN:-}" ]]; then
 		STORE="sqlite:$TMP/lk.db"
 		printf '%s\n' "$BENCH_PW" | "$LATCHKEY_BIN" user add "$BENCH_USER" --store "$STORE" \
 			>"$TMP/user-add.log" 2>&1 || die "latchkey user add failed: $(cat "$TMP/user-add.log")"
-		LPORT=$(free_port)
+		free_port LPORT
+		# shellcheck disable=SC2086 # LATCHKEY_SERVE_ARGS is a list of flags
 		"$LATCHKEY_BIN" serve --listen "127.0.0.1:$LPORT" --store "$STORE" --insecure-cookies \
-			>"$TMP/latchkey.log" 2>&1 &
+			${LATCHKEY_SERVE_ARGS:-} >"$TMP/latchkey.log" 2>&1 &
 		PIDS+=($!); wait_port "$LPORT" "$!" "latchkey serve"
 		LK_COOKIE=$(curl -s -D - -o /dev/null -H 'Content-Type: application/json' \
 			-d "{\"username\":\"$BENCH_USER\",\"password\":\"$BENCH_PW\"}" \
@@ -217,7 +225,7 @@ if want latchkey && [[ -n "${LATCHKEY_BIN:-}" ]]; then
 		# and runs DURATION + 4 s, so it covers the whole measured run.
 		node "$HERE/login-load.js" "http://127.0.0.1:$LPORT/login" "$LOGIN_RATE" "$((DURATION + 4))" \
 			"{\"username\":\"$BENCH_USER\",\"password\":\"$BENCH_PW\"}" >"$TMP/login-load.json" 2>&1 &
-		LOADPID=$!; PIDS+=($LOADPID)
+		LOADPID=$!; PIDS+=("$LOADPID")
 		sleep 2
 		WARMUP=0 run_wrk latchkey+logins "http://127.0.0.1:$LPORT/me" "$LK_COOKIE"
 		wait "$LOADPID" || true
