@@ -21,12 +21,24 @@
 #include "util/b64url.h"
 #include "util/log.h"
 
+/* The store URL for messages: a password in redis://:PASS@host is never printed. */
+static void redact_url(const char *url, char *out, size_t size)
+{
+	const char *at = strchr(url, '@'), *scheme = strstr(url, "//");
+	if (at && scheme && scheme < at)
+		snprintf(out, size, "%.*s***%s", (int)(scheme + 2 - url), url, at);
+	else
+		snprintf(out, size, "%s", url);
+}
+
 static int open_store(const struct lk_config *cfg, struct lk_store **st)
 {
 	struct lk_errinfo ei = {0};
 	enum lk_err err = lk_store_open(cfg->store, st, &ei);
 	if (err) {
-		fprintf(stderr, "latchkey: store %s: %s: %s\n", cfg->store, lk_err_str(err), ei.detail);
+		char shown[512];
+		redact_url(cfg->store, shown, sizeof shown);
+		fprintf(stderr, "latchkey: store %s: %s: %s\n", shown, lk_err_str(err), ei.detail);
 		return err == LK_EINVAL ? LK_EXIT_USAGE : LK_EXIT_FAIL;
 	}
 	return 0;

@@ -12,7 +12,10 @@
  *   command at most COMMAND_MS (SO_RCVTIMEO/SO_SNDTIMEO), so no call hangs on a stopped
  *   or unreachable server: it fails with LK_ESTORE. After any I/O error the context is
  *   freed and the thread's next call connects again (AUTH, SELECT, INFO pipelined in one
- *   round trip), so service comes back by itself when Redis does.
+ *   round trip), so service comes back by itself when Redis does. A timeout (a server that
+ *   is frozen or unreachable, not one that refuses) makes every call of every thread fail
+ *   at once for HOLD_MS: a request then waits for one timeout, not one per store call, and
+ *   worker threads do not pile up behind a hung server. Recovery waits at most HOLD_MS.
  * - Every change of more than one key is one Lua script (EVALSHA, falling back to EVAL
  *   on NOSCRIPT), so it is atomic: a script runs alone on the server. Redis does not roll
  *   a script back when a command in it fails, so scripts check everything before their
@@ -48,6 +51,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -67,6 +71,7 @@
 #define DEFAULT_PORT 6379
 #define CONNECT_MS 1000
 #define COMMAND_MS 2000
+#define HOLD_MS 1000          /* after a timeout, fail at once for this long */
 #define AUDIT_CAP 10000       /* audit events kept (a capped list; sqlite keeps all) */
 #define PURGE_BATCH 1000      /* index members one session_purge script handles */
 #define SCHEMA_VERSION 1      /* lk:{g}:schema; bump when the layout changes */
@@ -79,17 +84,27 @@ enum { ST_OK = 0, ST_NOT_FOUND = 1, ST_EXISTS = 2, ST_CORRUPT = 3 };
 /* ---------------------------------------------------------------- Lua */
 
 /*
- * Shared by every script. Identifiers (user ids, hex hashes) travel as strings: Lua
- * numbers are doubles and print large values in exponent form. Timestamps are compared
- * with num(); values of FOREVER or more get no TTL (EXPIREAT would overflow).
+ * Shared by every script; the write part only by scripts that write (defining its
+ * functions costs every call time on the server). Identifiers (user ids, hex hashes)
+ * travel as strings: Lua numbers are doubles and print large values in exponent form.
+ * Timestamps are compared with num(); values of FOREVER or more get no TTL (EXPIREAT
+ * would overflow).
  */
-#define PRELUDE                                                                            \
+#define PRELUDE_READ                                                                       \
 	"local G = 'lk:{g}:'\n"                                                            \
 	"local FOREVER = 1e11\n"                                                           \
 	"local function U(id, s) return 'lk:{u:' .. id .. '}:' .. s end\n"                \
 	"local function num(v) return tonumber(v) or 0 end\n"                             \
 	"local function ns(s) s = tostring(s) return #s .. ':' .. s .. ',' end\n"          \
 	"local function clock() return tonumber(redis.call('TIME')[1]) end\n"              \
+	"local function split(m)\n"                                                        \
+	"  local i = string.find(m, ':', 1, true)\n"                                       \
+	"  if not i then return nil end\n"                                                 \
+	"  return string.sub(m, 1, i - 1), string.sub(m, i + 1)\n"                         \
+	"end\n"
+
+/* What writing scripts add: TTL helpers, revocations, the trigger mirrors. */
+#define PRELUDE_WRITE                                                                      \
 	"local function bump() redis.call('INCR', G .. 'gen') end\n"                       \
 	"local function expire_at(k, ts)\n"                                                \
 	"  if num(ts) < FOREVER then redis.call('EXPIREAT', k, ts) end\n"                  \
@@ -159,15 +174,10 @@ enum { ST_OK = 0, ST_NOT_FOUND = 1, ST_EXISTS = 2, ST_CORRUPT = 3 };
 	"    record('sid', f[1], 0, t + rev_ttl(), t)\n"                                   \
 	"  end\n"                                                                          \
 	"  return 1\n"                                                                     \
-	"end\n"                                                                            \
-	"local function split(m)\n"                                                        \
-	"  local i = string.find(m, ':', 1, true)\n"                                       \
-	"  if not i then return nil end\n"                                                 \
-	"  return string.sub(m, 1, i - 1), string.sub(m, i + 1)\n"                         \
 	"end\n"
 
-#define RW "#!lua\n" PRELUDE
-#define RO "#!lua flags=no-writes\n" PRELUDE
+#define RW "#!lua\n" PRELUDE_READ PRELUDE_WRITE
+#define RO "#!lua flags=no-writes\n" PRELUDE_READ
 
 /* Session fields as scripts return them: uid, hex, then these. */
 #define SESS_FIELDS "'handle', 'csrf', 'created', 'last_seen', 'expires', 'ip', 'ua'"
@@ -382,6 +392,13 @@ static const char *const lua[SC_COUNT_] = {
 	[SC_SESS_PURGE] = RW
 	"local t, n, more = clock(), 0, 0\n"
 	"local batch = num(ARGV[3])\n"
+	/* revocations first, as sqlite.c: those the deletions below record stay */
+	"local r = redis.call('ZRANGEBYSCORE', G .. 'rev_exp', '-inf', ARGV[1], 'LIMIT', 0, batch)\n"
+	"for _, m in ipairs(r) do\n"
+	"  redis.call('ZREM', G .. 'rev', m)\n"
+	"  redis.call('ZREM', G .. 'rev_exp', m)\n"
+	"end\n"
+	"if #r == batch then more = 1 end\n"
 	"local a = redis.call('ZRANGEBYSCORE', G .. 'sess_exp', '-inf', ARGV[1],\n"
 	"                     'LIMIT', 0, batch)\n"
 	"local b = redis.call('ZRANGEBYSCORE', G .. 'sess_seen', '-inf', '(' .. ARGV[2],\n"
@@ -394,12 +411,6 @@ static const char *const lua[SC_COUNT_] = {
 	"    else redis.call('ZREM', G .. 'sess_exp', m) redis.call('ZREM', G .. 'sess_seen', m) end\n"
 	"  end\n"
 	"end\n"
-	"local r = redis.call('ZRANGEBYSCORE', G .. 'rev_exp', '-inf', ARGV[1], 'LIMIT', 0, batch)\n"
-	"for _, m in ipairs(r) do\n"
-	"  redis.call('ZREM', G .. 'rev', m)\n"
-	"  redis.call('ZREM', G .. 'rev_exp', m)\n"
-	"end\n"
-	"if #r == batch then more = 1 end\n"
 	"if n > 0 then bump() end\n"
 	"return {0, n, more}\n",
 
@@ -559,6 +570,20 @@ static void tohex(const unsigned char *b, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+/* Copy s[0..n) into dst[size], cut at a UTF-8 character boundary when it does not fit
+ * (as sqlite.c's col_text). */
+static void copy_text(char *dst, size_t size, const char *s, size_t n)
+{
+	if (n >= size) {
+		n = size - 1;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	}
+	if (n)
+		memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
 static void lua_sha_init(void)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -577,6 +602,7 @@ static void lua_sha_init(void)
 struct rconn {
 	redisContext *c;     /* NULL: not connected, or dropped after an error */
 	uint64_t run;        /* the server's run_id, hashed: added to the generation */
+	char policy[32];     /* the server's maxmemory-policy at connect */
 	struct rd_store *st;
 	struct rconn *prev, *next; /* st->conns, under st->mu */
 };
@@ -592,6 +618,7 @@ struct rd_store {
 	pthread_key_t key;    /* this thread's struct rconn */
 	pthread_mutex_t mu;   /* guards conns */
 	struct rconn *conns;
+	_Atomic int64_t hold_until; /* CLOCK_MONOTONIC ms: fail at once until then */
 };
 
 static struct rd_store *rd(struct lk_store *st)
@@ -638,6 +665,30 @@ static void guard_end(struct pipeguard *g)
 			;
 	}
 	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+/* ---------------------------------------------------------------- timeouts */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* After an I/O failure with errno e (message msg): on a timeout, hold off every call of
+ * this store for HOLD_MS. Refusals and resets fail fast by themselves and hold nothing. */
+static void note_failure(struct rd_store *st, int e, const char *msg)
+{
+	bool timeout = e == EAGAIN || e == EWOULDBLOCK || e == ETIMEDOUT || e == EINPROGRESS ||
+		       (msg && (strstr(msg, "timed out") || strstr(msg, "temporarily unavailable")));
+	if (timeout)
+		atomic_store_explicit(&st->hold_until, mono_ms() + HOLD_MS, memory_order_relaxed);
+}
+
+static bool held(struct rd_store *st)
+{
+	return mono_ms() < atomic_load_explicit(&st->hold_until, memory_order_relaxed);
 }
 
 /* ---------------------------------------------------------------- connections */
@@ -709,9 +760,10 @@ static void err_word(const redisReply *r, char *out, size_t size)
 }
 
 /*
- * Connect c: TCP with CONNECT_MS, then AUTH, SELECT and INFO server pipelined in one
- * round trip, each reply read within COMMAND_MS. Checks the server is Redis 7 or newer
- * and keeps a hash of its run_id. On failure c->c stays NULL and ei says why.
+ * Connect c: TCP with CONNECT_MS, then AUTH, SELECT and INFO (server, memory) pipelined
+ * in one round trip, each reply read within COMMAND_MS. Checks the server is Redis 7 or
+ * newer, keeps a hash of its run_id and its maxmemory-policy. On failure c->c stays NULL
+ * and ei says why.
  */
 static enum lk_err conn_connect(struct rd_store *st, struct rconn *c, struct lk_errinfo *ei)
 {
@@ -723,10 +775,12 @@ static enum lk_err conn_connect(struct rd_store *st, struct rconn *c, struct lk_
 	size_t len[3];
 	int sent = 0, got = 0;
 
+	errno = 0;
 	c->c = redisConnectWithTimeout(st->host, st->port, ms_tv(CONNECT_MS));
 	if (!c->c)
 		return lk_errf(ei, LK_ENOMEM, "out of memory connecting to %s", st->where);
 	if (c->c->err) {
+		note_failure(st, errno, c->c->errstr);
 		err = lk_errf(ei, LK_ESTORE, "cannot connect to %s: %s", st->where, c->c->errstr);
 		goto fail;
 	}
@@ -765,7 +819,9 @@ static enum lk_err conn_connect(struct rd_store *st, struct rconn *c, struct lk_
 	len[0] = 4;
 	argv[1] = "server";
 	len[1] = 6;
-	if (redisAppendCommandArgv(c->c, 2, argv, len) != REDIS_OK)
+	argv[2] = "memory";
+	len[2] = 6;
+	if (redisAppendCommandArgv(c->c, 3, argv, len) != REDIS_OK)
 		goto io;
 	sent++;
 
@@ -773,8 +829,11 @@ static enum lk_err conn_connect(struct rd_store *st, struct rconn *c, struct lk_
 	guard_begin(&g);
 	for (int i = 0; i < sent; i++) {
 		void *v = NULL;
-		if (redisGetReply(c->c, &v) != REDIS_OK || !v)
+		errno = 0;
+		if (redisGetReply(c->c, &v) != REDIS_OK || !v) {
+			note_failure(st, errno, c->c->errstr);
 			break;
+		}
 		got++;
 		redisReply *x = v;
 		if (x->type == REDIS_REPLY_ERROR && err == LK_OK) {
@@ -820,6 +879,8 @@ static enum lk_err conn_connect(struct rd_store *st, struct rconn *c, struct lk_
 			run = run << 4 | (uint64_t)d;
 		}
 		c->run = run;
+		v = info_field(r->str, "maxmemory_policy", &n);
+		copy_text(c->policy, sizeof c->policy, v ? v : "", v ? n : 0);
 	}
 	freeReplyObject(r);
 	return LK_OK;
@@ -839,6 +900,9 @@ static enum lk_err conn_get(struct rd_store *st, struct rconn **out, struct lk_e
 	struct rconn *c = pthread_getspecific(st->key);
 	enum lk_err err;
 
+	if (held(st))
+		return lk_errf(ei, LK_ESTORE, "%s timed out less than %d ms ago", st->where,
+			       HOLD_MS);
 	if (!c) {
 		if (!(c = calloc(1, sizeof *c)))
 			return lk_errf(ei, LK_ENOMEM, "out of memory");
@@ -878,14 +942,17 @@ static enum lk_err map_error(struct rconn *c, const redisReply *r)
 }
 
 /* Send one command on c and read its reply. NULL after an I/O error or timeout, with the
- * connection dropped. */
+ * connection dropped (and, on a timeout, the store held). */
 static redisReply *send_argv(struct rconn *c, int argc, const char **argv, const size_t *len)
 {
 	struct pipeguard g;
 	guard_begin(&g);
+	errno = 0;
 	redisReply *r = redisCommandArgv(c->c, argc, argv, len);
+	int e = errno; /* before guard_end's system calls */
 	guard_end(&g);
 	if (!r || c->c->err) {
+		note_failure(c->st, e, c->c->errstr);
 		if (r)
 			freeReplyObject(r);
 		conn_drop(c);
@@ -931,7 +998,7 @@ struct args {
 static void a_add(struct args *a, const void *p, size_t n)
 {
 	if (a->n >= MAX_ARGS)
-		abort(); /* our bug: a script with more arguments than MAX_ARGS */
+		abort(); /* our bug: a script called with more than MAX_ARGS arguments */
 	a->v[3 + a->n] = p;
 	a->l[3 + a->n] = n;
 	a->n++;
@@ -945,6 +1012,8 @@ static void a_str(struct args *a, const char *s, size_t max)
 
 static void a_i64(struct args *a, int64_t v)
 {
+	if (a->nnum >= MAX_ARGS)
+		abort(); /* our bug, as in a_add */
 	char *b = a->num[a->nnum++];
 	int n = snprintf(b, sizeof a->num[0], "%lld", (long long)v);
 	a_add(a, b, (size_t)n);
@@ -952,6 +1021,8 @@ static void a_i64(struct args *a, int64_t v)
 
 static void a_hex(struct args *a, const unsigned char h[32])
 {
+	if (a->nhex >= 2)
+		abort(); /* our bug: at most two hashes per call */
 	char *b = a->hex[a->nhex++];
 	tohex(h, 32, b);
 	a_add(a, b, 64);
@@ -1064,20 +1135,6 @@ static bool r_i64(const redisReply *r, int64_t *v)
 		return false;
 	*v = x;
 	return true;
-}
-
-/* Copy s[0..n) into dst[size], cut at a UTF-8 character boundary when it does not fit
- * (as sqlite.c's col_text). */
-static void copy_text(char *dst, size_t size, const char *s, size_t n)
-{
-	if (n >= size) {
-		n = size - 1;
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-	}
-	if (n)
-		memcpy(dst, s, n);
-	dst[n] = '\0';
 }
 
 /* Text from a string reply (nil: empty). */
@@ -1333,6 +1390,21 @@ static enum lk_err parse_url(struct rd_store *st, const char *rest, struct lk_er
 	return LK_OK;
 }
 
+/*
+ * Refuse a server that may evict keys: an evicted revocation set would let revoked tokens
+ * through again, and an evicted index would let a session outlive a password change. Only
+ * "noeviction" is safe (the Redis default). Checked at open; a server reconfigured later
+ * is not noticed until the next open.
+ */
+static enum lk_err check_policy(struct rd_store *st, const struct rconn *c,
+				struct lk_errinfo *ei)
+{
+	if (!c->policy[0] || !strcmp(c->policy, "noeviction"))
+		return LK_OK;
+	return lk_errf(ei, LK_ESTORE, "%s has maxmemory-policy %s; latchkey needs noeviction",
+		       st->where, c->policy);
+}
+
 /* Claim the database for this layout version, or refuse a newer one. */
 static enum lk_err check_schema(struct rd_store *st, struct lk_errinfo *ei)
 {
@@ -1391,7 +1463,7 @@ static enum lk_err rd_open(const char *rest, struct lk_store **out, struct lk_er
 		return lk_errf(ei, LK_ENOMEM, "no thread-specific key left");
 	}
 	if ((err = parse_url(st, rest, ei)) || (err = conn_get(st, &c, ei)) ||
-	    (err = check_schema(st, ei))) {
+	    (err = check_policy(st, c, ei)) || (err = check_schema(st, ei))) {
 		rd_close(&st->base);
 		return err;
 	}
@@ -1587,7 +1659,8 @@ static enum lk_err rd_user_list(struct lk_store *base, lk_user_cb cb, void *ud)
 	}
 	freeReplyObject(r);
 	r = NULL;
-	qsort(v, n, sizeof *v, cmp_user);
+	if (n)
+		qsort(v, n, sizeof *v, cmp_user);
 	for (size_t i = 0; i < n; i++)
 		if (cb(ud, &v[i]))
 			break;
@@ -1765,7 +1838,8 @@ static enum lk_err rd_session_list(struct lk_store *base, int64_t user_id, lk_se
 	}
 	freeReplyObject(r);
 	r = NULL;
-	qsort(v, n, sizeof *v, cmp_session);
+	if (n)
+		qsort(v, n, sizeof *v, cmp_session);
 	for (size_t i = 0; i < n; i++)
 		if (cb(ud, &v[i]))
 			break;

@@ -128,8 +128,9 @@ struct lk_store_ops {
 	enum lk_err (*ping)(struct lk_store *st);
 	/* The revocation generation: a number that changes whenever any process using this
 	 * store commits a change that can end a session (a session deleted, a user deleted, a
-	 * password changed). Must cost no more than an atomic load. NULL when the back end
-	 * cannot offer that; then sessions are never cached (auth/scache.h). */
+	 * password changed, a token revoked, a key added). SQLite: an atomic load from a
+	 * shared mapping; Redis: one GET (still cheaper than the two reads it saves). NULL when
+	 * the back end cannot offer it; then nothing is cached (auth/scache.h). */
 	uint64_t (*generation)(struct lk_store *st);
 
 	enum lk_err (*user_add)(struct lk_store *st, struct lk_user *u); /* sets u->id */
