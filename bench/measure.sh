@@ -11,7 +11,9 @@
 #     verification: setup and one-time lazy initialisation cancel out.
 # Raw results stay in $BENCH_OUT (default: the directory of BIN); the tables also go to
 # $BENCH_OUT/results.md. BENCH_JOBS (default nproc) valgrind runs go in parallel; the
-# timing runs alone.
+# timing runs alone. BENCH_SKIP_VG=1 re-times only and reuses the last valgrind results.
+# Instruction counts are valgrind's: its virtual CPU hides SHA-NI and AVX-512, so OpenSSL
+# and libsodium take their AVX2 paths there, while ns/op is the real CPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-build/bench/jwt}
@@ -20,7 +22,6 @@ jobs=${BENCH_JOBS:-$(nproc)}
 lo=200 hi=1200
 command -v valgrind >/dev/null || { echo "measure.sh: valgrind is needed" >&2; exit 1; }
 mkdir -p "$out/vg"
-rm -f "$out"/vg/*
 
 tokens=$out/tokens.txt
 "$bin" --gen "$tokens"
@@ -28,7 +29,9 @@ tokens=$out/tokens.txt
 "$bin" --versions >"$out/versions.tsv"
 
 echo "measure.sh: timing (about a minute) ..." >&2
+load0=$(cut -d' ' -f1 /proc/loadavg)
 "$bin" --tokens "$tokens" >"$out/time.tsv"
+load1=$(cut -d' ' -f1 /proc/loadavg)
 
 # one valgrind measurement: vg TOOL CASE N -> prints the count
 export bin tokens out lo hi
@@ -47,21 +50,35 @@ vg_one() { # CASE: writes $out/vg/<safe>.tsv with "case Ir allocs"
 		irs+=("$ir") als+=("$al")
 	done
 	awk -v c="$c" -v i0="${irs[0]}" -v i1="${irs[1]}" -v a0="${als[0]}" -v a1="${als[1]}" \
-		-v d=$((hi - lo)) 'BEGIN { printf "%s\t%.0f\t%.2f\n", c, (i1 - i0) / d, (a1 - a0) / d }' \
+		-v d=$((hi - lo)) 'BEGIN { a = (a1 - a0) / d; if (a < 0.005) a = 0
+			printf "%s\t%.0f\t%.2f\n", c, (i1 - i0) / d, a }' \
 		>"$out/vg/$safe.tsv"
 }
 export -f vg_one
-echo "measure.sh: valgrind (callgrind + memcheck, N=$lo and N=$hi; a few minutes) ..." >&2
-awk -F'\t' '$2 == "ok" { print $1 }' "$out/list.tsv" |
-	xargs -P "$jobs" -I{} bash -c 'vg_one "$1"' _ {}
-cat "$out"/vg/*.tsv >"$out/vg.tsv"
+if [ "${BENCH_SKIP_VG:-0}" = 1 ] && [ -s "$out/vg.tsv" ]; then
+	echo "measure.sh: BENCH_SKIP_VG=1: reusing $out/vg.tsv" >&2
+else
+	echo "measure.sh: valgrind (callgrind + memcheck, N=$lo and N=$hi; a few minutes) ..." >&2
+	rm -f "$out"/vg/*
+	awk -F'\t' '$2 == "ok" { print $1 }' "$out/list.tsv" |
+		xargs -P "$jobs" -I{} bash -c 'vg_one "$1"' _ {}
+	cat "$out"/vg/*.tsv >"$out/vg.tsv"
+fi
 
 # ------------------------------------------------------------------ the tables
+ncpu=$(nproc)
+{
+	printf '%s, %s CPUs; load average %s before timing, %s after.\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" "$ncpu" "$load0" "$load1"
+	if awk -v a="$load0" -v b="$load1" -v n="$ncpu" 'BEGIN { exit !(a > n / 2 || b > n / 2) }'; then
+		printf '**Warning: the machine was busy while timing; ns/op (and the time ratios) are unreliable. Instructions and allocations are not affected.**\n'
+	fi
+} | tee "$out/results.md"
 awk -F'\t' -v versions="$out/versions.tsv" -v vgf="$out/vg.tsv" -v timef="$out/time.tsv" '
 function fmt_ns(x) { return x >= 10000 ? sprintf("%.1f µs", x / 1000) : sprintf("%.0f ns", x) }
 function fmt_ir(x,   s, r) { s = sprintf("%.0f", x); r = ""
 	while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) }
 	return s r }
+function fmt_al(x) { x += 0; if (x < 0.005) x = 0; return sprintf("%.2f", x) }
 function ratio(x, y) { return y > 0 ? sprintf("%.2fx", x / y) : "" }
 BEGIN {
 	while ((getline l < vgf) > 0) { split(l, f, "\t"); ir[f[1]] = f[2]; al[f[1]] = f[3] }
@@ -94,11 +111,11 @@ END {
 			}
 			if (grp == "JSON")
 				printf "| %s | %s | %s | %s | %s | %s |\n", p[2], desc[i], fmt_ns(ns[c]),
-					fmt_ir(ir[c]), ratio(ir[c], ir[floor]), al[c]
+					fmt_ir(ir[c]), ratio(ir[c], ir[floor]), fmt_al(al[c])
 			else
 				printf "| %s | %s | %s | %s | %s | %s | %s |\n", p[2], desc[i], fmt_ns(ns[c]),
 					fmt_ir(ir[c]), c == floor ? "1.00x" : ratio(ir[c], ir[floor]),
-					c == floor ? "1.00x" : ratio(ns[c], ns[floor]), al[c]
+					c == floor ? "1.00x" : ratio(ns[c], ns[floor]), fmt_al(al[c])
 		}
 		lk = grp "/latchkey"
 		if (grp != "JSON" && (lk in ir)) {
@@ -110,7 +127,7 @@ END {
 				ok ? "met" : "missed", r, grp == "HS256" ? sprintf(", %s allocs", al[lk]) : ""
 		}
 	}
-}' "$out/list.tsv" | tee "$out/results.md"
+}' "$out/list.tsv" | tee -a "$out/results.md"
 
 # ------------------------------------------------------------------ where latchkey HS256 goes
 # Self instructions per function, (N=1200 profile - N=200 profile) / 1000: setup cancels.

@@ -4,7 +4,7 @@
  * later refresh-token families, the denylist, signing keys and rate-limit buckets) behind
  * one table of operations, like Redis's ConnectionType. Auth logic calls only lk_store_*;
  * it never sees SQL or Redis commands, so back ends are interchangeable: "sqlite:PATH" is
- * the embedded default, "redis://HOST:PORT/DB" the shared one (a later issue).
+ * the embedded default, "redis://HOST:PORT/DB" the shared one for many instances.
  *
  * Rules every back end keeps:
  * - Thread-safe: any thread may call any operation; back ends keep a connection per
@@ -39,7 +39,7 @@ struct lk_user {
 	char roles[LK_ROLES_MAX + 1];  /* "admin,reader"; empty when none */
 	char phc[LK_PHC_MAX + 1];      /* Argon2id PHC string */
 	int64_t created;
-	int64_t pw_changed;            /* tokens issued before this are void (later issues) */
+	int64_t pw_changed;            /* tokens issued before this are void */
 };
 
 struct lk_session {
