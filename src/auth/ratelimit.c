@@ -28,6 +28,7 @@ struct entry {
 };
 
 struct lk_ratelimit {
+	struct lk_store *st;   /* when set (and it has rl ops), state lives in the store */
 	pthread_mutex_t mu;
 	struct lk_rlcfg cfg;
 	unsigned char sipkey[crypto_shorthash_KEYBYTES];
@@ -131,7 +132,7 @@ static void refill(struct lk_ratelimit *rl, struct entry *e, int64_t now)
 		e->tokens = cap;
 }
 
-static int64_t pair_wait(struct lk_ratelimit *rl, const struct entry *e, int64_t now)
+static int64_t pair_wait(const struct lk_ratelimit *rl, const struct entry *e, int64_t now)
 {
 	if (e->failures < rl->cfg.pair_free)
 		return 0;
@@ -143,17 +144,45 @@ static int64_t pair_wait(struct lk_ratelimit *rl, const struct entry *e, int64_t
 	return until > now ? until - now : 0;
 }
 
-enum lk_err lk_rl_check(struct lk_ratelimit *rl, const char *user, const char *ip, int64_t now,
-			int64_t *retry_after)
+/* Store keys: BLAKE2b-128 of the pair or IP, hex; nothing readable about who tried. */
+static void store_key(char kind, const char *user, const char *ip, char out[33])
+{
+	crypto_generichash_state h;
+	unsigned char d[16];
+	static const char hexd[] = "0123456789abcdef";
+	crypto_generichash_init(&h, NULL, 0, sizeof d);
+	crypto_generichash_update(&h, (const unsigned char *)&kind, 1);
+	if (user)
+		crypto_generichash_update(&h, (const unsigned char *)user, strlen(user) + 1);
+	crypto_generichash_update(&h, (const unsigned char *)ip, strlen(ip));
+	crypto_generichash_final(&h, d, sizeof d);
+	for (int i = 0; i < 16; i++) {
+		out[2 * i] = hexd[d[i] >> 4];
+		out[2 * i + 1] = hexd[d[i] & 15];
+	}
+	out[32] = '\0';
+}
+
+static bool shared(const struct lk_ratelimit *rl)
+{
+	return rl->st && rl->st->ops->rl_get && rl->st->ops->rl_fail && rl->st->ops->rl_reset;
+}
+
+void lk_rl_use_store(struct lk_ratelimit *rl, struct lk_store *st)
+{
+	rl->st = st;
+}
+
+static int64_t wait_for(const struct lk_ratelimit *rl, const struct entry *ipe,
+			const struct entry *pe, int64_t now)
 {
 	int64_t wait = 0;
-	pthread_mutex_lock(&rl->mu);
-	struct entry *ipe = find(rl, key_of(rl, NULL, ip), false, false, now);
-	struct entry *pe = find(rl, key_of(rl, user, ip), true, false, now);
 	if (ipe) {
 		double t = ipe->tokens, rate = rl->cfg.ip_per_min / 60.0;
 		if (now > ipe->last)
 			t += (double)(now - ipe->last) * rate;
+		if (t > rl->cfg.ip_per_min)
+			t = rl->cfg.ip_per_min;
 		if (t < 1.0)
 			wait = (int64_t)((1.0 - t) / rate) + 1;
 	}
@@ -162,6 +191,38 @@ enum lk_err lk_rl_check(struct lk_ratelimit *rl, const char *user, const char *i
 		if (w > wait)
 			wait = w;
 	}
+	return wait;
+}
+
+enum lk_err lk_rl_check(struct lk_ratelimit *rl, const char *user, const char *ip, int64_t now,
+			int64_t *retry_after)
+{
+	int64_t wait = 0;
+	if (shared(rl)) {
+		char pk[33], ik[33];
+		struct lk_rlstate p, i;
+		struct entry pe = {0}, ie = {0};
+		store_key('p', user, ip, pk);
+		store_key('i', NULL, ip, ik);
+		/* A store that cannot answer does not lock anyone out; sign-in itself will fail
+		 * on the same store moments later with a clear 503. */
+		if (rl->st->ops->rl_get(rl->st, pk, ik, now, &p, &i) != LK_OK)
+			return LK_OK;
+		pe.failures = (unsigned)p.failures;
+		pe.last = p.last;
+		ie.tokens = i.tokens;
+		ie.last = i.last;
+		wait = wait_for(rl, i.found ? &ie : NULL, p.found ? &pe : NULL, now);
+		if (wait > 0) {
+			*retry_after = wait;
+			return LK_ERATE_LIMITED;
+		}
+		return LK_OK;
+	}
+	pthread_mutex_lock(&rl->mu);
+	struct entry *ipe = find(rl, key_of(rl, NULL, ip), false, false, now);
+	struct entry *pe = find(rl, key_of(rl, user, ip), true, false, now);
+	wait = wait_for(rl, ipe, pe, now);
 	pthread_mutex_unlock(&rl->mu);
 	if (wait > 0) {
 		*retry_after = wait;
@@ -172,6 +233,14 @@ enum lk_err lk_rl_check(struct lk_ratelimit *rl, const char *user, const char *i
 
 void lk_rl_fail(struct lk_ratelimit *rl, const char *user, const char *ip, int64_t now)
 {
+	if (shared(rl)) {
+		char pk[33], ik[33];
+		store_key('p', user, ip, pk);
+		store_key('i', NULL, ip, ik);
+		(void)rl->st->ops->rl_fail(rl->st, pk, ik, now, rl->cfg.ip_per_min,
+					   (int64_t)rl->cfg.backoff_max + 60);
+		return;
+	}
 	pthread_mutex_lock(&rl->mu);
 	struct entry *ipe = find(rl, key_of(rl, NULL, ip), false, true, now);
 	if (ipe) {
@@ -189,6 +258,12 @@ void lk_rl_fail(struct lk_ratelimit *rl, const char *user, const char *ip, int64
 
 void lk_rl_success(struct lk_ratelimit *rl, const char *user, const char *ip)
 {
+	if (shared(rl)) {
+		char pk[33];
+		store_key('p', user, ip, pk);
+		(void)rl->st->ops->rl_reset(rl->st, pk);
+		return;
+	}
 	pthread_mutex_lock(&rl->mu);
 	struct entry *pe = find(rl, key_of(rl, user, ip), true, false, 0);
 	if (pe)

@@ -4,14 +4,15 @@
  * (account, client IP) pair. After `pair_free` failures a pair waits a backoff that doubles
  * from 1 s up to `backoff_max`; one IP gets at most `ip_per_min` failures a minute across
  * accounts (a token bucket). Successes are never held back by another IP's failures, so an
- * attacker cannot lock an account for its owner. In-memory and per process for now; a
- * later issue moves the buckets into the store so instances share them.
+ * attacker cannot lock an account for its owner. The counters live in the store when it
+ * offers rl ops (shared by every instance), else in this process's memory.
  */
 #ifndef LK_AUTH_RATELIMIT_H
 #define LK_AUTH_RATELIMIT_H
 
 #include <stdint.h>
 #include "latchkey.h"
+#include "store/store.h"
 
 struct lk_rlcfg {
 	unsigned pair_free;    /* failures per pair before backoff (5) */
@@ -23,6 +24,9 @@ struct lk_ratelimit;
 
 enum lk_err lk_rl_new(const struct lk_rlcfg *cfg, struct lk_ratelimit **out) LK_WUR;
 void lk_rl_free(struct lk_ratelimit *rl);
+/* Keep the counters in st (when its back end has rl ops) so that every instance on the
+ * same store counts together; otherwise they stay in this process's memory. */
+void lk_rl_use_store(struct lk_ratelimit *rl, struct lk_store *st);
 /* May user sign in from ip now? LK_OK, or LK_ERATE_LIMITED with *retry_after seconds. */
 enum lk_err lk_rl_check(struct lk_ratelimit *rl, const char *user, const char *ip, int64_t now,
 			int64_t *retry_after);

@@ -136,6 +136,7 @@ int lk_cli_serve(int argc, char **argv)
 		lk_store_close(st);
 		return LK_EXIT_FAIL;
 	}
+	lk_rl_use_store(auth.rl, st);
 	rc = lk_server_run(&cfg.srv, &auth);
 	lk_rl_free(auth.rl);
 	lk_scache_free(auth.cache);

@@ -213,6 +213,7 @@ enum scr {
 	SC_FAMILY_REVOKE,
 	SC_RT_DEL_USER,
 	SC_REVOKE_ADD,
+	SC_RL_FAIL,
 	SC_COUNT_
 };
 
@@ -552,6 +553,21 @@ static const char *const lua[SC_COUNT_] = {
 	[SC_REVOKE_ADD] = RW
 	"record(ARGV[1], ARGV[2], ARGV[3], ARGV[4], clock())\n"
 	"bump()\n"
+	"return {0}\n",
+
+	/* ARGV: pair ip now cap ttl. One more failure for pair; one token from ip's bucket,
+	 * refilled at cap per minute up to cap. Both keys live ttl after their last change. */
+	[SC_RL_FAIL] = RW
+	"local p, i = 'lk:rl:' .. ARGV[1], 'lk:rl:' .. ARGV[2]\n"
+	"local now, cap, ttl = num(ARGV[3]), num(ARGV[4]), num(ARGV[5])\n"
+	"redis.call('HINCRBY', p, 'f', 1)\n"
+	"redis.call('HSET', p, 'l', now)\n"
+	"redis.call('EXPIRE', p, ttl)\n"
+	"local b = redis.call('HMGET', i, 't', 'l')\n"
+	"local t = cap\n"
+	"if b[1] then t = math.min(cap, num(b[1]) + (now - num(b[2])) * cap / 60) end\n"
+	"redis.call('HSET', i, 't', tostring(t - 1), 'l', now)\n"
+	"redis.call('EXPIRE', i, ttl)\n"
 	"return {0}\n",
 };
 
@@ -2361,6 +2377,77 @@ static enum lk_err rd_secret(struct lk_store *base, const char *name, unsigned c
 	return err;
 }
 
+/* ---------------------------------------------------------------- sign-in limits */
+
+static enum lk_err rl_read(struct rd_store *st, const char *k, struct lk_rlstate *o)
+{
+	char key[160];
+	const char *argv[] = {"HMGET", key, "f", "t", "l"};
+	size_t len[5] = {5, 0, 1, 1, 1};
+	redisReply *r = NULL;
+	enum lk_err err;
+
+	memset(o, 0, sizeof *o);
+	snprintf(key, sizeof key, "lk:rl:%.128s", k);
+	len[1] = strlen(key);
+	if ((err = rcmd(st, 5, argv, len, &r, NULL)))
+		return err;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
+		freeReplyObject(r);
+		return LK_ESTORE_CORRUPT;
+	}
+	if (r->element[2]->type == REDIS_REPLY_STRING) {
+		o->found = true;
+		o->failures = r->element[0]->type == REDIS_REPLY_STRING ? strtoll(r->element[0]->str, NULL, 10) : 0;
+		o->tokens = r->element[1]->type == REDIS_REPLY_STRING ? strtod(r->element[1]->str, NULL) : 0;
+		o->last = strtoll(r->element[2]->str, NULL, 10);
+	}
+	freeReplyObject(r);
+	return LK_OK;
+}
+
+static enum lk_err rd_rl_get(struct lk_store *base, const char *pair, const char *ip, int64_t now,
+			     struct lk_rlstate *p, struct lk_rlstate *i)
+{
+	enum lk_err err;
+	(void)now; /* keys expire by themselves */
+	if (!pair || !ip || !p || !i)
+		return LK_EINVAL;
+	if ((err = rl_read(rd(base), pair, p)))
+		return err;
+	return rl_read(rd(base), ip, i);
+}
+
+static enum lk_err rd_rl_fail(struct lk_store *base, const char *pair, const char *ip, int64_t now,
+			      double cap, int64_t ttl)
+{
+	struct args a = {0};
+	if (!pair || !ip)
+		return LK_EINVAL;
+	a_str(&a, pair, 128);
+	a_str(&a, ip, 128);
+	a_i64(&a, now);
+	a_i64(&a, (int64_t)cap);
+	a_i64(&a, ttl > 0 ? ttl : 1);
+	return rscript0(rd(base), SC_RL_FAIL, &a);
+}
+
+static enum lk_err rd_rl_reset(struct lk_store *base, const char *pair)
+{
+	char key[160];
+	const char *argv[] = {"DEL", key};
+	size_t len[2] = {3, 0};
+	redisReply *r = NULL;
+	enum lk_err err;
+	if (!pair)
+		return LK_EINVAL;
+	snprintf(key, sizeof key, "lk:rl:%.128s", pair);
+	len[1] = strlen(key);
+	if (!(err = rcmd(rd(base), 2, argv, len, &r, NULL)))
+		freeReplyObject(r);
+	return err;
+}
+
 const struct lk_store_ops lk_store_redis_ops = {
 	.scheme = "redis",
 	.open = rd_open,
@@ -2401,4 +2488,7 @@ const struct lk_store_ops lk_store_redis_ops = {
 	.revocations = rd_revocations,
 	.set_revocation_ttl = rd_set_revocation_ttl,
 	.secret = rd_secret,
+	.rl_get = rd_rl_get,
+	.rl_fail = rd_rl_fail,
+	.rl_reset = rd_rl_reset,
 };

@@ -155,6 +155,15 @@ static const char *const migrations[] = {
 	"  INSERT INTO revocations (type, value, before, expires) VALUES ('sub', OLD.id,"
 	"    unixepoch() + 1, unixepoch() + (SELECT v FROM meta WHERE k = 'revocation_ttl'));"
 	"END;",
+	/* 3: sign-in limits shared by every process on this database */
+	"CREATE TABLE ratelimit ("
+	"  k TEXT PRIMARY KEY,"
+	"  failures INTEGER NOT NULL DEFAULT 0,"
+	"  tokens REAL NOT NULL DEFAULT 0,"
+	"  last INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE INDEX ratelimit_expires ON ratelimit(expires);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -210,6 +219,11 @@ enum sid {
 	S_META_SET,
 	S_SECRET_GET,
 	S_SECRET_ADD,
+	S_RL_GET,
+	S_RL_PAIR,
+	S_RL_IP,
+	S_RL_RESET,
+	S_RL_PURGE,
 	S_COUNT_
 };
 
@@ -275,6 +289,19 @@ static const char *const sql[S_COUNT_] = {
 	[S_META_SET] = "INSERT OR REPLACE INTO meta (k, v) VALUES (?1, ?2)",
 	[S_SECRET_GET] = "SELECT value FROM secrets WHERE name = ?1",
 	[S_SECRET_ADD] = "INSERT OR IGNORE INTO secrets (name, value) VALUES (?1, ?2)",
+	[S_RL_GET] = "SELECT failures, tokens, last FROM ratelimit WHERE k = ?1 AND expires > ?2",
+	[S_RL_PAIR] = "INSERT INTO ratelimit (k, failures, tokens, last, expires) "
+		      "VALUES (?1, 1, 0, ?2, ?3) ON CONFLICT(k) DO UPDATE SET "
+		      "failures = CASE WHEN expires > ?2 THEN failures + 1 ELSE 1 END, "
+		      "last = ?2, expires = ?3",
+	/* refill at ?4 per minute up to ?4, then take one */
+	[S_RL_IP] = "INSERT INTO ratelimit (k, failures, tokens, last, expires) "
+		    "VALUES (?1, 0, ?4 - 1, ?2, ?3) ON CONFLICT(k) DO UPDATE SET "
+		    "tokens = CASE WHEN expires > ?2 THEN "
+		    "min(?4, tokens + (?2 - last) * ?4 / 60.0) - 1 ELSE ?4 - 1 END, "
+		    "last = ?2, expires = ?3",
+	[S_RL_RESET] = "DELETE FROM ratelimit WHERE k = ?1",
+	[S_RL_PURGE] = "DELETE FROM ratelimit WHERE expires <= ?1",
 };
 
 struct sq_store;
@@ -1368,7 +1395,8 @@ static enum lk_err sq_session_purge(struct lk_store *base, int64_t now, int64_t 
 	enum lk_err err;
 
 	if ((err = purge_one(sq(base), S_REFRESH_PURGE, now)) ||
-	    (err = purge_one(sq(base), S_REVOKE_PURGE, now)))
+	    (err = purge_one(sq(base), S_REVOKE_PURGE, now)) ||
+	    (err = purge_one(sq(base), S_RL_PURGE, now)))
 		return err;
 	if ((rc = q_begin(sq(base), S_SESS_PURGE, &q)) != SQLITE_OK)
 		return map_rc(rc);
@@ -1843,6 +1871,89 @@ static enum lk_err sq_secret(struct lk_store *base, const char *name, unsigned c
 	return map_rc(rc);
 }
 
+/* ---------------------------------------------------------------- sign-in limits */
+
+static enum lk_err rl_read(struct sq_store *st, const char *k, int64_t now, struct lk_rlstate *o)
+{
+	struct q q;
+	int rc = SQLITE_OK;
+
+	memset(o, 0, sizeof *o);
+	if ((rc = q_begin(st, S_RL_GET, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_str(&q, 1, k, 128, &rc);
+	bind_i64(&q, 2, now, &rc);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(q.s);
+		if (rc == SQLITE_ROW) {
+			o->found = true;
+			o->failures = sqlite3_column_int64(q.s, 0);
+			o->tokens = sqlite3_column_double(q.s, 1);
+			o->last = sqlite3_column_int64(q.s, 2);
+			rc = SQLITE_OK;
+		} else if (rc == SQLITE_DONE) {
+			rc = SQLITE_OK;
+		}
+	}
+	q_end(&q);
+	return map_rc(rc);
+}
+
+static enum lk_err sq_rl_get(struct lk_store *base, const char *pair, const char *ip, int64_t now,
+			     struct lk_rlstate *p, struct lk_rlstate *i)
+{
+	enum lk_err err;
+	if (!pair || !ip || !p || !i)
+		return LK_EINVAL;
+	if ((err = rl_read(sq(base), pair, now, p)))
+		return err;
+	return rl_read(sq(base), ip, now, i);
+}
+
+static enum lk_err sq_rl_fail(struct lk_store *base, const char *pair, const char *ip, int64_t now,
+			      double cap, int64_t ttl)
+{
+	struct sq_store *st = sq(base);
+	struct conn *c;
+	struct q q;
+	int rc;
+
+	if (!pair || !ip)
+		return LK_EINVAL;
+	if ((rc = conn_get(st, &c)) != SQLITE_OK)
+		return map_rc(rc);
+	if ((rc = run(st, S_BEGIN)) != SQLITE_OK)
+		return map_rc(rc);
+	for (int k = 0; k < 2 && rc == SQLITE_OK; k++) {
+		if ((rc = q_begin(st, k ? S_RL_IP : S_RL_PAIR, &q)) != SQLITE_OK)
+			break;
+		bind_str(&q, 1, k ? ip : pair, 128, &rc);
+		bind_i64(&q, 2, now, &rc);
+		bind_i64(&q, 3, now + ttl, &rc);
+		if (k && rc == SQLITE_OK)
+			rc = sqlite3_bind_double(q.s, 4, cap);
+		if (rc == SQLITE_OK)
+			rc = step_done(&q);
+		q_end(&q);
+	}
+	return map_rc(txn_end(st, c, rc));
+}
+
+static enum lk_err sq_rl_reset(struct lk_store *base, const char *pair)
+{
+	struct q q;
+	int rc = SQLITE_OK;
+	if (!pair)
+		return LK_EINVAL;
+	if ((rc = q_begin(sq(base), S_RL_RESET, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_str(&q, 1, pair, 128, &rc);
+	if (rc == SQLITE_OK)
+		rc = step_done(&q);
+	q_end(&q);
+	return map_rc(rc);
+}
+
 const struct lk_store_ops lk_store_sqlite_ops = {
 	.scheme = "sqlite",
 	.open = sq_open,
@@ -1883,4 +1994,7 @@ const struct lk_store_ops lk_store_sqlite_ops = {
 	.revocations = sq_revocations,
 	.set_revocation_ttl = sq_set_revocation_ttl,
 	.secret = sq_secret,
+	.rl_get = sq_rl_get,
+	.rl_fail = sq_rl_fail,
+	.rl_reset = sq_rl_reset,
 };

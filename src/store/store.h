@@ -22,6 +22,7 @@
 #define LK_STORE_STORE_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include "latchkey.h"
 
@@ -108,6 +109,15 @@ struct lk_revocation {
 	char value[LK_KID_MAX + 1];
 	int64_t before;                  /* sub: tokens issued before this are void */
 	int64_t expires;
+};
+
+/* Sign-in limiter state for one key (auth/ratelimit.c): consecutive failures, the time
+ * of the last one, and a token-bucket level. */
+struct lk_rlstate {
+	int64_t failures;
+	int64_t last;
+	double tokens;
+	bool found;
 };
 
 struct lk_store;
@@ -206,6 +216,16 @@ struct lk_store_ops {
 	enum lk_err (*set_revocation_ttl)(struct lk_store *st, int64_t seconds);
 	/* A named 32-byte server secret shared by every instance, created on first use. */
 	enum lk_err (*secret)(struct lk_store *st, const char *name, unsigned char out[32]);
+
+	/* Sign-in limits shared by every instance (keys: short opaque strings). rl_get reads
+	 * both keys; rl_fail atomically adds a failure to `pair` and takes one token from the
+	 * bucket `ip` (refilled at cap per minute, up to cap); state lives ttl seconds after its
+	 * last failure; rl_reset forgets `pair`. */
+	enum lk_err (*rl_get)(struct lk_store *st, const char *pair, const char *ip, int64_t now,
+			      struct lk_rlstate *p, struct lk_rlstate *i);
+	enum lk_err (*rl_fail)(struct lk_store *st, const char *pair, const char *ip, int64_t now,
+			       double cap, int64_t ttl);
+	enum lk_err (*rl_reset)(struct lk_store *st, const char *pair);
 };
 
 /* A store handle: which back end, and the back end's own state. */

@@ -28,7 +28,7 @@
 
 #include "store/store.h"
 
-#define SCHEMA_VERSION 2 /* entries of migrations[] in src/store/sqlite.c */
+#define SCHEMA_VERSION 3 /* entries of migrations[] in src/store/sqlite.c */
 #define APP_ID 0x4c4b6579
 
 static char tmpdir[64];

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Sign-in limits (SPEC "Sign-in limits"), in memory and in the store. The story: an
+ * attacker guesses one account's password from one address; after five failures each
+ * further try waits 1 s, 2 s, 4 s ... up to the cap, while the owner, from another
+ * address, signs in untouched; one address spraying many accounts is held to 60 failures a
+ * minute; and when the counters live in the store, two server instances (two store
+ * handles here) count together, so spreading the guesses over instances gains nothing.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/ratelimit.h"
+
+static char dir[64], url[128];
+static const struct lk_rlcfg cfg = {.pair_free = 5, .backoff_max = 900, .ip_per_min = 60};
+
+static int64_t wait_of(struct lk_ratelimit *rl, const char *u, const char *ip, int64_t now)
+{
+	int64_t w = 0;
+	return lk_rl_check(rl, u, ip, now, &w) == LK_ERATE_LIMITED ? w : 0;
+}
+
+/* Run the scenario against two limiters: the same one twice (memory), or two on two
+ * handles of one store (shared). */
+static void scenario(struct lk_ratelimit *a, struct lk_ratelimit *b)
+{
+	int64_t t = 1000000;
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(wait_of(i % 2 ? a : b, "alice", "10.0.0.1", t), 0);
+		lk_rl_fail(i % 2 ? a : b, "alice", "10.0.0.1", t);
+	}
+	/* sixth failure from the pair: backoff doubling from 1 s */
+	assert_int_equal(wait_of(a, "alice", "10.0.0.1", t), 1);
+	assert_int_equal(wait_of(b, "alice", "10.0.0.1", t + 1), 0);
+	lk_rl_fail(b, "alice", "10.0.0.1", t + 1);
+	assert_int_equal(wait_of(a, "alice", "10.0.0.1", t + 1), 2);
+	for (int i = 0; i < 20; i++)
+		lk_rl_fail(a, "alice", "10.0.0.1", t + 2);
+	assert_int_equal(wait_of(b, "alice", "10.0.0.1", t + 2), 900); /* capped at 15 min */
+	/* the owner elsewhere is not held back */
+	assert_int_equal(wait_of(a, "alice", "192.0.2.7", t + 2), 0);
+	/* success from the pair forgives it */
+	lk_rl_success(b, "alice", "10.0.0.1");
+	assert_int_equal(wait_of(a, "alice", "10.0.0.1", t + 2), 0);
+
+	/* spraying: one address, many accounts, 60 failures a minute */
+	int64_t s = t + 5000;
+	for (int i = 0; i < 60; i++) {
+		char u[16];
+		snprintf(u, sizeof u, "user%d", i);
+		assert_int_equal(wait_of(i % 2 ? a : b, u, "10.9.9.9", s), 0);
+		lk_rl_fail(i % 2 ? a : b, u, "10.9.9.9", s);
+	}
+	assert_true(wait_of(a, "user-new", "10.9.9.9", s) >= 1);
+	assert_int_equal(wait_of(b, "user-new", "10.9.9.9", s + 2), 0); /* refilled 2 tokens */
+	assert_int_equal(wait_of(a, "user-new", "10.9.9.10", s), 0);    /* another address */
+}
+
+static void test_memory(void **state)
+{
+	struct lk_ratelimit *rl = NULL;
+	assert_int_equal(lk_rl_new(&cfg, &rl), LK_OK);
+	scenario(rl, rl);
+	lk_rl_free(rl);
+}
+
+static void test_shared_store(void **state)
+{
+	struct lk_store *s1 = NULL, *s2 = NULL;
+	struct lk_ratelimit *a = NULL, *b = NULL;
+	struct lk_errinfo ei = {0};
+	assert_int_equal(lk_store_open(url, &s1, &ei), LK_OK);
+	assert_int_equal(lk_store_open(url, &s2, &ei), LK_OK);
+	assert_int_equal(lk_rl_new(&cfg, &a), LK_OK);
+	assert_int_equal(lk_rl_new(&cfg, &b), LK_OK);
+	lk_rl_use_store(a, s1);
+	lk_rl_use_store(b, s2);
+	scenario(a, b);
+	lk_rl_free(a);
+	lk_rl_free(b);
+	lk_store_close(s1);
+	lk_store_close(s2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_memory),
+		cmocka_unit_test(test_shared_store),
+	};
+	snprintf(dir, sizeof dir, "/tmp/lk-rl-XXXXXX");
+	if (!mkdtemp(dir))
+		return 1;
+	snprintf(url, sizeof url, "sqlite:%s/t.db", dir);
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		rc = 1;
+	return rc;
+}
