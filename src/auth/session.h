@@ -32,6 +32,7 @@ struct lk_auth {
 	struct lk_scache *cache; /* NULL: every check reads the store */
 	struct lk_tokens *tok;   /* access tokens; NULL when not serving them */
 	unsigned char refresh_key[32]; /* derives successors for the grace window */
+	unsigned char csrf_key[32];    /* MACs sign-in form tokens */
 };
 
 /* Refresh tokens (refresh.c). A token is 32 random bytes, base64url; its successor is

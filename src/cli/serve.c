@@ -114,6 +114,7 @@ int lk_cli_serve(int argc, char **argv)
 	int64_t longest = cfg.tok.access_ttl > cfg.tok.hybrid_ttl ? cfg.tok.access_ttl : cfg.tok.hybrid_ttl;
 	if ((err = st->ops->set_revocation_ttl(st, longest + cfg.tok.leeway)) ||
 	    (err = st->ops->secret(st, "refresh", auth.refresh_key)) ||
+	    (err = st->ops->secret(st, "csrf", auth.csrf_key)) ||
 	    (err = lk_tokens_new(st, &cfg.tok, &auth.tok, &ei)) ||
 	    (err = lk_tokens_maintain(auth.tok, (int64_t)time(NULL)))) {
 		fprintf(stderr, "latchkey: cannot prepare the signing keys: %s %s\n", lk_err_str(err),
@@ -142,6 +143,7 @@ int lk_cli_serve(int argc, char **argv)
 	lk_scache_free(auth.cache);
 	lk_tokens_free(auth.tok);
 	sodium_memzero(auth.refresh_key, sizeof auth.refresh_key);
+	sodium_memzero(auth.csrf_key, sizeof auth.csrf_key);
 	lk_store_close(st);
 	lk_log("info", "stopped", (char *)NULL);
 	return rc;

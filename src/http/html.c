@@ -128,16 +128,15 @@ static void hidden_csrf(struct page *p, const char *tok)
 static enum MHD_Result login_page(struct lk_req *r, unsigned status, const char *msg)
 {
 	struct lk_server *s = r->srv;
-	unsigned char raw[32];
 	char tok[LK_CSRF_LEN + 1], setc[192];
 	struct page p = {0};
 	const char *ret = MHD_lookup_connection_value(r->c, MHD_GET_ARGUMENT_KIND, "return_to");
 
 	if (!ret && r->return_to[0])
 		ret = r->return_to;
-	/* Double-submit token for the form, bound to this browser by a cookie. */
-	randombytes_buf(raw, sizeof raw);
-	lk_b64url_encode(raw, sizeof raw, tok);
+	/* Double-submit token for the form, bound to this browser by a cookie and MAC'd so
+	 * only tokens this server minted count. */
+	lk_csrf_mint(s, tok);
 	snprintf(setc, sizeof setc, "%s=%s%s", s->csrf_cookie, tok, s->cookie_attrs);
 	head(&p, "Sign in");
 	if (msg) {

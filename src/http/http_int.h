@@ -113,6 +113,12 @@ const char *lk_req_header(struct lk_req *r, const char *name);
  * The result is a new string the caller frees. */
 char *lk_req_param(struct lk_req *r, const char *name);
 bool lk_req_is_form(struct lk_req *r);
+/* Is Content-Type exactly this media type (parameters allowed)? */
+bool lk_req_has_type(struct lk_req *r, const char *type);
+/* Sign-in form CSRF tokens: random, MAC'd with a server secret, so a planted cookie the
+ * server never issued is refused. mint: out has LK_CSRF_LEN + 1 bytes. */
+void lk_csrf_mint(const struct lk_server *s, char *out);
+bool lk_csrf_valid(const struct lk_server *s, const char *tok);
 bool lk_req_same_origin(struct lk_req *r);
 /* Set-Cookie values for the session cookie; buf at least 128 bytes. */
 void lk_cookie_set(struct lk_server *s, const char *value, char *buf, size_t size);

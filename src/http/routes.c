@@ -140,8 +140,7 @@ static enum MHD_Result login_start(struct lk_req *r)
 	enum MHD_Result mr;
 
 	r->form = lk_req_is_form(r);
-	const char *ct = lk_req_header(r, "Content-Type");
-	if (!r->form && (!ct || strncasecmp(ct, "application/json", 16) != 0))
+	if (!r->form && !lk_req_has_type(r, "application/json"))
 		return lk_reply_error(r, 415, "invalid_request",
 				      "send application/x-www-form-urlencoded or application/json");
 	if (!lk_req_same_origin(r))
@@ -150,7 +149,7 @@ static enum MHD_Result login_start(struct lk_req *r)
 		const char *cookie = MHD_lookup_connection_value(r->c, MHD_COOKIE_KIND, s->csrf_cookie);
 		csrf = lk_req_param(r, "csrf");
 		bool ok = cookie && csrf && strlen(cookie) == LK_CSRF_LEN && strlen(csrf) == LK_CSRF_LEN &&
-			  CRYPTO_memcmp(cookie, csrf, LK_CSRF_LEN) == 0;
+			  CRYPTO_memcmp(cookie, csrf, LK_CSRF_LEN) == 0 && lk_csrf_valid(s, csrf);
 		free(csrf);
 		if (!ok)
 			return login_fail(r, 403, "csrf", "the sign-in form expired; please try again");

@@ -15,10 +15,13 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 #include <openssl/crypto.h>
 
 #include "http/http_int.h"
+#include "util/b64url.h"
 #include "util/log.h"
+#include <sodium.h>
 
 const unsigned lk_status_codes[LK_NSTATUS] = {200, 204, 303, 400, 401, 403, 404, 405,
 					      413, 415, 429, 431, 500, 503, 0, 0};
@@ -114,10 +117,18 @@ const char *lk_req_header(struct lk_req *r, const char *name)
 	return MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, name);
 }
 
-bool lk_req_is_form(struct lk_req *r)
+bool lk_req_has_type(struct lk_req *r, const char *type)
 {
 	const char *ct = lk_req_header(r, "Content-Type");
-	return ct && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0;
+	size_t n = strlen(type);
+	/* the media type exactly, then nothing, parameters or whitespace: not a prefix */
+	return ct && strncasecmp(ct, type, n) == 0 &&
+	       (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t');
+}
+
+bool lk_req_is_form(struct lk_req *r)
+{
+	return lk_req_has_type(r, "application/x-www-form-urlencoded");
 }
 
 static int hexv(char c)
@@ -222,6 +233,25 @@ bool lk_req_same_origin(struct lk_req *r)
 		return p && origin_is_ours(r, ref, len);
 	}
 	return o == NULL;
+}
+
+void lk_csrf_mint(const struct lk_server *s, char *out)
+{
+	unsigned char b[32], mac[crypto_auth_hmacsha256_BYTES];
+	randombytes_buf(b, 16);
+	crypto_auth_hmacsha256(mac, b, 16, s->auth->csrf_key);
+	memcpy(b + 16, mac, 16);
+	lk_b64url_encode(b, sizeof b, out);
+}
+
+bool lk_csrf_valid(const struct lk_server *s, const char *tok)
+{
+	unsigned char b[33], mac[crypto_auth_hmacsha256_BYTES];
+	size_t n;
+	if (strlen(tok) != LK_CSRF_LEN || lk_b64url_decode(tok, LK_CSRF_LEN, b, sizeof b, &n) || n != 32)
+		return false;
+	crypto_auth_hmacsha256(mac, b, 16, s->auth->csrf_key);
+	return sodium_memcmp(mac, b + 16, 16) == 0;
 }
 
 void lk_cookie_set(struct lk_server *s, const char *value, char *buf, size_t size)
@@ -625,7 +655,11 @@ int lk_server_run(const struct lk_srvcfg *cfg, struct lk_auth *auth)
 		;
 	lk_log("info", "shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", (char *)NULL);
 	atomic_store(&s->stopping, true);
-	MHD_quiesce_daemon(s->d); /* no new connections; in-flight requests go on */
+	/* No new connections (the listening socket is ours to close now); in-flight
+	 * requests, suspended sign-ins included, go on. */
+	MHD_socket lfd = MHD_quiesce_daemon(s->d);
+	if (lfd != MHD_INVALID_SOCKET)
+		close(lfd);
 	for (int i = 0; i < 100 && atomic_load(&s->inflight) > 0; i++) {
 		struct timespec ts = {0, 100 * 1000 * 1000};
 		nanosleep(&ts, NULL);

@@ -493,6 +493,12 @@ static int conn_open(const char *path, sqlite3 **out)
 				 NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
+	/* SQLite quietly opens a write-protected file read-only: refuse, every login would
+	 * fail later with no reason given. */
+	if (sqlite3_db_readonly(db, "main") == 1) {
+		rc = SQLITE_READONLY;
+		goto fail;
+	}
 	/* Hardening: no writable_schema tricks, no SQL functions with side effects from
 	 * views or triggers stored in the file. */
 	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);

@@ -1,0 +1,439 @@
+// SPDX-License-Identifier: MIT
+//
+// Black-box harness for `latchkey serve`: start a server on a free port with its own
+// temporary directory and store, capture its output, parse the first admin password,
+// wait for /healthz, stop it by PID (SIGTERM, then SIGKILL after 5 s) and always clean up
+// (after() hooks and process exit). Plus small helpers: fetch with redirect:'manual' and
+// browser-like headers, sign-in, cookie parsing, the CLI, raw sockets and bounded polling.
+//
+// Environment:
+//   LATCHKEY            the binary (default build/latchkey, relative to the repo root)
+//   LATCHKEY_TEST_STORE store URL template for every server; "{tmp}" is replaced by the
+//                       server's temporary directory (default sqlite:{tmp}/lk.db)
+//   LATCHKEY_TEST_KEEP  keep temporary directories (for debugging)
+
+import { spawn, execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, readFileSync, existsSync } from 'node:fs';
+import net from 'node:net';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after } from 'node:test';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BIN = (() => {
+	const b = process.env.LATCHKEY || 'build/latchkey';
+	return path.isAbsolute(b) ? b : path.resolve(ROOT, b);
+})();
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------- cleanup
+
+const live = new Set();      // child processes not yet known to have exited
+const tmpdirs = new Set();
+
+function killAllSync() {
+	for (const p of live) {
+		try { process.kill(p.pid, 'SIGKILL'); } catch { /* already gone */ }
+	}
+	live.clear();
+	if (!process.env.LATCHKEY_TEST_KEEP)
+		for (const d of tmpdirs) {
+			try { rmSync(d, { recursive: true, force: true }); } catch { /* best effort */ }
+		}
+	tmpdirs.clear();
+}
+process.on('exit', killAllSync);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
+	process.once(sig, () => { killAllSync(); process.exit(130); });
+
+const servers = new Set();
+// Registered at import, so on the file's root test: after the last test, stop what is
+// left (gracefully, then by force) and remove the temporary directories.
+after(async () => {
+	await Promise.all([...servers].map((s) => s.stop().catch(() => {})));
+	killAllSync();
+});
+
+export function tmpDir() {
+	const d = mkdtempSync(path.join(os.tmpdir(), 'latchkey-test-'));
+	tmpdirs.add(d);
+	return d;
+}
+
+// ---------------------------------------------------------------- store, ports
+
+export function storeUrl(tmp) {
+	const t = process.env.LATCHKEY_TEST_STORE;
+	if (t) return t.replaceAll('{tmp}', tmp);
+	return `sqlite:${tmp}/lk.db`;
+}
+export const isSqlite = (url) => url.startsWith('sqlite:');
+export const sqlitePath = (url) => url.slice('sqlite:'.length);
+
+export function freePort() {
+	return new Promise((resolve, reject) => {
+		const s = net.createServer();
+		s.unref();
+		s.on('error', reject);
+		s.listen(0, '127.0.0.1', () => {
+			const { port } = s.address();
+			s.close(() => resolve(port));
+		});
+	});
+}
+
+// Poll fn (async, truthy = done) every `every` ms for at most `ms`; returns its value or
+// throws with `what`.
+export async function waitFor(fn, { ms = 5000, every = 50, what = 'condition' } = {}) {
+	const end = Date.now() + ms;
+	let last;
+	for (;;) {
+		try {
+			last = await fn();
+			if (last) return last;
+		} catch (e) { last = e; }
+		if (Date.now() > end)
+			throw new Error(`timed out after ${ms} ms waiting for ${what}` +
+				(last instanceof Error ? `: ${last.message}` : ''));
+		await sleep(every);
+	}
+}
+
+// ---------------------------------------------------------------- the server
+
+export class Server {
+	constructor(opts) {
+		Object.assign(this, opts);
+		this.out = '';
+		this.err = '';
+		this.secrets = new Set();   // cookie values and passwords: must never be logged
+		this.exited = null;         // {code, signal} once gone
+	}
+	get base() { return `http://127.0.0.1:${this.port}`; }
+	get origin() { return this.base; }
+	get cookieName() { return this.insecure ? 'latchkey' : '__Host-latchkey'; }
+	get csrfCookieName() { return this.insecure ? 'latchkey-csrf' : '__Host-latchkey-csrf'; }
+	get pid() { return this.proc.pid; }
+
+	// fetch with redirect:'manual'; unsafe methods get the headers a same-origin page's
+	// script or form would send (Origin, Sec-Fetch-Site) unless opts.browser === false or
+	// the caller sets them. opts.cookie: a session cookie value; opts.json: a JSON body.
+	async fetch(p, opts = {}) {
+		const { cookie, json, browser = true, headers: h = {}, ...rest } = opts;
+		const headers = { ...h };
+		const method = (rest.method || 'GET').toUpperCase();
+		const has = (n) => Object.keys(headers).some((k) => k.toLowerCase() === n);
+		if (browser && !['GET', 'HEAD'].includes(method)) {
+			if (!has('origin')) headers.Origin = this.origin;
+			if (!has('sec-fetch-site')) headers['Sec-Fetch-Site'] = 'same-origin';
+		}
+		if (cookie !== undefined && !has('cookie')) headers.Cookie = `${this.cookieName}=${cookie}`;
+		let body = rest.body;
+		if (json !== undefined) {
+			body = JSON.stringify(json);
+			if (!has('content-type')) headers['Content-Type'] = 'application/json';
+		}
+		const res = await fetch(this.base + p, { redirect: 'manual', ...rest, method, headers, body });
+		res.text_ = await res.text();
+		try { res.json_ = JSON.parse(res.text_); } catch { res.json_ = undefined; }
+		return res;
+	}
+
+	// JSON sign-in. Returns {res, status, body, cookie, setCookie}.
+	async login(username, password, opts = {}) {
+		this.secrets.add(password);
+		const res = await this.fetch('/login', { method: 'POST', json: { username, password }, ...opts });
+		const setCookie = findSetCookie(res, this.cookieName);
+		const cookie = setCookie ? cookieValue(setCookie) : undefined;
+		if (cookie) this.secrets.add(cookie);
+		return { res, status: res.status, body: res.json_, cookie, setCookie };
+	}
+
+	// Sign in and insist on success; returns the cookie value.
+	async session(username, password, opts = {}) {
+		const r = await this.login(username, password, opts);
+		if (r.status !== 200 || !r.cookie)
+			throw new Error(`sign-in as ${username} failed: ${r.status} ${r.res.text_}`);
+		return r.cookie;
+	}
+
+	async me(cookie, opts = {}) { return this.fetch('/me', { cookie, ...opts }); }
+
+	// Run the CLI against this server's store.
+	cli(args, opts = {}) { return cli([...args, '--store', this.store], opts); }
+	async addUser(name, password, roles = []) {
+		this.secrets.add(password);
+		const r = await this.cli(['user', 'add', name, ...roles.flatMap((x) => ['--role', x])],
+			{ input: password + '\n' });
+		if (r.code !== 0) throw new Error(`user add ${name}: ${r.code} ${r.stderr}`);
+	}
+
+	// Log lines on stderr, parsed; throws on a line that is not JSON.
+	logLines() {
+		return this.err.split('\n').filter((l) => l.length).map((l) => {
+			try { return JSON.parse(l); } catch { throw new Error(`stderr line is not JSON: ${l}`); }
+		});
+	}
+
+	// Resolves {code, signal} when the process has exited (or could not be started).
+	waitExit(ms = 10000) {
+		if (this.exited) return Promise.resolve(this.exited);
+		let t;
+		return Promise.race([
+			this.gone.then(() => { clearTimeout(t); return this.exited; }),
+			new Promise((_, reject) => {
+				t = setTimeout(() => reject(new Error(`server pid ${this.pid} still running after ${ms} ms`)), ms);
+			}),
+		]);
+	}
+
+	// SIGTERM, then SIGKILL after 5 s. Resolves {code, signal, killed}.
+	async stop(graceMs = 5000) {
+		if (this.exited) return this.exited;
+		if (!this.pid) return this.waitExit(5000);
+		try { process.kill(this.pid, 'SIGTERM'); } catch { /* gone */ }
+		try {
+			return await this.waitExit(graceMs);
+		} catch {
+			try { process.kill(this.pid, 'SIGKILL'); } catch { /* gone */ }
+			const r = await this.waitExit(5000);
+			return { ...r, killed: true };
+		}
+	}
+
+	async kill9() {
+		if (this.exited) return this.exited;
+		if (!this.pid) return this.waitExit(5000);
+		process.kill(this.pid, 'SIGKILL');
+		return this.waitExit(5000);
+	}
+
+	// Assert that no known secret appears in stderr, nor in stdout other than the admin
+	// password's one announcement. Returns the list of leaks (empty when none).
+	leaks(extra = []) {
+		const found = [];
+		const stdoutRest = this.adminPassword
+			? this.out.replace(`with password ${this.adminPassword}`, 'with password <announced>')
+			: this.out;
+		for (const s of [...this.secrets, ...extra]) {
+			if (!s || s.length < 6) continue;
+			if (this.err.includes(s)) found.push(`stderr contains ${JSON.stringify(s)}`);
+			if (stdoutRest.includes(s)) found.push(`stdout contains ${JSON.stringify(s)}`);
+		}
+		return found;
+	}
+}
+
+// Spawn `latchkey serve` and return the child plus captured output; no waiting.
+function spawnServe(args, env) {
+	const proc = spawn(BIN, ['serve', ...args], {
+		env: { ...process.env, ...env },
+		stdio: ['ignore', 'pipe', 'pipe'],
+	});
+	live.add(proc);
+	proc.once('exit', () => live.delete(proc));
+	return proc;
+}
+
+// Start a server and wait until /healthz answers 200.
+//   args:      extra serve flags
+//   env:       extra environment (LATCHKEY_* settings)
+//   insecure:  add --insecure-cookies (default true: the tests speak plain http)
+//   tmp/store: reuse a directory/store (a restart); default a new one
+//   flags:     false to pass neither --listen nor --store (config file / env tests);
+//              port must then be given
+//   admin:     whether to expect the first-admin announcement (default: new store)
+export async function startServer(opts = {}) {
+	const tmp = opts.tmp || tmpDir();
+	const store = opts.store || storeUrl(tmp);
+	const insecure = opts.insecure !== false;
+	const expectAdmin = opts.admin ?? !opts.store;
+	for (let attempt = 0; ; attempt++) {
+		const port = opts.port || (await freePort());
+		const args = [];
+		if (opts.flags !== false) args.push('--listen', `127.0.0.1:${port}`, '--store', store);
+		if (insecure && opts.flags !== false) args.push('--insecure-cookies');
+		args.push(...(opts.args || []));
+		const proc = spawnServe(args, opts.env || {});
+		const srv = new Server({ proc, port, tmp, store, insecure, args });
+		servers.add(srv);
+		proc.stdout.setEncoding('utf8').on('data', (d) => { srv.out += d; });
+		proc.stderr.setEncoding('utf8').on('data', (d) => { srv.err += d; });
+		srv.gone = new Promise((resolve) => {
+			proc.once('exit', (code, signal) => { srv.exited = { code, signal }; servers.delete(srv); resolve(); });
+			// spawn failed (no binary, not executable): there will be no 'exit'
+			proc.once('error', (e) => {
+				if (srv.exited) return;
+				srv.exited = { code: null, signal: null, error: `cannot run ${BIN}: ${e.code || e.message}` };
+				srv.err += srv.exited.error + '\n';
+				servers.delete(srv);
+				resolve();
+			});
+		});
+		try {
+			const up = await waitFor(async () => {
+				if (srv.exited) return 'exited';
+				const r = await fetch(`${srv.base}/healthz`).catch(() => null);
+				return r && r.status === 200 && 'up';
+			}, { ms: 15000, every: 40, what: `/healthz on port ${port}` });
+			if (up === 'exited') throw new Error(`the server exited at start ${JSON.stringify(srv.exited)}`);
+		} catch (e) {
+			await srv.stop();
+			e.message += `\nserver stderr:\n${srv.err.slice(-2000)}\nserver stdout:\n${srv.out.slice(-500)}`;
+			// another process may have taken the port between freePort() and bind()
+			if (!opts.port && attempt < 2 && /cannot listen/.test(srv.err)) continue;
+			throw e;
+		}
+		if (expectAdmin) {
+			const m = await waitFor(() => srv.out.match(/created user "admin" with password (\S+)/),
+				{ ms: 2000, what: 'the admin password on stdout' });
+			srv.adminPassword = m[1];
+			srv.secrets.add(m[1]);
+		}
+		return srv;
+	}
+}
+
+// Run `latchkey serve` that is expected to exit (bad store, bad config): resolves
+// {code, signal, stdout, stderr, ms}; kills it and reports code null after `ms`.
+export function runServeExpectExit(args, { env = {}, ms = 8000 } = {}) {
+	const t0 = Date.now();
+	const proc = spawnServe(args, env);
+	let stdout = '', stderr = '';
+	proc.stdout.setEncoding('utf8').on('data', (d) => { stdout += d; });
+	proc.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
+	return new Promise((resolve) => {
+		const t = setTimeout(() => { try { process.kill(proc.pid, 'SIGKILL'); } catch { /* gone */ } }, ms);
+		proc.once('close', (code, signal) => {
+			clearTimeout(t);
+			resolve({ code, signal, stdout, stderr, ms: Date.now() - t0 });
+		});
+		proc.once('error', (e) => {
+			clearTimeout(t);
+			resolve({ code: null, signal: null, stdout, stderr: stderr + `cannot run ${BIN}: ${e.code}`, ms: Date.now() - t0 });
+		});
+	});
+}
+
+// ---------------------------------------------------------------- CLI
+
+// Run `latchkey ARGS`; resolves {code, stdout, stderr}. opts.input goes to stdin.
+export function cli(args, { input = '', env = {}, ms = 20000 } = {}) {
+	return new Promise((resolve) => {
+		const p = execFile(BIN, args, { env: { ...process.env, ...env }, timeout: ms },
+			(err, stdout, stderr) => {
+				resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
+			});
+		live.add(p);
+		p.once('exit', () => live.delete(p));
+		p.stdin.on('error', () => {}); // a command that exits without reading stdin
+		p.stdin.end(input);
+	});
+}
+
+// ---------------------------------------------------------------- cookies
+
+export function findSetCookie(res, name) {
+	return res.headers.getSetCookie().find((c) => c.startsWith(`${name}=`));
+}
+export const cookieValue = (setCookie) => setCookie.split(';')[0].split('=').slice(1).join('=');
+
+export function b64urlDecode(s) {
+	return Buffer.from(s.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+}
+
+// ---------------------------------------------------------------- bounded parallelism
+
+export async function pool(items, limit, fn) {
+	const out = new Array(items.length);
+	let next = 0;
+	async function worker() {
+		while (next < items.length) {
+			const i = next++;
+			out[i] = await fn(items[i], i);
+		}
+	}
+	await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+	return out;
+}
+
+// ---------------------------------------------------------------- raw HTTP
+
+// Send raw bytes on a new connection and collect the reply. Resolves
+// {data, status, closed, error}: data is everything read; status the first status code;
+// closed whether the server closed the connection within `ms`. opts.end: half-close after
+// writing (default false); opts.closeAfter: destroy the socket this many ms after writing.
+export function raw(port, chunks, { ms = 3000, end = false, closeAfter } = {}) {
+	return new Promise((resolve) => {
+		const sock = net.connect({ port, host: '127.0.0.1' });
+		const bufs = [];
+		let error = null, done = false;
+		const finish = (closed) => {
+			if (done) return;
+			done = true;
+			clearTimeout(timer);
+			sock.destroy();
+			const data = Buffer.concat(bufs).toString('latin1');
+			const m = data.match(/^HTTP\/1\.[01] (\d{3})/);
+			resolve({ data, status: m ? Number(m[1]) : null, closed, error });
+		};
+		const timer = setTimeout(() => finish(false), ms);
+		sock.on('data', (d) => bufs.push(d));
+		sock.on('error', (e) => { error = e.code || e.message; });
+		sock.on('close', () => finish(true));
+		sock.on('connect', async () => {
+			for (const c of [].concat(chunks)) {
+				if (sock.destroyed) break;
+				sock.write(c);
+			}
+			if (end) sock.end();
+			if (closeAfter !== undefined) {
+				await sleep(closeAfter);
+				finish(false);
+			}
+		});
+	});
+}
+
+// http.request with a chosen local (source) address: to act as another client IP on the
+// loopback network (127.0.0.0/8). Resolves {status, headers, body, json}.
+export function requestFrom(localAddress, port, p, { method = 'GET', headers = {}, body } = {}) {
+	return new Promise((resolve, reject) => {
+		const req = http.request({ host: '127.0.0.1', port, path: p, method, headers, localAddress, agent: false },
+			(res) => {
+				let b = '';
+				res.setEncoding('utf8');
+				res.on('data', (d) => { b += d; });
+				res.on('end', () => {
+					let json;
+					try { json = JSON.parse(b); } catch { json = undefined; }
+					resolve({ status: res.statusCode, headers: res.headers, body: b, json });
+				});
+			});
+		req.on('error', reject);
+		req.setTimeout(10000, () => req.destroy(new Error('timeout')));
+		if (body !== undefined) req.write(body);
+		req.end();
+	});
+}
+
+// ---------------------------------------------------------------- metrics
+
+// Parse Prometheus text into {"name{labels}": value}. Throws on a malformed line.
+export function parseMetrics(text) {
+	const out = {};
+	for (const line of text.split('\n')) {
+		if (!line || line.startsWith('#')) continue;
+		const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:[^}"]|"(?:[^"\\]|\\.)*")*\})?) (-?[0-9.eE+-]+|NaN|\+Inf|-Inf)$/);
+		if (!m) throw new Error(`bad metrics line: ${line}`);
+		out[m[1]] = Number(m[2]);
+	}
+	return out;
+}
+
+export function fileBytes(p) {
+	return existsSync(p) ? readFileSync(p) : Buffer.alloc(0);
+}
