@@ -330,6 +330,18 @@ int lk_cli_user(int argc, char **argv)
 
 /* ---------------------------------------------------------------- sessions, audit */
 
+/* --store URL / --config FILE at argv[*i]: copied into args (at most 16) for the config
+ * loader, *i moved past the value. false when argv[*i] is something else. */
+static bool store_arg(int argc, char **argv, int *i, char **args, int *nargs)
+{
+	if ((strcmp(argv[*i], "--store") && strcmp(argv[*i], "--config")) || *i + 1 >= argc ||
+	    *nargs > 13)
+		return false;
+	args[(*nargs)++] = argv[*i];
+	args[(*nargs)++] = argv[++*i];
+	return true;
+}
+
 struct sess_ctx {
 	json_t *arr;
 	struct lk_store *st;
@@ -391,11 +403,9 @@ int lk_cli_sessions(int argc, char **argv)
 	if (strcmp(sub, "list") && strcmp(sub, "revoke"))
 		goto usage;
 	for (int i = 2; i < argc; i++) {
-		if ((!strcmp(argv[i], "--store") || !strcmp(argv[i], "--config")) && i + 1 < argc &&
-		    nargs < 14) {
-			args[nargs++] = argv[i];
-			args[nargs++] = argv[++i];
-		} else if (!strcmp(argv[i], "--user") && i + 1 < argc) {
+		if (store_arg(argc, argv, &i, args, &nargs))
+			continue;
+		if (!strcmp(argv[i], "--user") && i + 1 < argc) {
 			user = argv[++i];
 		} else if (!strcmp(argv[i], "--json")) {
 			json = 1;
@@ -484,11 +494,9 @@ int lk_cli_audit(int argc, char **argv)
 	if (argc < 2 || strcmp(argv[1], "list"))
 		goto usage;
 	for (int i = 2; i < argc; i++) {
-		if ((!strcmp(argv[i], "--store") || !strcmp(argv[i], "--config")) && i + 1 < argc &&
-		    nargs < 14) {
-			args[nargs++] = argv[i];
-			args[nargs++] = argv[++i];
-		} else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
+		if (store_arg(argc, argv, &i, args, &nargs))
+			continue;
+		if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
 			limit = strtol(argv[++i], &end, 10);
 			if (*end || limit < 0)
 				goto usage;
@@ -552,13 +560,8 @@ int lk_cli_keys(int argc, char **argv)
 	if (argc < 2 || (strcmp(argv[1], "list") && strcmp(argv[1], "rotate")))
 		goto usage;
 	for (int i = 2; i < argc; i++) {
-		if ((!strcmp(argv[i], "--store") || !strcmp(argv[i], "--config")) && i + 1 < argc &&
-		    nargs < 14) {
-			args[nargs++] = argv[i];
-			args[nargs++] = argv[++i];
-		} else {
+		if (!store_arg(argc, argv, &i, args, &nargs))
 			goto usage;
-		}
 	}
 	if ((rc = lk_config_load(&cfg, nargs, args, &argi, true)))
 		return rc;
@@ -598,11 +601,9 @@ int lk_cli_client(int argc, char **argv)
 	if (argc < 2 || strcmp(argv[1], "add"))
 		goto usage;
 	for (int i = 2; i < argc; i++) {
-		if ((!strcmp(argv[i], "--store") || !strcmp(argv[i], "--config")) && i + 1 < argc &&
-		    nargs < 14) {
-			args[nargs++] = argv[i];
-			args[nargs++] = argv[++i];
-		} else if (!strcmp(argv[i], "--scope") && i + 1 < argc) {
+		if (store_arg(argc, argv, &i, args, &nargs))
+			continue;
+		if (!strcmp(argv[i], "--scope") && i + 1 < argc) {
 			scope = argv[++i];
 		} else if (argv[i][0] != '-' && !name) {
 			name = argv[i];

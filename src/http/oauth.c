@@ -213,6 +213,28 @@ static bool scope_within(const char *want, const char *have)
 	return true;
 }
 
+/* What every /oauth2 endpoint checks first: tokens configured, a form body, and client
+ * credentials valid when given (required when need_client). true when the caller may go
+ * on; otherwise *mr holds the reply already queued. */
+static bool oauth_preamble(struct lk_req *r, bool need_client, enum MHD_Result *mr)
+{
+	int ca;
+	if (!tok(r))
+		*mr = oauth_error(r, 503, "temporarily_unavailable", "tokens are not configured");
+	else if (!lk_req_is_form(r))
+		*mr = oauth_error(r, 400, "invalid_request",
+				  "the body must be application/x-www-form-urlencoded");
+	else if ((ca = client_auth(r)) == -2)
+		*mr = lk_reply_store_error(r, LK_ESTORE);
+	else if (ca < 0 || (need_client && ca != 1))
+		*mr = oauth_error(r, 401, "invalid_client",
+				  ca < 0 ? "client authentication failed"
+					 : "client authentication is required");
+	else
+		return true;
+	return false;
+}
+
 /* ---------------------------------------------------------------- /oauth2/token */
 
 static enum MHD_Result grant_password_finish(struct lk_req *r)
@@ -311,16 +333,9 @@ enum MHD_Result lk_route_oauth_token(struct lk_req *r)
 {
 	if (r->login == LOGIN_DONE)
 		return grant_password_finish(r);
-	if (!tok(r))
-		return oauth_error(r, 503, "temporarily_unavailable", "tokens are not configured");
-	if (!lk_req_is_form(r))
-		return oauth_error(r, 400, "invalid_request",
-				   "the body must be application/x-www-form-urlencoded");
-	int ca = client_auth(r);
-	if (ca == -2)
-		return lk_reply_store_error(r, LK_ESTORE);
-	if (ca < 0)
-		return oauth_error(r, 401, "invalid_client", "client authentication failed");
+	enum MHD_Result pmr;
+	if (!oauth_preamble(r, false, &pmr))
+		return pmr;
 	/* A browser: no client credentials, and the fetch metadata or Origin a browser sends. */
 	r->browser = !r->client_ok &&
 		     (lk_req_header(r, "Origin") || lk_req_header(r, "Sec-Fetch-Site"));
@@ -404,16 +419,9 @@ enum MHD_Result lk_route_oauth_revoke(struct lk_req *r)
 	struct lk_auth *a = r->srv->auth;
 	struct lk_principal p;
 
-	if (!tok(r))
-		return oauth_error(r, 503, "temporarily_unavailable", "tokens are not configured");
-	if (!lk_req_is_form(r))
-		return oauth_error(r, 400, "invalid_request",
-				   "the body must be application/x-www-form-urlencoded");
-	int ca = client_auth(r);
-	if (ca == -2)
-		return lk_reply_store_error(r, LK_ESTORE);
-	if (ca < 0)
-		return oauth_error(r, 401, "invalid_client", "client authentication failed");
+	enum MHD_Result pmr;
+	if (!oauth_preamble(r, false, &pmr))
+		return pmr;
 	char *t = lk_req_param(r, "token");
 	if (!t)
 		return oauth_error(r, 400, "invalid_request", "token is required");
@@ -439,16 +447,9 @@ enum MHD_Result lk_route_oauth_introspect(struct lk_req *r)
 {
 	struct lk_principal p;
 
-	if (!tok(r))
-		return oauth_error(r, 503, "temporarily_unavailable", "tokens are not configured");
-	if (!lk_req_is_form(r))
-		return oauth_error(r, 400, "invalid_request",
-				   "the body must be application/x-www-form-urlencoded");
-	int ca = client_auth(r);
-	if (ca == -2)
-		return lk_reply_store_error(r, LK_ESTORE);
-	if (ca != 1)
-		return oauth_error(r, 401, "invalid_client", "client authentication is required");
+	enum MHD_Result pmr;
+	if (!oauth_preamble(r, true, &pmr))
+		return pmr;
 	char *t = lk_req_param(r, "token");
 	if (!t)
 		return oauth_error(r, 400, "invalid_request", "token is required");
