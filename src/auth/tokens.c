@@ -240,6 +240,10 @@ static enum lk_err reload(struct lk_tokens *t, uint64_t gen, int64_t now)
 
 	if ((err = t->st->ops->key_list(t->st, on_key, &l)))
 		goto fail;
+	if (l.err) { /* a key we cannot open: never serve a partial ring */
+		err = l.err;
+		goto fail;
+	}
 	if ((err = t->st->ops->revocations(t->st, 0, now, on_revocation, &c)) || (err = c.err))
 		goto fail;
 	if ((err = lk_jwks_new(l.keys, l.n, &set)) || (err = lk_jwks_to_json(set, &doc, NULL)))
@@ -371,6 +375,8 @@ out:
 struct ring_view {
 	int64_t now;
 	int n, live;
+	bool sealed;
+	char newest_alg[8];
 	char newest_kid[LK_KID_MAX + 1];
 	int64_t newest_created, newest_sign_from;
 	char dead[16][LK_KID_MAX + 1];
@@ -390,9 +396,12 @@ static int view_key(void *ud, const struct lk_keyrec *k)
 		return 0;
 	}
 	v->live++;
+	if (strncmp(k->jwk, "enc:", 4) == 0)
+		v->sealed = true;
 	if (k->created >= v->newest_created) {
 		v->newest_created = k->created;
 		v->newest_sign_from = k->sign_from;
+		snprintf(v->newest_alg, sizeof v->newest_alg, "%s", k->alg);
 		snprintf(v->newest_kid, sizeof v->newest_kid, "%s", k->kid);
 	}
 	if (!k->retire_at && v->nactive < 16) {
@@ -411,6 +420,16 @@ enum lk_err lk_tokens_rotate(struct lk_store *st, const struct lk_tokcfg *cfg, i
 
 	if ((err = st->ops->key_list(st, view_key, &v)))
 		return err;
+	if (v.sealed && !cfg->has_master)
+		return lk_errf(ei, LK_EKEY, "the ring's keys are encrypted: set the master key "
+					    "(LATCHKEY_MASTER_KEY or master_key_file) to rotate");
+	/* Keep the ring's algorithm (the running servers' choice), not this caller's default. */
+	struct lk_tokcfg c2 = *cfg;
+	if (v.live && v.newest_alg[0])
+		c2.sign_alg = lk_alg_from_name(v.newest_alg, strlen(v.newest_alg));
+	if (!c2.sign_alg)
+		c2.sign_alg = cfg->sign_alg;
+	cfg = &c2;
 	/* The newcomer is published now and signs one JWKS cache lifetime later, so every
 	 * verifier that caches our JWKS has it before the first token it signed. */
 	int64_t sign_from = v.live ? now + cfg->jwks_max_age : now;
@@ -418,10 +437,14 @@ enum lk_err lk_tokens_rotate(struct lk_store *st, const struct lk_tokcfg *cfg, i
 		return err;
 	/* Keys signing until now retire when it starts, and stay published until every
 	 * token they signed has expired. */
+	/* The servers record their longest token lifetime plus leeway (revocation_ttl); a CLI
+	 * with other defaults must not retire keys sooner than that. */
 	int64_t longest = cfg->access_ttl > cfg->hybrid_ttl ? cfg->access_ttl : cfg->hybrid_ttl;
+	int64_t stay = longest + (cfg->leeway > 0 ? cfg->leeway : 0), stored = 0;
+	if (st->ops->revocation_ttl && st->ops->revocation_ttl(st, &stored) == LK_OK && stored > stay)
+		stay = stored;
 	for (int i = 0; i < v.nactive; i++)
-		if ((err = st->ops->key_retire(st, v.active[i], sign_from,
-					       sign_from + longest + cfg->leeway)))
+		if ((err = st->ops->key_retire(st, v.active[i], sign_from, sign_from + stay)))
 			return err;
 	return LK_OK;
 }
@@ -576,13 +599,13 @@ enum lk_err lk_tokens_verify(struct lk_tokens *t, const char *token, size_t len,
 	}
 	pthread_mutex_unlock(&vs->mu);
 	if (hit) {
-		err = now >= p->exp + t->cfg.leeway ? LK_EEXPIRED : LK_OK;
+		err = now >= p->exp + (t->cfg.leeway > 0 ? t->cfg.leeway : 0) ? LK_EEXPIRED : LK_OK;
 	} else {
 		o.iss = t->cfg.issuer;
 		o.aud = t->cfg.audience;
 		o.typ = "at+jwt";
 		o.now = now;
-		o.leeway = t->cfg.leeway ? t->cfg.leeway : -1;
+		o.leeway = t->cfg.leeway > 0 ? t->cfg.leeway : -1;
 		o.require = LK_REQ_EXP | LK_REQ_IAT | LK_REQ_SUB | LK_REQ_JTI;
 		err = lk_jwt_verify(t->verify, token, len, &o, &j, NULL);
 		if (!err) {

@@ -22,6 +22,7 @@
 struct lk_tokcfg {
 	char issuer[256];
 	char audience[256];     /* aud of access tokens; default: the issuer */
+	char user_scopes[LK_SCOPE_MAX + 1]; /* scopes a password grant without client may ask */
 	enum lk_alg sign_alg;   /* ES256 by default; EdDSA, RS256, PS256, HS256 */
 	int64_t access_ttl;     /* /oauth2/token access tokens (900) */
 	int64_t hybrid_ttl;     /* /token access tokens (300) */

@@ -57,6 +57,11 @@ static const struct setting settings[] = {
 	{"signing_alg", T_STR, S(signing_alg), "ES256",
 	 "access-token algorithm: ES256, EdDSA, RS256, PS256 or HS256 (never published)"},
 	{"audience", T_STR, S(tok.audience), "", "aud of access tokens (default: the issuer)"},
+	{"user_scopes", T_STR, S(tok.user_scopes), "",
+	 "scopes a password grant without a client may request (space-separated)"},
+	{"token_leeway", T_DUR, S(tok.leeway), "60s", "clock leeway when checking our own tokens"},
+	{"trusted_proxies", T_STR, S(srv.trusted_proxies), "",
+	 "comma-separated proxy addresses whose X-Forwarded-For names the client"},
 	{"access_ttl", T_DUR, S(tok.access_ttl), "15m", "lifetime of /oauth2/token access tokens"},
 	{"hybrid_ttl", T_DUR, S(tok.hybrid_ttl), "5m", "lifetime of /token access tokens"},
 	{"refresh_ttl", T_DUR, S(tok.refresh_ttl), "7d", "lifetime of refresh tokens"},
@@ -340,7 +345,6 @@ int lk_config_load(struct lk_config *cfg, int argc, char **argv, int *argi, bool
 		fprintf(stderr, "latchkey: signing_alg must be ES256, EdDSA, RS256, PS256 or HS256\n");
 		return LK_EXIT_USAGE;
 	}
-	cfg->tok.leeway = LK_DEFAULT_LEEWAY;
 	if (cfg->tok.access_ttl <= 0 || cfg->tok.hybrid_ttl <= 0 || cfg->tok.refresh_ttl <= 0) {
 		fprintf(stderr, "latchkey: token lifetimes must be positive\n");
 		return LK_EXIT_USAGE;

@@ -28,8 +28,8 @@ static const char *refresh_cookie(const struct lk_server *s)
 static void refresh_cookie_set(struct lk_server *s, const char *value, int64_t max_age,
 			       char *buf, size_t size)
 {
-	snprintf(buf, size, "%s=%s; Path=/oauth2; HttpOnly;%s SameSite=Strict; Max-Age=%lld",
-		 refresh_cookie(s), value, s->cfg.insecure_cookies ? "" : " Secure",
+	snprintf(buf, size, "%s=%s; Path=/oauth2; HttpOnly%s; SameSite=Strict; Max-Age=%lld",
+		 refresh_cookie(s), value, s->cfg.insecure_cookies ? "" : "; Secure",
 		 (long long)max_age);
 }
 
@@ -346,8 +346,12 @@ enum MHD_Result lk_route_oauth_token(struct lk_req *r)
 		goto out;
 	}
 	snprintf(r->scope, sizeof r->scope, "%s", scope ? scope : "");
-	if (r->client_ok && r->scope[0] && !scope_within(r->scope, r->client.scope)) {
-		mr = oauth_error(r, 400, "invalid_scope", "the scope exceeds the client's");
+	/* A client gets at most its own scopes; a user without a client at most user_scopes. */
+	if (r->scope[0] && !scope_within(r->scope, r->client_ok ? r->client.scope
+							      : lk_tokens_cfg(tok(r))->user_scopes)) {
+		mr = oauth_error(r, 400, "invalid_scope",
+				 r->client_ok ? "the scope exceeds the client's"
+					      : "the scope exceeds what users may ask for (user_scopes)");
 		goto out;
 	}
 	if (!gt) {

@@ -361,12 +361,20 @@ static enum MHD_Result h_revoke_all(struct lk_req *r)
 			free(name);
 			return lk_reply_error(r, 404, "not_found", "no such user");
 		}
+		int64_t nr = 0;
 		if (!err)
 			err = a->st->ops->session_del_user(a->st, u.id, NULL, &n);
-		snprintf(d, sizeof d, "user %s: %lld sessions", name, (long long)n);
+		if (!err)
+			err = a->st->ops->refresh_del_user(a->st, u.id, 0, &nr);
+		snprintf(d, sizeof d, "user %s: %lld sessions, %lld refresh tokens", name, (long long)n,
+			 (long long)nr);
 	} else {
+		int64_t nr = 0;
 		err = a->st->ops->session_del_all(a->st, &n);
-		snprintf(d, sizeof d, "everyone: %lld sessions", (long long)n);
+		if (!err)
+			err = a->st->ops->refresh_del_user(a->st, -1, 0, &nr);
+		snprintf(d, sizeof d, "everyone: %lld sessions, %lld refresh tokens", (long long)n,
+			 (long long)nr);
 	}
 	bool self = !name || !*name || strcmp(name, r->me.name) == 0;
 	free(name);

@@ -266,6 +266,21 @@ void lk_cookie_clear(struct lk_server *s, char *buf, size_t size)
 
 /* ---------------------------------------------------------------- dispatch */
 
+/* Is ip one of the comma-separated addresses in list? */
+static bool listed(const char *list, const char *ip)
+{
+	size_t n = strlen(ip);
+	for (const char *p = list; *p;) {
+		while (*p == ',' || *p == ' ')
+			p++;
+		size_t k = strcspn(p, ", ");
+		if (k == n && strncmp(p, ip, n) == 0)
+			return true;
+		p += k;
+	}
+	return false;
+}
+
 static void client_ip(struct lk_req *r)
 {
 	const union MHD_ConnectionInfo *ci =
@@ -279,6 +294,27 @@ static void client_ip(struct lk_req *r)
 	else if (ci->client_addr->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, r->ip,
 			  sizeof r->ip);
+	/* Behind a trusted proxy, the client is the address that proxy appended last to
+	 * X-Forwarded-For; entries further left are whatever the client claimed. */
+	const char *tp = r->srv->cfg.trusted_proxies;
+	if (!tp[0] || !listed(tp, r->ip))
+		return;
+	const char *xff = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "X-Forwarded-For");
+	if (!xff)
+		return;
+	const char *last = strrchr(xff, ',');
+	last = last ? last + 1 : xff;
+	while (*last == ' ')
+		last++;
+	size_t n = strcspn(last, " ");
+	unsigned char buf[sizeof(struct in6_addr)];
+	char addr[64];
+	if (n == 0 || n >= sizeof addr)
+		return;
+	memcpy(addr, last, n);
+	addr[n] = '\0';
+	if (inet_pton(AF_INET, addr, buf) == 1 || inet_pton(AF_INET6, addr, buf) == 1)
+		snprintf(r->ip, sizeof r->ip, "%s", addr);
 }
 
 static bool path_matches(const struct route *rt, const char *url)

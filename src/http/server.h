@@ -24,6 +24,7 @@ struct lk_srvcfg {
 	unsigned conn_timeout; /* seconds of silence before a connection is closed */
 	bool log_requests;
 	unsigned purge_interval; /* seconds between sweeps of expired sessions */
+	char trusted_proxies[512]; /* "10.0.0.1,::1": their X-Forwarded-For names the client */
 };
 
 /* Run until SIGTERM/SIGINT. auth is borrowed. Returns 0, or 1 when the server cannot

@@ -2343,6 +2343,22 @@ static enum lk_err rd_set_revocation_ttl(struct lk_store *base, int64_t seconds)
 }
 
 /* SET NX GET: the first writer's random value wins, in one round trip. */
+static enum lk_err rd_revocation_ttl(struct lk_store *base, int64_t *seconds)
+{
+	const char *argv[] = {"HGET", "lk:{g}:meta", "revocation_ttl"};
+	size_t len[3] = {4, 11, 14};
+	redisReply *r = NULL;
+	enum lk_err err = rcmd(rd(base), 3, argv, len, &r, NULL);
+	if (err)
+		return err;
+	if (r->type == REDIS_REPLY_NIL)
+		err = LK_ENOT_FOUND;
+	else if (!r_i64(r, seconds))
+		err = LK_ESTORE_CORRUPT;
+	freeReplyObject(r);
+	return err;
+}
+
 static enum lk_err rd_secret(struct lk_store *base, const char *name, unsigned char out[32])
 {
 	char key[96];
@@ -2487,6 +2503,7 @@ const struct lk_store_ops lk_store_redis_ops = {
 	.revoke_add = rd_revoke_add,
 	.revocations = rd_revocations,
 	.set_revocation_ttl = rd_set_revocation_ttl,
+	.revocation_ttl = rd_revocation_ttl,
 	.secret = rd_secret,
 	.rl_get = rd_rl_get,
 	.rl_fail = rd_rl_fail,

@@ -217,6 +217,7 @@ enum sid {
 	S_REVOKE_LIST,
 	S_REVOKE_PURGE,
 	S_META_SET,
+	S_META_GET,
 	S_SECRET_GET,
 	S_SECRET_ADD,
 	S_RL_GET,
@@ -287,6 +288,7 @@ static const char *const sql[S_COUNT_] = {
 			  "WHERE cursor > ?1 AND expires > ?2 ORDER BY cursor",
 	[S_REVOKE_PURGE] = "DELETE FROM revocations WHERE expires <= ?1",
 	[S_META_SET] = "INSERT OR REPLACE INTO meta (k, v) VALUES (?1, ?2)",
+	[S_META_GET] = "SELECT v FROM meta WHERE k = ?1",
 	[S_SECRET_GET] = "SELECT value FROM secrets WHERE name = ?1",
 	[S_SECRET_ADD] = "INSERT OR IGNORE INTO secrets (name, value) VALUES (?1, ?2)",
 	[S_RL_GET] = "SELECT failures, tokens, last FROM ratelimit WHERE k = ?1 AND expires > ?2",
@@ -1840,6 +1842,27 @@ static enum lk_err sq_set_revocation_ttl(struct lk_store *base, int64_t seconds)
 	return map_rc(rc);
 }
 
+static enum lk_err sq_revocation_ttl(struct lk_store *base, int64_t *seconds)
+{
+	struct q q;
+	int rc = SQLITE_OK;
+
+	if ((rc = q_begin(sq(base), S_META_GET, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_str(&q, 1, "revocation_ttl", 20, &rc);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(q.s);
+		if (rc == SQLITE_ROW) {
+			*seconds = sqlite3_column_int64(q.s, 0);
+			rc = SQLITE_OK;
+		} else if (rc == SQLITE_DONE) {
+			rc = NOT_FOUND;
+		}
+	}
+	q_end(&q);
+	return rc == NOT_FOUND ? LK_ENOT_FOUND : map_rc(rc);
+}
+
 static enum lk_err sq_secret(struct lk_store *base, const char *name, unsigned char out[32])
 {
 	unsigned char fresh[32];
@@ -1999,6 +2022,7 @@ const struct lk_store_ops lk_store_sqlite_ops = {
 	.revoke_add = sq_revoke_add,
 	.revocations = sq_revocations,
 	.set_revocation_ttl = sq_set_revocation_ttl,
+	.revocation_ttl = sq_revocation_ttl,
 	.secret = sq_secret,
 	.rl_get = sq_rl_get,
 	.rl_fail = sq_rl_fail,

@@ -214,6 +214,7 @@ struct lk_store_ops {
 	/* Set how long revocations recorded by the store itself (sessions ending, passwords
 	 * changing) stay in effect: the longest access-token lifetime plus leeway. */
 	enum lk_err (*set_revocation_ttl)(struct lk_store *st, int64_t seconds);
+	enum lk_err (*revocation_ttl)(struct lk_store *st, int64_t *seconds);
 	/* A named 32-byte server secret shared by every instance, created on first use. */
 	enum lk_err (*secret)(struct lk_store *st, const char *name, unsigned char out[32]);
 
