@@ -15,7 +15,7 @@ const servers = {};
 
 before(async () => {
 	await Promise.all(ALGS.map(async (alg) => {
-		const srv = await startServer({ args: ['--signing-alg', alg] });
+		const srv = await startServer({ args: ['--signing-alg', alg, '--user-scopes', 'read'] });
 		await srv.addUser('alice', PW, ['dev']);
 		srv.client = await addClient(srv, 'svc', 'read write');
 		servers[alg] = srv;

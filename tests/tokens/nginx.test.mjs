@@ -68,7 +68,7 @@ before(async () => {
 	const app = await freePort();
 	base = `http://127.0.0.1:${NG}`;
 	// latchkey's issuer is the public origin, as behind a real proxy
-	srv = await startServer({ args: ['--issuer', base] });
+	srv = await startServer({ args: ['--issuer', base, '--user-scopes', 'read'] });
 	await srv.addUser('alice', PW, ['dev', 'ops']);
 	ngx = await startNginx(nginxConfig(siteConfig(srv.port, app, NG), app), NG);
 });

@@ -19,7 +19,7 @@ const PW = { alice: 'alice-pw-0123456789', bob: 'bob-pw-9876543210' };
 const PRIVATE = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 
 before(async () => {
-	srv = await startServer({ args: ['--jwks-max-age', '7s'] });
+	srv = await startServer({ args: ['--jwks-max-age', '7s', '--user-scopes', 'read write'] });
 	await srv.addUser('alice', PW.alice, ['dev', 'ops']);
 	await srv.addUser('bob', PW.bob);
 	svc = await addClient(srv, 'svc', 'read write');
@@ -363,4 +363,13 @@ test('no password, client secret, refresh token or access token reaches the serv
 	await verifyReq(srv, 'not-a-token-but-secret-looking');
 	const leaks = srv.leaks([b.access_token, cc, svc.secret, b.refresh_token, 'not-a-token-but-secret-looking']);
 	assert.deepEqual(leaks, []);
+});
+
+// A user could otherwise mint "scope=admin" for themselves and an app trusting
+// X-Auth-Scope would believe it: without a client, only --user-scopes may be asked for.
+test('password grant: a scope outside --user-scopes is invalid_scope (400), no token issued', async () => {
+	const res = await tokenReq(srv, { grant_type: 'password', username: 'alice', password: PW.alice, scope: 'read admin' });
+	assert.equal(res.status, 400, res.text_);
+	assert.equal(res.json_.error, 'invalid_scope');
+	assert.equal(res.json_.access_token, undefined);
 });
