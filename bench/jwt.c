@@ -868,6 +868,8 @@ static struct bcase cases[] = {
 #endif
 };
 #define NCASES (sizeof cases / sizeof cases[0])
+#define NCASES_MAX 64
+_Static_assert(NCASES <= NCASES_MAX, "raise NCASES_MAX");
 
 static void setup_all(const char *tokens)
 {
@@ -891,17 +893,27 @@ static void setup_all(const char *tokens)
 	}
 }
 
-static double run_ns(const struct bcase *c, long iters)
+static double cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* One timed run: wall ns (CLOCK_MONOTONIC) returned, thread CPU ns in *cpu. */
+static double run_ns(const struct bcase *c, long iters, double *cpu)
 {
 	long fails = 0;
-	double t0 = now_ns();
+	double c0 = cpu_ns(), t0 = now_ns();
 	for (long i = 0; i < iters; i++)
 		fails += c->run(c) != 0;
-	double t1 = now_ns();
+	double t1 = now_ns(), c1 = cpu_ns();
 	if (fails) {
 		fprintf(stderr, "bench/jwt: %s failed %ld times\n", c->name, fails);
 		exit(1);
 	}
+	if (cpu)
+		*cpu = c1 - c0;
 	return t1 - t0;
 }
 
@@ -915,30 +927,50 @@ static int cmp_double(const void *a, const void *b)
 #define MIN_RUN_NS 0.2e9
 #define TARGET_RUN_NS 0.25e9
 
-static void time_case(const struct bcase *c)
+/*
+ * Every case: calibrate, then RUNS rounds over all cases (interleaved, so that a burst of
+ * load elsewhere on the machine spreads over many cases instead of spoiling one), each
+ * run >= 0.2 s of CLOCK_MONOTONIC. Prints the median wall ns/op and, to show whether the
+ * process was descheduled, the median thread-CPU ns/op.
+ */
+static void time_all(void)
 {
-	/* calibrate: double until one run takes >= 50 ms, then scale to ~250 ms */
-	long n = 1;
-	double t;
-	for (;;) {
-		t = run_ns(c, n);
-		if (t >= 0.05e9)
-			break;
-		n *= 2;
+	static long iters[NCASES_MAX];
+	static double wall[NCASES_MAX][RUNS], cpu[NCASES_MAX][RUNS];
+	for (size_t i = 0; i < NCASES; i++) {
+		if (cases[i].na)
+			continue;
+		long n = 1;
+		double t;
+		while ((t = run_ns(&cases[i], n, NULL)) < 0.05e9)
+			n *= 2;
+		iters[i] = (long)((double)n * TARGET_RUN_NS / t) + 1;
 	}
-	long iters = (long)((double)n * TARGET_RUN_NS / t) + 1;
-	double per[RUNS];
 	for (int r = 0; r < RUNS; r++) {
-		double ns = run_ns(c, iters);
-		while (ns < MIN_RUN_NS) { /* the machine sped up: lengthen and redo this run */
-			iters = (long)((double)iters * TARGET_RUN_NS / ns) + 1;
-			ns = run_ns(c, iters);
+		for (size_t i = 0; i < NCASES; i++) {
+			if (cases[i].na)
+				continue;
+			double c, ns = run_ns(&cases[i], iters[i], &c);
+			while (ns < MIN_RUN_NS) { /* the machine sped up: lengthen and redo */
+				iters[i] = (long)((double)iters[i] * TARGET_RUN_NS / ns) + 1;
+				ns = run_ns(&cases[i], iters[i], &c);
+			}
+			wall[i][r] = ns / (double)iters[i];
+			cpu[i][r] = c / (double)iters[i];
 		}
-		per[r] = ns / (double)iters;
 	}
-	qsort(per, RUNS, sizeof per[0], cmp_double);
-	printf("%s\t%.1f\t%ld\t%.1f\t%.1f\n", c->name, per[RUNS / 2], iters, per[0],
-	       per[RUNS - 1]);
+	printf("# case\tns/op (median of %d, CLOCK_MONOTONIC)\titers/run\tmin\tmax"
+	       "\tthread-CPU ns/op (median)\n", RUNS);
+	for (size_t i = 0; i < NCASES; i++) {
+		if (cases[i].na) {
+			printf("%s\tn/a\t%s\n", cases[i].name, cases[i].na);
+			continue;
+		}
+		qsort(wall[i], RUNS, sizeof(double), cmp_double);
+		qsort(cpu[i], RUNS, sizeof(double), cmp_double);
+		printf("%s\t%.1f\t%ld\t%.1f\t%.1f\t%.1f\n", cases[i].name, wall[i][RUNS / 2],
+		       iters[i], wall[i][0], wall[i][RUNS - 1], cpu[i][RUNS / 2]);
+	}
 	fflush(stdout);
 }
 
@@ -1022,12 +1054,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench/jwt: no case %s\n", one);
 		return 2;
 	}
-	printf("# case\tns/op (median of %d)\titers/run\tmin\tmax\n", RUNS);
-	for (size_t i = 0; i < NCASES; i++) {
-		if (cases[i].na)
-			printf("%s\tn/a\t%s\n", cases[i].name, cases[i].na);
-		else
-			time_case(&cases[i]);
-	}
+	time_all();
 	return 0;
 }

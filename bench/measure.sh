@@ -74,7 +74,10 @@ ncpu=$(nproc)
 	fi
 } | tee "$out/results.md"
 awk -F'\t' -v versions="$out/versions.tsv" -v vgf="$out/vg.tsv" -v timef="$out/time.tsv" '
-function fmt_ns(x) { return x >= 10000 ? sprintf("%.1f µs", x / 1000) : sprintf("%.0f ns", x) }
+function fmt_ns1(x) { return x >= 10000 ? sprintf("%.1f µs", x / 1000) : sprintf("%.0f ns", x) }
+# a dagger when the wall-clock median exceeds the thread-CPU median by > 10%: descheduled
+function fmt_ns(c) { if (cpu[c] > 0 && ns[c] > 1.10 * cpu[c]) { dagger = 1; return fmt_ns1(ns[c]) " †" }
+	return fmt_ns1(ns[c]) }
 function fmt_ir(x,   s, r) { s = sprintf("%.0f", x); r = ""
 	while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) }
 	return s r }
@@ -82,7 +85,7 @@ function fmt_al(x) { x += 0; if (x < 0.005) x = 0; return sprintf("%.2f", x) }
 function ratio(x, y) { return y > 0 ? sprintf("%.2fx", x / y) : "" }
 BEGIN {
 	while ((getline l < vgf) > 0) { split(l, f, "\t"); ir[f[1]] = f[2]; al[f[1]] = f[3] }
-	while ((getline l < timef) > 0) { if (l ~ /^#/) continue; split(l, f, "\t"); ns[f[1]] = f[2] }
+	while ((getline l < timef) > 0) { if (l ~ /^#/) continue; split(l, f, "\t"); ns[f[1]] = f[2]; cpu[f[1]] = f[6] }
 }
 /^#token/ { toklen[$2] = $3; next }
 /^#claims/ { claimslen = $2; next }
@@ -110,10 +113,10 @@ END {
 				continue
 			}
 			if (grp == "JSON")
-				printf "| %s | %s | %s | %s | %s | %s |\n", p[2], desc[i], fmt_ns(ns[c]),
+				printf "| %s | %s | %s | %s | %s | %s |\n", p[2], desc[i], fmt_ns(c),
 					fmt_ir(ir[c]), ratio(ir[c], ir[floor]), fmt_al(al[c])
 			else
-				printf "| %s | %s | %s | %s | %s | %s | %s |\n", p[2], desc[i], fmt_ns(ns[c]),
+				printf "| %s | %s | %s | %s | %s | %s | %s |\n", p[2], desc[i], fmt_ns(c),
 					fmt_ir(ir[c]), c == floor ? "1.00x" : ratio(ir[c], ir[floor]),
 					c == floor ? "1.00x" : ratio(ns[c], ns[floor]), fmt_al(al[c])
 		}
@@ -124,9 +127,11 @@ END {
 			ok = r <= lim && (grp != "HS256" || al[lk] <= 2)
 			printf "\nTarget: latchkey <= %.2fx the floor in instructions%s: **%s** (%.3fx%s).\n",
 				lim, grp == "HS256" ? " and <= 2 heap allocations" : "",
-				ok ? "met" : "missed", r, grp == "HS256" ? sprintf(", %s allocs", al[lk]) : ""
+				ok ? "met" : "missed", r, grp == "HS256" ? sprintf(", %s allocs", fmt_al(al[lk])) : ""
 		}
 	}
+	if (dagger)
+		print "\n† wall-clock median more than 10% above the thread-CPU median: the process was descheduled during the timing; trust the instructions column."
 }' "$out/list.tsv" | tee -a "$out/results.md"
 
 # ------------------------------------------------------------------ where latchkey HS256 goes

@@ -9,8 +9,18 @@
 // Environment:
 //   LATCHKEY            the binary (default build/latchkey, relative to the repo root)
 //   LATCHKEY_TEST_STORE store URL template for every server; "{tmp}" is replaced by the
-//                       server's temporary directory (default sqlite:{tmp}/lk.db)
+//                       server's temporary directory (default sqlite:{tmp}/lk.db). The
+//                       literal "redis" instead runs every server on Redis: the harness
+//                       starts one redis-server per test file on a free loopback port
+//                       (no persistence, stopped by PID with everything else) and gives
+//                       each temporary directory its own database, redis://127.0.0.1:P/N,
+//                       so a new server sees an empty store and a restart on the same
+//                       directory or store sees the same one.
+//   REDIS_SERVER        the redis-server binary (default /usr/bin/redis-server)
 //   LATCHKEY_TEST_KEEP  keep temporary directories (for debugging)
+//
+// startRedis() starts a redis-server of a test's own (for fault tests: stop, freeze,
+// restart on the same port and directory, with or without AOF).
 
 import { spawn, execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync, existsSync } from 'node:fs';
@@ -35,6 +45,9 @@ const live = new Set();      // child processes not yet known to have exited
 const tmpdirs = new Set();
 
 function killAllSync() {
+	for (const r of redises) {
+		try { process.kill(r.pid, 'SIGKILL'); } catch { /* already gone */ }
+	}
 	for (const p of live) {
 		try { process.kill(p.pid, 'SIGKILL'); } catch { /* already gone */ }
 	}
@@ -50,10 +63,13 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
 	process.once(sig, () => { killAllSync(); process.exit(130); });
 
 const servers = new Set();
+const redises = new Set();   // Redis instances started and not yet stopped
 // Registered at import, so on the file's root test: after the last test, stop what is
-// left (gracefully, then by force) and remove the temporary directories.
+// left (gracefully, then by force): servers first, then the Redis they use; and remove
+// the temporary directories.
 after(async () => {
 	await Promise.all([...servers].map((s) => s.stop().catch(() => {})));
+	await Promise.all([...redises].map((r) => r.stop().catch(() => {})));
 	killAllSync();
 });
 
@@ -67,10 +83,14 @@ export function tmpDir() {
 
 export function storeUrl(tmp) {
 	const t = process.env.LATCHKEY_TEST_STORE;
+	if (t === 'redis') return sharedRedisUrl(tmp);
 	if (t) return t.replaceAll('{tmp}', tmp);
 	return `sqlite:${tmp}/lk.db`;
 }
+export const isRedisTemplate = () => process.env.LATCHKEY_TEST_STORE === 'redis' ||
+	(process.env.LATCHKEY_TEST_STORE || '').startsWith('redis:');
 export const isSqlite = (url) => url.startsWith('sqlite:');
+export const isRedis = (url) => url.startsWith('redis:');
 export const sqlitePath = (url) => url.slice('sqlite:'.length);
 
 export function freePort() {
@@ -101,6 +121,183 @@ export async function waitFor(fn, { ms = 5000, every = 50, what = 'condition' } 
 		await sleep(every);
 	}
 }
+
+// ---------------------------------------------------------------- Redis
+
+export const REDIS_SERVER = process.env.REDIS_SERVER || '/usr/bin/redis-server';
+
+// One command over RESP on a new connection; resolves the raw reply text (e.g. "+PONG\r\n")
+// or null when there is no answer within `ms`. Enough for PING, INFO, CONFIG GET, DBSIZE,
+// MEMORY USAGE, KEYS and friends in tests.
+export function redisCmd(port, args, { ms = 2000 } = {}) {
+	const req = `*${args.length}\r\n` + args.map((a) => {
+		const b = Buffer.from(String(a));
+		return `$${b.length}\r\n${b.toString('latin1')}\r\n`;
+	}).join('');
+	return new Promise((resolve) => {
+		const sock = net.connect({ port, host: '127.0.0.1' });
+		let data = '', done = false;
+		const finish = (v) => { if (!done) { done = true; clearTimeout(t); sock.destroy(); resolve(v); } };
+		const t = setTimeout(() => finish(null), ms);
+		sock.setEncoding('latin1');
+		sock.on('error', () => finish(null));
+		sock.on('close', () => finish(data || null));
+		sock.on('connect', () => sock.write(req, 'latin1'));
+		sock.on('data', (d) => { data += d; if (respComplete(data)) finish(data); });
+	});
+}
+// Is `s` one complete RESP reply? (returns the index after it, or 0)
+function respEnd(s, i) {
+	const nl = s.indexOf('\r\n', i);
+	if (nl < 0) return 0;
+	const type = s[i], head = s.slice(i + 1, nl);
+	if ('+-:'.includes(type)) return nl + 2;
+	const n = Number(head);
+	if (type === '$') return n < 0 ? nl + 2 : (s.length >= nl + 2 + n + 2 ? nl + 2 + n + 2 : 0);
+	if (type === '*') {
+		let j = nl + 2;
+		for (let k = 0; k < n; k++) { j = respEnd(s, j); if (!j) return 0; }
+		return j;
+	}
+	return 0;
+}
+const respComplete = (s) => s.length > 0 && respEnd(s, 0) === s.length;
+// Decode one RESP reply into JS values: strings, numbers, arrays, null; errors as Error.
+export function respParse(s) {
+	const at = (i) => {
+		const nl = s.indexOf('\r\n', i);
+		const type = s[i], head = s.slice(i + 1, nl);
+		if (type === '+') return [head, nl + 2];
+		if (type === '-') return [new Error(head), nl + 2];
+		if (type === ':') return [Number(head), nl + 2];
+		const n = Number(head);
+		if (type === '$') return n < 0 ? [null, nl + 2] : [s.slice(nl + 2, nl + 2 + n), nl + 2 + n + 2];
+		if (type === '*') {
+			if (n < 0) return [null, nl + 2];
+			const out = [];
+			let j = nl + 2;
+			for (let k = 0; k < n; k++) { const [v, e] = at(j); out.push(v); j = e; }
+			return [out, j];
+		}
+		throw new Error(`bad RESP: ${JSON.stringify(s.slice(i, i + 40))}`);
+	};
+	return at(0)[0];
+}
+export async function redisCall(port, ...args) {
+	const r = await redisCmd(port, args);
+	if (r === null) throw new Error(`redis on port ${port}: no answer to ${args[0]}`);
+	const v = respParse(r);
+	if (v instanceof Error) throw v;
+	return v;
+}
+
+// A redis-server in the foreground on 127.0.0.1:port with its working directory `dir`
+// (both new unless given), stopped by PID. opts.aof: appendonly yes with appendfsync
+// opts.fsync (default always); otherwise no persistence at all. opts.args: more flags.
+export class Redis {
+	constructor(opts) {
+		Object.assign(this, opts);
+		this.out = '';
+		this.proc = null;
+		this.exited = null;
+	}
+	get pid() { return this.proc?.pid; }
+	url(db = 0) { return `redis://127.0.0.1:${this.port}/${db}`; }
+	get running() { return !!this.proc && !this.exited; }
+	call(...args) { return redisCall(this.port, ...args); }
+
+	async start() {
+		if (this.running) throw new Error('redis is already running');
+		const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir,
+			'--daemonize', 'no', '--save', '', '--protected-mode', 'yes', '--loglevel', 'notice',
+			'--logfile', '', '--databases', String(this.databases || 16)];
+		if (this.aof) args.push('--appendonly', 'yes', '--appendfsync', this.fsync || 'always');
+		else args.push('--appendonly', 'no');
+		args.push(...(this.args || []));
+		const proc = spawn(REDIS_SERVER, args, { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+		this.proc = proc;
+		this.exited = null;
+		redises.add(this);
+		proc.stdout.setEncoding('utf8').on('data', (d) => { this.out += d; });
+		proc.stderr.setEncoding('utf8').on('data', (d) => { this.out += d; });
+		this.gone = new Promise((resolve) => {
+			proc.once('exit', (code, signal) => {
+				if (this.proc === proc) { this.exited = { code, signal }; redises.delete(this); }
+				resolve({ code, signal });
+			});
+			proc.once('error', (e) => {
+				if (this.proc === proc && !this.exited) {
+					this.exited = { code: null, signal: null, error: `cannot run ${REDIS_SERVER}: ${e.code || e.message}` };
+					this.out += this.exited.error + '\n';
+					redises.delete(this);
+				}
+				resolve(this.exited);
+			});
+		});
+		// ready when it answers PING with PONG (not -LOADING while it reads the AOF)
+		await waitFor(async () => {
+			if (this.exited) throw new Error(`redis-server exited ${JSON.stringify(this.exited)}:\n${this.out.slice(-1500)}`);
+			return (await redisCmd(this.port, ['PING'], { ms: 500 })) === '+PONG\r\n';
+		}, { ms: 10000, every: 30, what: `redis-server on port ${this.port}` });
+		return this;
+	}
+
+	// SIGTERM (Redis then writes and fsyncs its AOF), SIGKILL after graceMs.
+	async stop(graceMs = 5000) {
+		if (!this.running) return this.exited;
+		const proc = this.proc;
+		if (this.frozen) this.resume();
+		try { process.kill(proc.pid, 'SIGTERM'); } catch { /* gone */ }
+		const t = setTimeout(() => { try { process.kill(proc.pid, 'SIGKILL'); } catch { /* gone */ } }, graceMs);
+		await this.gone;
+		clearTimeout(t);
+		return this.exited;
+	}
+	async kill9() {
+		if (!this.running) return this.exited;
+		try { process.kill(this.proc.pid, 'SIGKILL'); } catch { /* gone */ }
+		await this.gone;
+		this.frozen = false;
+		return this.exited;
+	}
+	// SIGSTOP / SIGCONT: a frozen server (connections open, no answers).
+	freeze() { process.kill(this.proc.pid, 'SIGSTOP'); this.frozen = true; }
+	resume() { process.kill(this.proc.pid, 'SIGCONT'); this.frozen = false; }
+	// Stop and start again on the same port and directory (AOF, if on, is reloaded).
+	async restart() { await this.stop(); return this.start(); }
+}
+
+export async function startRedis(opts = {}) {
+	const dir = opts.dir || tmpDir();
+	for (let attempt = 0; ; attempt++) {
+		const port = opts.port || (await freePort());
+		const r = new Redis({ ...opts, dir, port });
+		try {
+			return await r.start();
+		} catch (e) {
+			await r.kill9().catch(() => {});
+			if (!opts.port && attempt < 2 && /Address already in use/i.test(r.out)) continue;
+			throw e;
+		}
+	}
+}
+
+// LATCHKEY_TEST_STORE=redis: one redis-server for this test file (started at import),
+// one database per temporary directory.
+let sharedRedis = null;
+const redisDbs = new Map();   // tmp dir -> database number
+const SHARED_DBS = 512;
+if (process.env.LATCHKEY_TEST_STORE === 'redis')
+	sharedRedis = await startRedis({ databases: SHARED_DBS });
+function sharedRedisUrl(tmp) {
+	if (!sharedRedis) throw new Error('LATCHKEY_TEST_STORE=redis but no redis-server was started');
+	if (!redisDbs.has(tmp)) {
+		if (redisDbs.size >= SHARED_DBS) throw new Error(`more than ${SHARED_DBS} stores in one test file`);
+		redisDbs.set(tmp, redisDbs.size);
+	}
+	return sharedRedis.url(redisDbs.get(tmp));
+}
+export const testRedis = () => sharedRedis;
 
 // ---------------------------------------------------------------- the server
 
