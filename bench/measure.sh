@@ -154,7 +154,7 @@ if [ -f "$out/vg/HS256_latchkey.$hi.cg" ] && command -v callgrind_annotate >/dev
 		# name unnamed (stripped) functions by their biggest caller
 		callgrind_annotate --auto=no --tree=caller --threshold=100 \
 			"$out/vg/HS256_latchkey.$hi.cg" 2>/dev/null >"$out/prof.callers"
-		awk -F'\t' -v callers="$out/prof.callers" '
+		awk -F'\t' -v callers="$out/prof.callers" -v binname="$(basename "$bin")" '
 		BEGIN {
 			while ((getline l < callers) > 0) {
 				if (l ~ /^ *[0-9,]+ +\([^)]*\) +< /) {
@@ -170,6 +170,7 @@ if [ -f "$out/vg/HS256_latchkey.$hi.cg" ] && command -v callgrind_annotate >/dev
 		{
 			f = $2; sub(/ \[.*$/, "", f)
 			o = $2; sub(/.*\//, "", o); sub(/\]$/, "", o)
+			if (o == binname) o = "liblatchkey.a"
 			name = f; sub(/^.*\//, "", name)
 			if (f ~ /^\?\?\?:0x/ && by[f] != "") {
 				cl = by[f]; sub(/^.*[\/:]/, "", cl); name = name " (stripped; called by " cl ")"

@@ -37,9 +37,11 @@ enum lk_err lk_jws_split(const char *tok, size_t len, struct lk_jws_parts *p,
 	p->sl = (size_t)(end - d2 - 1);
 	if (p->hl == 0)
 		return lk_errf(ei, LK_EMALFORMED, "the header part is empty");
-	/* Strictness of every part before any cryptography: one cheap pass. */
-	if (!lk_b64url_valid(p->p64, p->pl))
+	/* Strictness of every part before any cryptography. Decoding is not parsing: the
+	 * payload is read as JSON only once its signature holds. */
+	if (lk_b64url_decode(p->p64, p->pl, p->pay, sizeof p->pay - 1, &p->paylen))
 		return lk_errf(ei, LK_EBASE64, "the payload is not strict base64url");
+	p->pay[p->paylen] = '\0';
 	return LK_OK;
 }
 
@@ -163,13 +165,10 @@ enum lk_err lk_jws_verify(const lk_jwks *keys, const char *token, size_t len, un
 	if ((err = lk_jws_split(token, len, &p, ei)) || (err = lk_jws_header(&p, ei)) ||
 	    (err = lk_jws_check_sig(keys, &p, allow, ei)))
 		return err;
-	if (!(out = malloc(lk_b64url_dec_max(p.pl) + 1)))
+	n = p.paylen;
+	if (!(out = malloc(n + 1)))
 		return lk_errf(ei, LK_ENOMEM, "out of memory");
-	if (lk_b64url_decode(p.p64, p.pl, (uint8_t *)out, lk_b64url_dec_max(p.pl), &n)) {
-		free(out);
-		return lk_errf(ei, LK_EBASE64, "the payload is not strict base64url");
-	}
-	out[n] = '\0';
+	memcpy(out, p.pay, n + 1);
 	*payload = out;
 	if (plen)
 		*plen = n;
@@ -255,7 +254,7 @@ enum lk_err lk_jws_decode_unverified(const char *token, size_t len, char **heade
 {
 	struct lk_jws_parts p;
 	enum lk_err err;
-	size_t n, sl;
+	size_t sl;
 	char *h = NULL, *pl = NULL;
 	unsigned char sig[LK_MAX_TOKEN];
 
@@ -270,18 +269,13 @@ enum lk_err lk_jws_decode_unverified(const char *token, size_t len, char **heade
 		return lk_errf(ei, err, "the header is not a valid JSON object");
 	if (lk_b64url_decode(p.s64, p.sl, sig, sizeof sig, &sl))
 		return lk_errf(ei, LK_EBASE64, "the signature is not strict base64url");
-	if (!(h = malloc(p.hdrlen + 1)) || !(pl = malloc(lk_b64url_dec_max(p.pl) + 1))) {
+	if (!(h = malloc(p.hdrlen + 1)) || !(pl = malloc(p.paylen + 1))) {
 		free(h);
 		return LK_ENOMEM;
 	}
 	memcpy(h, p.hdr, p.hdrlen);
 	h[p.hdrlen] = '\0';
-	if (lk_b64url_decode(p.p64, p.pl, (uint8_t *)pl, lk_b64url_dec_max(p.pl), &n)) {
-		free(h);
-		free(pl);
-		return lk_errf(ei, LK_EBASE64, "the payload is not strict base64url");
-	}
-	pl[n] = '\0';
+	memcpy(pl, p.pay, p.paylen + 1);
 	*header = h;
 	*payload = pl;
 	if (siglen)

@@ -18,13 +18,15 @@ struct lk_jws_parts {
 	size_t hl, pl, sl;
 	unsigned char hdr[LK_MAX_HDR + 1];
 	size_t hdrlen;
+	unsigned char pay[LK_MAX_TOKEN / 4 * 3 + 1]; /* decoded payload, NUL-terminated */
+	size_t paylen;
 	struct lk_jmember hm[LK_MAX_HDR_MEMBERS];
 	size_t nh;
 	enum lk_alg alg;
 	const struct lk_jmember *kid, *typ;
 };
 
-/* Size cap and three parts. */
+/* Size cap, three parts, and the payload decoded strictly (not parsed). */
 enum lk_err lk_jws_split(const char *tok, size_t len, struct lk_jws_parts *p,
 			 struct lk_errinfo *ei) LK_WUR;
 /* Decode and check the header: alg (never none), kid, typ, crit. */
