@@ -40,6 +40,12 @@ for b in build build-asan; do
 	[ -f tests/server/run.sh ] && suite "$b/server" env LATCHKEY="$PWD/$b/latchkey" bash tests/server/run.sh
 	[ -f tests/tokens/run.sh ] && suite "$b/tokens" env LATCHKEY="$PWD/$b/latchkey" bash tests/tokens/run.sh
 done
+# The same suites on the Redis store (release build only, to keep CI time down): the
+# harness starts its own redis-server per test file.
+[ -f tests/server/run.sh ] && suite "build/server-redis" env LATCHKEY="$PWD/build/latchkey" LATCHKEY_TEST_STORE=redis bash tests/server/run.sh
+[ -f tests/tokens/run.sh ] && suite "build/tokens-redis" env LATCHKEY="$PWD/build/latchkey" LATCHKEY_TEST_STORE=redis bash tests/tokens/run.sh
+# Three instances on one Redis behind nginx; Redis faults and restarts.
+[ -f tests/multi/run.sh ] && suite "build/multi" env LATCHKEY="$PWD/build/latchkey" bash tests/multi/run.sh
 [ -f fuzz/replay.sh ] && suite "fuzz/replay" bash fuzz/replay.sh
 [ -f tests/interop/run.sh ] && suite "interop/jose" bash tests/interop/run.sh "$PWD/build/latchkey"
 [ -f tests/meta/run.sh ] && suite "meta/docs" bash tests/meta/run.sh

@@ -231,15 +231,14 @@ enum lk_err lk_rl_check(struct lk_ratelimit *rl, const char *user, const char *i
 	return LK_OK;
 }
 
-void lk_rl_fail(struct lk_ratelimit *rl, const char *user, const char *ip, int64_t now)
+enum lk_err lk_rl_fail(struct lk_ratelimit *rl, const char *user, const char *ip, int64_t now)
 {
 	if (shared(rl)) {
 		char pk[33], ik[33];
 		store_key('p', user, ip, pk);
 		store_key('i', NULL, ip, ik);
-		(void)rl->st->ops->rl_fail(rl->st, pk, ik, now, rl->cfg.ip_per_min,
-					   (int64_t)rl->cfg.backoff_max + 60);
-		return;
+		return rl->st->ops->rl_fail(rl->st, pk, ik, now, rl->cfg.ip_per_min,
+					    (int64_t)rl->cfg.backoff_max + 60);
 	}
 	pthread_mutex_lock(&rl->mu);
 	struct entry *ipe = find(rl, key_of(rl, NULL, ip), false, true, now);
@@ -254,6 +253,7 @@ void lk_rl_fail(struct lk_ratelimit *rl, const char *user, const char *ip, int64
 		pe->last = now;
 	}
 	pthread_mutex_unlock(&rl->mu);
+	return LK_OK;
 }
 
 void lk_rl_success(struct lk_ratelimit *rl, const char *user, const char *ip)

@@ -30,8 +30,9 @@ void lk_rl_use_store(struct lk_ratelimit *rl, struct lk_store *st);
 /* May user sign in from ip now? LK_OK, or LK_ERATE_LIMITED with *retry_after seconds. */
 enum lk_err lk_rl_check(struct lk_ratelimit *rl, const char *user, const char *ip, int64_t now,
 			int64_t *retry_after);
-/* Record a failed sign-in. */
-void lk_rl_fail(struct lk_ratelimit *rl, const char *user, const char *ip, int64_t now);
+/* Record a failed sign-in. A store error is returned: the caller must not then answer
+ * "wrong password" (an unlimited oracle while the store cannot count). */
+enum lk_err lk_rl_fail(struct lk_ratelimit *rl, const char *user, const char *ip, int64_t now);
 /* Record a success: the pair's failures are forgiven. */
 void lk_rl_success(struct lk_ratelimit *rl, const char *user, const char *ip);
 

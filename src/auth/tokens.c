@@ -35,6 +35,7 @@ struct denylist {
 struct vslot {
 	pthread_mutex_t mu;
 	bool used;
+	uint64_t epoch;          /* the ring load it was verified under */
 	unsigned char h[16];
 	struct lk_principal p;
 };
@@ -51,6 +52,7 @@ struct lk_tokens {
 	int64_t next_change;     /* when the signer or the published set changes next */
 	char *jwks;              /* public JWKS document */
 	struct denylist deny;
+	uint64_t epoch;          /* bumped by every reload: cached verifications end with it */
 	unsigned char vkey[crypto_shorthash_siphashx24_KEYBYTES];
 	struct vslot *vc;
 };
@@ -264,6 +266,7 @@ static enum lk_err reload(struct lk_tokens *t, uint64_t gen, int64_t now)
 	t->loaded_at = now;
 	t->next_change = l.next_change;
 	t->loaded = true;
+	t->epoch++;
 	for (size_t i = 0; i < l.n; i++)
 		lk_jwk_free(l.keys[i]);
 	return LK_OK;
@@ -449,6 +452,34 @@ enum lk_err lk_tokens_rotate(struct lk_store *st, const struct lk_tokcfg *cfg, i
 	return LK_OK;
 }
 
+/* The first key of an empty ring. Instances starting together on one store must not each
+ * add one: they race for a claim (the store's first-writer-wins secret); the winner adds
+ * the key, the others wait for it to appear. */
+static enum lk_err first_key(struct lk_tokens *t, int64_t now)
+{
+	unsigned char mine[32], got[32];
+	enum lk_err err;
+
+	randombytes_buf(mine, sizeof mine);
+	if (!t->st->ops->secret_claim)
+		return lk_tokens_rotate(t->st, &t->cfg, now, NULL);
+	if ((err = t->st->ops->secret_claim(t->st, "first-key", mine, got)))
+		return err;
+	if (sodium_memcmp(mine, got, 32) == 0)
+		return lk_tokens_rotate(t->st, &t->cfg, now, NULL);
+	for (int i = 0; i < 100; i++) { /* up to 10 s for the winner to add it */
+		struct ring_view v = {.now = now};
+		if ((err = t->st->ops->key_list(t->st, view_key, &v)))
+			return err;
+		if (v.live)
+			return LK_OK;
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	/* the claimant died before adding it: add one ourselves */
+	return lk_tokens_rotate(t->st, &t->cfg, now, NULL);
+}
+
 enum lk_err lk_tokens_maintain(struct lk_tokens *t, int64_t now)
 {
 	struct ring_view v = {.now = now};
@@ -459,7 +490,7 @@ enum lk_err lk_tokens_maintain(struct lk_tokens *t, int64_t now)
 	for (int i = 0; i < v.ndead; i++)
 		(void)t->st->ops->key_del(t->st, v.dead[i]);
 	if (!v.live)
-		return lk_tokens_rotate(t->st, &t->cfg, now, NULL);
+		return first_key(t, now);
 	if (t->cfg.key_rotation && v.newest_sign_from <= now &&
 	    v.newest_created + t->cfg.key_rotation <= now) {
 		lk_log("info", "rotating the signing key on schedule", (char *)NULL);
@@ -593,7 +624,7 @@ enum lk_err lk_tokens_verify(struct lk_tokens *t, const char *token, size_t len,
 		return err;
 	bool hit = false;
 	pthread_mutex_lock(&vs->mu);
-	if (vs->used && memcmp(vs->h, h, sizeof h) == 0) {
+	if (vs->used && vs->epoch == t->epoch && memcmp(vs->h, h, sizeof h) == 0) {
 		*p = vs->p;
 		hit = true;
 	}
@@ -624,6 +655,7 @@ enum lk_err lk_tokens_verify(struct lk_tokens *t, const char *token, size_t len,
 			lk_jwt_free(j);
 			pthread_mutex_lock(&vs->mu);
 			vs->used = true;
+			vs->epoch = t->epoch;
 			memcpy(vs->h, h, sizeof h);
 			vs->p = *p;
 			pthread_mutex_unlock(&vs->mu);

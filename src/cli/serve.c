@@ -63,9 +63,13 @@ static int bootstrap_admin(struct lk_store *st, const struct lk_config *cfg)
 	snprintf(u.name, sizeof u.name, "admin");
 	snprintf(u.roles, sizeof u.roles, "admin");
 	u.created = u.pw_changed = (int64_t)time(NULL);
-	if ((err = lk_pw_hash(&cfg->auth.cost, pw, strlen(pw), u.phc)) ||
-	    (err = st->ops->user_add(st, &u)))
+	if ((err = lk_pw_hash(&cfg->auth.cost, pw, strlen(pw), u.phc)))
 		return err;
+	if ((err = st->ops->user_add(st, &u))) {
+		sodium_memzero(pw, sizeof pw);
+		/* another instance starting at the same moment created it: theirs prints it */
+		return err == LK_EEXISTS ? LK_OK : err;
+	}
 	printf("latchkey: created user \"admin\" with password %s\n"
 	       "latchkey: it is shown only this once; change it with `latchkey user passwd admin`\n",
 	       pw);

@@ -247,7 +247,9 @@ static enum MHD_Result grant_password_finish(struct lk_req *r)
 		return lk_reply_busy(r);
 	if (!r->pw_ok) {
 		atomic_fetch_add(&r->srv->logins[1], 1);
-		lk_rl_fail(a->rl, r->user.name, r->ip, lk_now());
+		enum lk_err ferr = lk_rl_fail(a->rl, r->user.name, r->ip, lk_now());
+		if (ferr)
+			return lk_reply_store_error(r, ferr);
 		lk_audit_event(a, "login_failed", r->user.name, r->ip,
 			       r->found ? "wrong password (password grant)" : "unknown user (password grant)");
 		return oauth_error(r, 400, "invalid_grant", "wrong username or password");

@@ -266,6 +266,14 @@ void lk_cookie_clear(struct lk_server *s, char *buf, size_t size)
 
 /* ---------------------------------------------------------------- dispatch */
 
+static enum MHD_Result last_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+			       const char *value)
+{
+	if (key && value && strcasecmp(key, "X-Forwarded-For") == 0)
+		*(const char **)cls = value;
+	return MHD_YES;
+}
+
 /* Is ip one of the comma-separated addresses in list? */
 static bool listed(const char *list, const char *ip)
 {
@@ -299,7 +307,9 @@ static void client_ip(struct lk_req *r)
 	const char *tp = r->srv->cfg.trusted_proxies;
 	if (!tp[0] || !listed(tp, r->ip))
 		return;
-	const char *xff = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "X-Forwarded-For");
+	/* several header lines (a client's own, then the proxy's): the proxy's is the last */
+	const char *xff = NULL;
+	MHD_get_connection_values(r->c, MHD_HEADER_KIND, last_xff, &xff);
 	if (!xff)
 		return;
 	const char *last = strrchr(xff, ',');

@@ -2359,11 +2359,11 @@ static enum lk_err rd_revocation_ttl(struct lk_store *base, int64_t *seconds)
 	return err;
 }
 
-static enum lk_err rd_secret(struct lk_store *base, const char *name, unsigned char out[32])
+static enum lk_err rd_secret_claim(struct lk_store *base, const char *name,
+				   const unsigned char mine[32], unsigned char out[32])
 {
 	char key[96];
-	unsigned char fresh[32];
-	const char *argv[] = {"SET", key, (const char *)fresh, "NX", "GET"};
+	const char *argv[] = {"SET", key, (const char *)mine, "NX", "GET"};
 	size_t len[5];
 	redisReply *r = NULL;
 	enum lk_err err;
@@ -2371,16 +2371,15 @@ static enum lk_err rd_secret(struct lk_store *base, const char *name, unsigned c
 	if (!name)
 		return LK_EINVAL;
 	snprintf(key, sizeof key, "lk:{g}:secret:%.64s", name);
-	randombytes_buf(fresh, sizeof fresh);
 	len[0] = 3;
 	len[1] = strlen(key);
-	len[2] = sizeof fresh;
+	len[2] = 32;
 	len[3] = 2;
 	len[4] = 3;
 	err = rcmd(rd(base), 5, argv, len, &r, NULL);
 	if (!err) {
 		if (r->type == REDIS_REPLY_NIL) {
-			memcpy(out, fresh, 32);
+			memcpy(out, mine, 32);
 		} else if (r->type == REDIS_REPLY_STRING && r->len == 32) {
 			memcpy(out, r->str, 32);
 			sodium_memzero(r->str, 32);
@@ -2389,6 +2388,14 @@ static enum lk_err rd_secret(struct lk_store *base, const char *name, unsigned c
 		}
 		freeReplyObject(r);
 	}
+	return err;
+}
+
+static enum lk_err rd_secret(struct lk_store *base, const char *name, unsigned char out[32])
+{
+	unsigned char fresh[32];
+	randombytes_buf(fresh, sizeof fresh);
+	enum lk_err err = rd_secret_claim(base, name, fresh, out);
 	sodium_memzero(fresh, sizeof fresh);
 	return err;
 }
@@ -2505,6 +2512,7 @@ const struct lk_store_ops lk_store_redis_ops = {
 	.set_revocation_ttl = rd_set_revocation_ttl,
 	.revocation_ttl = rd_revocation_ttl,
 	.secret = rd_secret,
+	.secret_claim = rd_secret_claim,
 	.rl_get = rd_rl_get,
 	.rl_fail = rd_rl_fail,
 	.rl_reset = rd_rl_reset,

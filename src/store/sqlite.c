@@ -1863,24 +1863,22 @@ static enum lk_err sq_revocation_ttl(struct lk_store *base, int64_t *seconds)
 	return rc == NOT_FOUND ? LK_ENOT_FOUND : map_rc(rc);
 }
 
-static enum lk_err sq_secret(struct lk_store *base, const char *name, unsigned char out[32])
+static enum lk_err sq_secret_claim(struct lk_store *base, const char *name,
+				   const unsigned char mine[32], unsigned char out[32])
 {
-	unsigned char fresh[32];
 	struct q q;
 	int rc = SQLITE_OK;
 
 	if (!name)
 		return LK_EINVAL;
-	/* Insert a random value unless one exists (first writer wins), then read it. */
-	randombytes_buf(fresh, sizeof fresh);
+	/* Insert ours unless one exists (first writer wins), then read what stands. */
 	if ((rc = q_begin(sq(base), S_SECRET_ADD, &q)) != SQLITE_OK)
 		return map_rc(rc);
 	bind_str(&q, 1, name, 64, &rc);
-	bind_blob(&q, 2, fresh, 32, &rc);
+	bind_blob(&q, 2, mine, 32, &rc);
 	if (rc == SQLITE_OK)
 		rc = step_done(&q);
 	q_end(&q);
-	sodium_memzero(fresh, sizeof fresh);
 	if (rc != SQLITE_OK)
 		return map_rc(rc);
 	if ((rc = q_begin(sq(base), S_SECRET_GET, &q)) != SQLITE_OK)
@@ -1898,6 +1896,15 @@ static enum lk_err sq_secret(struct lk_store *base, const char *name, unsigned c
 	}
 	q_end(&q);
 	return map_rc(rc);
+}
+
+static enum lk_err sq_secret(struct lk_store *base, const char *name, unsigned char out[32])
+{
+	unsigned char fresh[32];
+	randombytes_buf(fresh, sizeof fresh);
+	enum lk_err err = sq_secret_claim(base, name, fresh, out);
+	sodium_memzero(fresh, sizeof fresh);
+	return err;
 }
 
 /* ---------------------------------------------------------------- sign-in limits */
@@ -2024,6 +2031,7 @@ const struct lk_store_ops lk_store_sqlite_ops = {
 	.set_revocation_ttl = sq_set_revocation_ttl,
 	.revocation_ttl = sq_revocation_ttl,
 	.secret = sq_secret,
+	.secret_claim = sq_secret_claim,
 	.rl_get = sq_rl_get,
 	.rl_fail = sq_rl_fail,
 	.rl_reset = sq_rl_reset,

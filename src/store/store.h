@@ -217,6 +217,10 @@ struct lk_store_ops {
 	enum lk_err (*revocation_ttl)(struct lk_store *st, int64_t *seconds);
 	/* A named 32-byte server secret shared by every instance, created on first use. */
 	enum lk_err (*secret)(struct lk_store *st, const char *name, unsigned char out[32]);
+	/* Offer `mine` as the value of secret `name`: out receives the value that stands,
+	 * which equals mine for exactly one caller (first writer wins). */
+	enum lk_err (*secret_claim)(struct lk_store *st, const char *name,
+				    const unsigned char mine[32], unsigned char out[32]);
 
 	/* Sign-in limits shared by every instance (keys: short opaque strings). rl_get reads
 	 * both keys; rl_fail atomically adds a failure to `pair` and takes one token from the

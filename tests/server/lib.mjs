@@ -129,11 +129,21 @@ export const REDIS_SERVER = process.env.REDIS_SERVER || '/usr/bin/redis-server';
 // One command over RESP on a new connection; resolves the raw reply text (e.g. "+PONG\r\n")
 // or null when there is no answer within `ms`. Enough for PING, INFO, CONFIG GET, DBSIZE,
 // MEMORY USAGE, KEYS and friends in tests.
-export function redisCmd(port, args, { ms = 2000 } = {}) {
-	const req = `*${args.length}\r\n` + args.map((a) => {
+// opts.auth = [user, password] (or [password]) sends AUTH first and returns the reply
+// to the command only.
+export function redisCmd(port, args, { ms = 2000, auth } = {}) {
+	const enc = (argv) => `*${argv.length}\r\n` + argv.map((a) => {
 		const b = Buffer.from(String(a));
 		return `$${b.length}\r\n${b.toString('latin1')}\r\n`;
 	}).join('');
+	const req = (auth ? enc(['AUTH', ...auth]) : '') + enc(args);
+	const replies = auth ? 2 : 1;
+	const complete = (s) => {
+		let j = 0;
+		for (let k = 0; k < replies; k++) { j = respEnd(s, j); if (!j) return false; }
+		return j === s.length;
+	};
+	const last = (s) => (auth ? s.slice(respEnd(s, 0)) : s);
 	return new Promise((resolve) => {
 		const sock = net.connect({ port, host: '127.0.0.1' });
 		let data = '', done = false;
@@ -141,9 +151,9 @@ export function redisCmd(port, args, { ms = 2000 } = {}) {
 		const t = setTimeout(() => finish(null), ms);
 		sock.setEncoding('latin1');
 		sock.on('error', () => finish(null));
-		sock.on('close', () => finish(data || null));
+		sock.on('close', () => finish(data && complete(data) ? last(data) : data || null));
 		sock.on('connect', () => sock.write(req, 'latin1'));
-		sock.on('data', (d) => { data += d; if (respComplete(data)) finish(data); });
+		sock.on('data', (d) => { data += d; if (complete(data)) finish(last(data)); });
 	});
 }
 // Is `s` one complete RESP reply? (returns the index after it, or 0)
@@ -161,7 +171,6 @@ function respEnd(s, i) {
 	}
 	return 0;
 }
-const respComplete = (s) => s.length > 0 && respEnd(s, 0) === s.length;
 // Decode one RESP reply into JS values: strings, numbers, arrays, null; errors as Error.
 export function respParse(s) {
 	const at = (i) => {
@@ -184,7 +193,9 @@ export function respParse(s) {
 	return at(0)[0];
 }
 export async function redisCall(port, ...args) {
-	const r = await redisCmd(port, args);
+	let auth;
+	if (typeof port === 'object') ({ port, auth } = port);
+	const r = await redisCmd(port, args, { auth });
 	if (r === null) throw new Error(`redis on port ${port}: no answer to ${args[0]}`);
 	const v = respParse(r);
 	if (v instanceof Error) throw v;
@@ -194,6 +205,8 @@ export async function redisCall(port, ...args) {
 // A redis-server in the foreground on 127.0.0.1:port with its working directory `dir`
 // (both new unless given), stopped by PID. opts.aof: appendonly yes with appendfsync
 // opts.fsync (default always); otherwise no persistence at all. opts.args: more flags.
+// opts.conf: a redis.conf to start from (its persistence settings then apply; port, bind
+// and dir are still the harness's); opts.auth: [user, password] for call().
 export class Redis {
 	constructor(opts) {
 		Object.assign(this, opts);
@@ -202,17 +215,20 @@ export class Redis {
 		this.exited = null;
 	}
 	get pid() { return this.proc?.pid; }
-	url(db = 0) { return `redis://127.0.0.1:${this.port}/${db}`; }
+	url(db = 0, user) { return `redis://${user ? `${user}@` : ''}127.0.0.1:${this.port}/${db}`; }
 	get running() { return !!this.proc && !this.exited; }
-	call(...args) { return redisCall(this.port, ...args); }
+	call(...args) { return redisCall({ port: this.port, auth: this.auth }, ...args); }
 
 	async start() {
 		if (this.running) throw new Error('redis is already running');
-		const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir,
-			'--daemonize', 'no', '--save', '', '--protected-mode', 'yes', '--loglevel', 'notice',
-			'--logfile', '', '--databases', String(this.databases || 16)];
-		if (this.aof) args.push('--appendonly', 'yes', '--appendfsync', this.fsync || 'always');
-		else args.push('--appendonly', 'no');
+		const args = [...(this.conf ? [this.conf] : []), '--port', String(this.port), '--bind', '127.0.0.1',
+			'--dir', this.dir, '--daemonize', 'no', '--protected-mode', 'yes', '--loglevel', 'notice',
+			'--logfile', ''];
+		if (!this.conf) {
+			args.push('--save', '', '--databases', String(this.databases || 16));
+			if (this.aof) args.push('--appendonly', 'yes', '--appendfsync', this.fsync || 'always');
+			else args.push('--appendonly', 'no');
+		}
 		args.push(...(this.args || []));
 		const proc = spawn(REDIS_SERVER, args, { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
 		this.proc = proc;
@@ -234,10 +250,12 @@ export class Redis {
 				resolve(this.exited);
 			});
 		});
-		// ready when it answers PING with PONG (not -LOADING while it reads the AOF)
+		// ready when it answers PING with PONG, or NOAUTH with requirepass (not -LOADING
+		// while it reads the AOF)
 		await waitFor(async () => {
 			if (this.exited) throw new Error(`redis-server exited ${JSON.stringify(this.exited)}:\n${this.out.slice(-1500)}`);
-			return (await redisCmd(this.port, ['PING'], { ms: 500 })) === '+PONG\r\n';
+			const r = await redisCmd(this.port, ['PING'], { ms: 500 });
+			return r === '+PONG\r\n' || /^-NOAUTH/.test(r || '');
 		}, { ms: 10000, every: 30, what: `redis-server on port ${this.port}` });
 		return this;
 	}

@@ -34,15 +34,15 @@ static void scenario(struct lk_ratelimit *a, struct lk_ratelimit *b)
 	int64_t t = 1000000;
 	for (int i = 0; i < 5; i++) {
 		assert_int_equal(wait_of(i % 2 ? a : b, "alice", "10.0.0.1", t), 0);
-		lk_rl_fail(i % 2 ? a : b, "alice", "10.0.0.1", t);
+		assert_int_equal(lk_rl_fail(i % 2 ? a : b, "alice", "10.0.0.1", t), LK_OK);
 	}
 	/* sixth failure from the pair: backoff doubling from 1 s */
 	assert_int_equal(wait_of(a, "alice", "10.0.0.1", t), 1);
 	assert_int_equal(wait_of(b, "alice", "10.0.0.1", t + 1), 0);
-	lk_rl_fail(b, "alice", "10.0.0.1", t + 1);
+	assert_int_equal(lk_rl_fail(b, "alice", "10.0.0.1", t + 1), LK_OK);
 	assert_int_equal(wait_of(a, "alice", "10.0.0.1", t + 1), 2);
 	for (int i = 0; i < 20; i++)
-		lk_rl_fail(a, "alice", "10.0.0.1", t + 2);
+		assert_int_equal(lk_rl_fail(a, "alice", "10.0.0.1", t + 2), LK_OK);
 	assert_int_equal(wait_of(b, "alice", "10.0.0.1", t + 2), 900); /* capped at 15 min */
 	/* the owner elsewhere is not held back */
 	assert_int_equal(wait_of(a, "alice", "192.0.2.7", t + 2), 0);
@@ -56,7 +56,7 @@ static void scenario(struct lk_ratelimit *a, struct lk_ratelimit *b)
 		char u[16];
 		snprintf(u, sizeof u, "user%d", i);
 		assert_int_equal(wait_of(i % 2 ? a : b, u, "10.9.9.9", s), 0);
-		lk_rl_fail(i % 2 ? a : b, u, "10.9.9.9", s);
+		assert_int_equal(lk_rl_fail(i % 2 ? a : b, u, "10.9.9.9", s), LK_OK);
 	}
 	assert_true(wait_of(a, "user-new", "10.9.9.9", s) >= 1);
 	assert_int_equal(wait_of(b, "user-new", "10.9.9.9", s + 2), 0); /* refilled 2 tokens */
