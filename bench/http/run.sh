@@ -33,7 +33,7 @@ WARMUP=${WARMUP:-2}
 THREADS=${THREADS:-1}
 CONNS=${CONNS:-32}
 LOGIN_RATE=${LOGIN_RATE:-20}
-TARGETS=${TARGETS:-express nginx latchkey}
+TARGETS=${TARGETS:-express nginx latchkey latchkey-redis}
 NGINX=${NGINX:-/usr/sbin/nginx}
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
 BENCH_EMAIL=bench@example.com
@@ -237,6 +237,34 @@ if want latchkey && [[ -n "${LATCHKEY_BIN:-}" ]]; then
 	fi
 fi
 
+# ---- latchkey on Redis (issue 5): the same Redis server as the Express app -------
+if want latchkey-redis && [[ -n "${LATCHKEY_BIN:-}" ]]; then
+	if [[ -z "${RPORT:-}" ]]; then
+		free_port RPORT
+		"$REDIS_SERVER" --bind 127.0.0.1 --port "$RPORT" --save '' --appendonly no \
+			--daemonize no --dir "$TMP" --logfile "$TMP/redis.log" &
+		PIDS+=($!); wait_port "$RPORT" "$!" redis-server
+	fi
+	RSTORE="redis://127.0.0.1:$RPORT/1"  # db 1: the Express app uses db 0
+	printf '%s\n' "$BENCH_PW" | "$LATCHKEY_BIN" user add "$BENCH_USER" --store "$RSTORE" \
+		>"$TMP/user-add-redis.log" 2>&1 || die "latchkey user add (redis) failed: $(cat "$TMP/user-add-redis.log")"
+	free_port RLPORT
+	# shellcheck disable=SC2086 # LATCHKEY_SERVE_ARGS is a list of flags
+	"$LATCHKEY_BIN" serve --listen "127.0.0.1:$RLPORT" --store "$RSTORE" --insecure-cookies \
+		${LATCHKEY_SERVE_ARGS:-} >"$TMP/latchkey-redis.log" 2>&1 &
+	PIDS+=($!); wait_port "$RLPORT" "$!" "latchkey serve (redis)"
+	RLK_COOKIE=$(curl -s -D - -o /dev/null -H 'Content-Type: application/json' \
+		-d "{\"username\":\"$BENCH_USER\",\"password\":\"$BENCH_PW\"}" \
+		"http://127.0.0.1:$RLPORT/login" | tr -d '\r' |
+		sed -n 's/^[Ss]et-[Cc]ookie: *\(\(__Host-\)\{0,1\}latchkey=[^;]*\).*/\1/p' | head -n1)
+	[[ -n "$RLK_COOKIE" ]] || die "latchkey (redis): login gave no latchkey cookie"
+	check_me latchkey-redis "http://127.0.0.1:$RLPORT/me" "$RLK_COOKIE"
+	run_wrk latchkey-redis "http://127.0.0.1:$RLPORT/me" "$RLK_COOKIE"
+	ORDER+=(latchkey-redis)
+	run_wrk latchkey-redis-verify "http://127.0.0.1:$RLPORT/auth/verify" "$RLK_COOKIE"
+	ORDER+=(latchkey-redis-verify)
+fi
+
 [[ ${#ORDER[@]} -gt 0 ]] || die "nothing was measured"
 
 # ---- table -----------------------------------------------------------------------
@@ -257,6 +285,14 @@ ratio() { # ratio A B -> A/B with 2 decimals, or n/a
 	if [[ -n "$LOGIN_SUMMARY" ]]; then
 		echo
 		echo "latchkey+logins: $LOGIN_RATE logins/s offered during the run: $LOGIN_SUMMARY"
+	fi
+	if [[ -n "${RPS[latchkey-redis]:-}" && -n "${RPS[express]:-}" ]]; then
+		echo
+		echo "Issue 5 targets (latchkey on the same Redis as Express):"
+		for k in latchkey-redis latchkey-redis-verify; do
+			awk -v n="$k" -v a="${RPS[$k]}" -v b="${RPS[express]}" -v p="${P99[$k]}" \
+				'BEGIN { printf "- %s: %.1fx Express (>= 5x: %s), p99 %s ms (< 3 ms: %s)\n", n, a / b, (a / b >= 5) ? "PASS" : "FAIL", p, (p < 3) ? "PASS" : "FAIL" }'
+		done
 	fi
 	if [[ -n "${RPS[latchkey]:-}" ]]; then
 		echo
