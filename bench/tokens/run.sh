@@ -25,7 +25,8 @@
 #   N_DISTINCT=20000   distinct tokens per algorithm for the distinct-token cases
 #   DISTINCT_ALGS="ES256 EdDSA HS256"   algorithms with a distinct-token case
 #   REPEAT=1       measured runs per case; the table keeps the run during which the rest
-#                  of the machine used the least CPU (all runs are listed)
+#                  of the machine used the least CPU, and of runs within 0.05 cores of that
+#                  the fastest (all runs are listed)
 #   IDLE_WAIT=0    before each measured run, wait up to this many seconds for the machine
 #                  to be nearly idle (< IDLE_MAX=0.3 cores busy over 1 s)
 #   LK_THREADS     latchkey --threads (default: latchkey's own default, one per CPU)
@@ -177,6 +178,14 @@ pid_ticks() { # utime+stime of the given PIDs (process totals, all threads)
 	echo "$s"
 }
 OUR_SERVERS=()  # every server we started: their CPU is not "other"
+# worker_ticks PID: "TID TICKS" for each of its libmicrohttpd worker threads
+worker_ticks() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		[[ "$(cat "$t/comm" 2>/dev/null)" = MHD-worker ]] || continue
+		echo "${t##*/} $(awk '{print $14 + $15}' "$t/stat" 2>/dev/null || echo 0)"
+	done
+}
 
 # wait_idle: up to IDLE_WAIT s (1-s samples) for the machine to be nearly idle, i.e. less
 # than IDLE_MAX cores busy while nothing of ours runs. Sets IDLE_SEEN (cores, last sample).
@@ -195,7 +204,7 @@ wait_idle() {
 # run_case NAME SERVER_PID WRK_ARGS...: a warm-up, then REPEAT measured runs of
 # `wrk -tT -cC -dD --latency WRK_ARGS...`; keeps the run in which the rest of the machine
 # used the least CPU (all runs are listed in the raw section).
-declare -A RPS P50 P99 NON2XX ERRS REQS SRVCPU WRKCPU OTHCPU ALLRUNS
+declare -A RPS P50 P99 NON2XX ERRS REQS SRVCPU WRKCPU OTHCPU ALLRUNS SPLIT
 run_case() {
 	local name=$1 spid=$2 k out best="" bo="" b0 b1 o0 o1 w0 w1 t
 	shift 2
@@ -206,10 +215,16 @@ run_case() {
 	for ((k = 1; k <= REPEAT; k++)); do
 		out="$TMP/wrk-$name.$k.txt"
 		wait_idle
+		worker_ticks "$spid" >"$out.wt0"
 		b0=$(sys_busy); o0=$(pid_ticks "${OUR_SERVERS[@]}"); w0=$(pid_ticks "$spid")
 		TIMEFORMAT='%U %S'
 		{ time wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$@" >"$out" 2>"$out.err"; } 2>"$out.time"
 		b1=$(sys_busy); o1=$(pid_ticks "${OUR_SERVERS[@]}"); w1=$(pid_ticks "$spid")
+		worker_ticks "$spid" >"$out.wt1"
+		# how the server's CPU split over its HTTP worker threads, busiest first
+		SPLIT[$name.$k]=$(join <(sort "$out.wt0") <(sort "$out.wt1") |
+			awk -v h="$CLK_TCK" -v s="$DURATION" '{ printf "%.2f\n", ($3 - $2) / h / s }' |
+			sort -rn | paste -sd+)
 		t=$(awk 'END {print $1 + $2}' "$out.time")
 		parse_wrk "$name.$k" "$out"
 		SRVCPU[$name.$k]=$(awk -v d=$((w1 - w0)) -v h="$CLK_TCK" -v s="$DURATION" 'BEGIN { printf "%.2f", d / h / s }')
@@ -218,11 +233,17 @@ run_case() {
 			'BEGIN { v = ((b - o) / h - t) / s; if (v < 0) v = 0; printf "%.2f", v }')
 		log "$name run $k: ${RPS[$name.$k]} req/s, p50 ${P50[$name.$k]} ms, p99 ${P99[$name.$k]} ms," \
 			"non-2xx ${NON2XX[$name.$k]}, socket errors ${ERRS[$name.$k]}; CPU cores: server" \
-			"${SRVCPU[$name.$k]}, wrk ${WRKCPU[$name.$k]}, other ${OTHCPU[$name.$k]} (idle check ${IDLE_SEEN})"
+			"${SRVCPU[$name.$k]}${SPLIT[$name.$k]:+ (workers ${SPLIT[$name.$k]})}, wrk ${WRKCPU[$name.$k]}," \
+			"other ${OTHCPU[$name.$k]} (idle check ${IDLE_SEEN})"
 		[[ "${NON2XX[$name.$k]}" = 0 ]] || die "$name: ${NON2XX[$name.$k]} non-2xx responses ($out)"
-		ALLRUNS[$name]+="$(printf '%.0f' "${RPS[$name.$k]}") (other ${OTHCPU[$name.$k]}); "
-		if [[ -z "$best" ]] || awk -v a="${OTHCPU[$name.$k]}" -v b="$bo" 'BEGIN { exit !(a < b) }'; then
-			best=$k; bo=${OTHCPU[$name.$k]}
+		ALLRUNS[$name]+="$(printf '%.0f' "${RPS[$name.$k]}") (other ${OTHCPU[$name.$k]}${SPLIT[$name.$k]:+, workers ${SPLIT[$name.$k]}}); "
+	done
+	# the run with the least "other" CPU; among runs within 0.05 cores of that, the fastest
+	bo=$(for ((k = 1; k <= REPEAT; k++)); do echo "${OTHCPU[$name.$k]}"; done | sort -n | head -n1)
+	for ((k = 1; k <= REPEAT; k++)); do
+		awk -v a="${OTHCPU[$name.$k]}" -v b="$bo" 'BEGIN { exit !(a <= b + 0.05) }' || continue
+		if [[ -z "$best" ]] || awk -v a="${RPS[$name.$k]}" -v b="${RPS[$name.$best]}" 'BEGIN { exit !(a > b) }'; then
+			best=$k
 		fi
 	done
 	local v key
@@ -490,7 +511,8 @@ VC_SLOTS=$(sed -n 's/^#define VC_SLOTS \([0-9]*\).*/\1/p' "$ROOT/src/auth/tokens
 		"everything else on the machine (other builds and tests; loopback softirq time not charged" \
 		"to a process is left out). The machine has $(nproc) CPUs."
 	if [[ "$REPEAT" -gt 1 ]]; then
-		echo "Each case ran $REPEAT times; the row is the run with the least \"other\" CPU. All runs, req/s (other cores):"
+		echo "Each case ran $REPEAT times; the row is the fastest of the runs with the least \"other\" CPU" \
+			"(within 0.05 cores). All runs, req/s (other cores, latchkey's CPU per HTTP worker thread):"
 		for n in "${ORDER[@]}"; do echo "- $n: ${ALLRUNS[$n]%; }"; done
 	fi
 	echo
