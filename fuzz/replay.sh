@@ -62,22 +62,38 @@ for t in $TARGETS; do
 done
 
 if [ "$SECS" -gt 0 ]; then
+	# One fuzzer per CPU at a time: each target still gets SECS seconds of a whole core,
+	# and the wall time is divided by the number of CPUs.
+	jobs=$(nproc 2>/dev/null || echo 1)
+	[ "$jobs" -ge 1 ] || jobs=1
+	fuzz_one() { # fuzz_one TARGET: run it, leave its exit code in $FB/rc-TARGET
+		local t=$1 art=$FB/artifacts/$1 work=$FB/work/$1
+		mkdir -p "$work" "$art"
+		: >"$FB/.stamp-$t"
+		"$FB/fuzz_$t" -max_total_time="$SECS" -dict=fuzz/jose.dict -max_len=9000 \
+			-timeout=20 -rss_limit_mb=4096 -print_final_stats=1 \
+			-artifact_prefix="$art/" "$work" "fuzz/corpus/$t" >"$FB/fuzz-$t.log" 2>&1
+		echo $? >"$FB/rc-$t"
+	}
+	running=0
+	for t in $TARGETS; do
+		fuzz_one "$t" &
+		running=$((running + 1))
+		if [ "$running" -ge "$jobs" ]; then
+			wait
+			running=0
+		fi
+	done
+	wait
 	for t in $TARGETS; do
 		n=$((n + 1))
-		bin=$FB/fuzz_$t
-		work=$FB/work/$t
 		art=$FB/artifacts/$t
 		log=$FB/fuzz-$t.log
-		mkdir -p "$work" "$art"
 		stamp=$FB/.stamp-$t
-		: >"$stamp"
-		"$bin" -max_total_time="$SECS" -dict=fuzz/jose.dict -max_len=9000 \
-			-timeout=20 -rss_limit_mb=4096 -print_final_stats=1 \
-			-artifact_prefix="$art/" "$work" "fuzz/corpus/$t" >"$log" 2>&1
-		rc=$?
+		rc=$(cat "$FB/rc-$t" 2>/dev/null || echo 99)
 		stats=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1 | sed 's/[[:space:]]\+/ /g')
 		found=$(find "$art" -type f -newer "$stamp" 2>/dev/null)
-		if [ $rc -eq 0 ] && [ -z "$found" ]; then
+		if [ "$rc" -eq 0 ] && [ -z "$found" ]; then
 			echo "ok $n - fuzz fuzz_$t for ${SECS}s${stats:+ ($stats)}"
 		else
 			echo "not ok $n - fuzz fuzz_$t for ${SECS}s (exit $rc)"
@@ -88,7 +104,7 @@ if [ "$SECS" -gt 0 ]; then
 			done
 			fail=1
 		fi
-		rm -f "$stamp"
+		rm -f "$stamp" "$FB/rc-$t"
 	done
 fi
 exit $fail
