@@ -69,9 +69,11 @@ unit: $(UNIT_BIN)
 -include bench/bench.mk
 -include bench/http/http.mk
 
+# Start the server on the embedded store (sqlite:latchkey.db, http://127.0.0.1:8080).
+# The first start prints the admin password once. RUN_ARGS adds flags.
 run: deps
 	@DEPS=build $(MAKE) --no-print-directory all
-	@$(B)/latchkey --help
+	exec $(B)/latchkey serve $(RUN_ARGS)
 
 # Everything: the normal build, then the same suites under ASan+UBSan.
 test: deps
