@@ -41,6 +41,7 @@
 # outlive a long run (REPEAT, IDLE_WAIT); a token's lifetime plays no part in verifying it.
 #
 #   KEEP_TMP=1     keep the temp dir (logs, raw wrk outputs, tokens) and print its path
+# shellcheck disable=SC2128 # it takes $! (last background PID) for an array here
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -204,7 +205,7 @@ wait_idle() {
 # run_case NAME SERVER_PID WRK_ARGS...: a warm-up, then REPEAT measured runs of
 # `wrk -tT -cC -dD --latency WRK_ARGS...`; keeps the run in which the rest of the machine
 # used the least CPU (all runs are listed in the raw section).
-declare -A RPS P50 P99 NON2XX ERRS REQS SRVCPU WRKCPU OTHCPU ALLRUNS SPLIT
+declare -A RPS P50 P99 NON2XX ERRS SRVCPU WRKCPU OTHCPU ALLRUNS SPLIT
 run_case() {
 	local name=$1 spid=$2 k out best="" bo="" b0 b1 o0 o1 w0 w1 t
 	shift 2
@@ -247,9 +248,9 @@ run_case() {
 		fi
 	done
 	local v key
-	for v in RPS P50 P99 NON2XX ERRS REQS SRVCPU WRKCPU OTHCPU; do
-		key="$v[$name.$best]"
-		printf -v "$v[$name]" '%s' "${!key}"
+	for v in RPS P50 P99 NON2XX ERRS SRVCPU WRKCPU OTHCPU; do
+		key="${v}[$name.$best]"
+		printf -v "${v}[$name]" '%s' "${!key}"
 	done
 	cp "$TMP/wrk-$name.$best.txt" "$TMP/wrk-$name.txt"
 }
@@ -258,7 +259,6 @@ parse_wrk() {
 	local name=$1 out=$2
 	RPS[$name]=$(awk '/^Requests\/sec:/ {print $2}' "$out")
 	[[ -n "${RPS[$name]}" ]] || die "could not parse wrk output for $name ($out)"
-	REQS[$name]=$(awk '/requests in/ {print $1}' "$out")
 	P50[$name]=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
 	P99[$name]=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
 	NON2XX[$name]=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$out")
@@ -297,7 +297,7 @@ for alg in HS256 ES256; do
 		JWT_ES256_PRIVATE_KEY_FILE="$TMP/es256.key" JWT_ES256_PUBLIC_KEY_FILE="$TMP/es256.pub" \
 		BENCH_EMAIL="$BENCH_EMAIL" BENCH_PASSWORD="$BENCH_PW" \
 		node jwt-app.js ) >"$TMP/express-$alg.log" 2>&1 &
-	EPID[$alg]=$!; PIDS+=($!); OUR_SERVERS+=($!); wait_port "${EPORT[$alg]}" "$!" "express jwt-app ($alg)"
+	EPID[$alg]=$!; PIDS+=("$!"); OUR_SERVERS+=("$!"); wait_port "${EPORT[$alg]}" "$!" "express jwt-app ($alg)"
 	ETOKEN[$alg]=$(curl -s -H 'Content-Type: application/json' \
 		-d "{\"email\":\"$BENCH_EMAIL\",\"password\":\"$BENCH_PW\"}" \
 		"http://127.0.0.1:${EPORT[$alg]}/login" | json_field accessToken)
@@ -322,7 +322,7 @@ for alg in "${ALGS[@]}"; do
 	"$LK" serve --listen "127.0.0.1:${LPORT[$alg]}" --store "$store" --insecure-cookies \
 		--signing-alg "$alg" --log-requests false --access-ttl 2h --hybrid-ttl 2h "${extra[@]}" \
 		>"$TMP/latchkey-$alg.log" 2>&1 &
-	LPID[$alg]=$!; PIDS+=($!); OUR_SERVERS+=($!); wait_port "${LPORT[$alg]}" "$!" "latchkey serve ($alg)"
+	LPID[$alg]=$!; PIDS+=("$!"); OUR_SERVERS+=("$!"); wait_port "${LPORT[$alg]}" "$!" "latchkey serve ($alg)"
 	base="http://127.0.0.1:${LPORT[$alg]}"
 	LTOKEN[$alg]=$(curl -s -X POST -d "grant_type=password&username=$BENCH_USER&password=$BENCH_PW" \
 		"$base/oauth2/token" | json_field access_token)
@@ -379,7 +379,6 @@ done
 LOAD_AFTER_MEASURE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- perf: where the time goes ---------------------------------------------------------
-PERF_NOTE=""
 perf_case() { # perf_case NAME PID -- wrk args...
 	local name=$1 pid=$2
 	shift 3
