@@ -91,12 +91,8 @@ enum lk_err lk_keyseal(const struct lk_tokcfg *cfg, const char *jwk, char *out, 
 enum lk_err lk_keyopen(const struct lk_tokcfg *cfg, const char *stored, char **jwk)
 {
 	*jwk = NULL;
-	if (strncmp(stored, "enc:v1:", 7) != 0) {
-		if (cfg->has_master) {
-			/* readable, but was stored before a master key was set: still usable */
-		}
+	if (strncmp(stored, "enc:v1:", 7) != 0) /* stored before a master key was set */
 		return (*jwk = strdup(stored)) ? LK_OK : LK_ENOMEM;
-	}
 	if (!cfg->has_master)
 		return LK_EKEY;
 	size_t sl = strlen(stored + 7), blen;

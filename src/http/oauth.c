@@ -272,7 +272,7 @@ static enum MHD_Result grant_refresh(struct lk_req *r)
 	struct lk_auth *a = r->srv->auth;
 	struct lk_principal p;
 	char next[LK_REFRESH_LEN + 1], *access = NULL;
-	bool reuse = false, from_cookie = false;
+	bool reuse = false;
 	char *rt = lk_req_param(r, "refresh_token");
 
 	if (!rt) {
@@ -282,7 +282,7 @@ static enum MHD_Result grant_refresh(struct lk_req *r)
 			if (!lk_req_same_origin(r))
 				return oauth_error(r, 403, "invalid_request", "cross-site refresh refused");
 			rt = strdup(c);
-			from_cookie = r->browser = true;
+			r->browser = true; /* the answer goes back as the cookie, too */
 		}
 	}
 	if (!rt)
@@ -300,7 +300,6 @@ static enum MHD_Result grant_refresh(struct lk_req *r)
 					 : "the refresh token is invalid, expired or revoked");
 	if (err)
 		return lk_reply_store_error(r, err);
-	(void)from_cookie;
 	enum MHD_Result mr = token_reply(r, access, p.exp - lk_now(), p.scope, next);
 	sodium_memzero(next, sizeof next);
 	free(access);

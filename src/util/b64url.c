@@ -83,21 +83,3 @@ enum lk_err lk_b64url_decode(const char *in, size_t n, uint8_t *out, size_t cap,
 	*outlen = o;
 	return LK_OK;
 }
-
-bool lk_b64url_valid(const char *in, size_t n)
-{
-	const uint8_t *p = (const uint8_t *)in;
-	uint8_t bad = 0;
-
-	if (n % 4 == 1)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		bad |= dec[p[i]];
-	if (bad & 0x80)
-		return false;
-	if (n % 4 == 2)
-		return (dec[p[n - 1]] & 0x0f) == 0;
-	if (n % 4 == 3)
-		return (dec[p[n - 1]] & 0x03) == 0;
-	return true;
-}

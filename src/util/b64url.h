@@ -31,7 +31,4 @@ size_t lk_b64url_encode(const void *in, size_t n, char *out);
 enum lk_err lk_b64url_decode(const char *in, size_t n, uint8_t *out, size_t cap,
 			     size_t *outlen) LK_WUR;
 
-/* Is in[0..n) strict base64url (the checks of lk_b64url_decode, without decoding)? */
-bool lk_b64url_valid(const char *in, size_t n);
-
 #endif
