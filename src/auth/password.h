@@ -10,16 +10,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "latchkey.h"
+#include "auth/records.h"
 #include "store/store.h"
 
-#define LK_PW_MAX 1024                   /* longest accepted password, bytes */
-#define LK_ARGON2_MIN_OPS 2
-#define LK_ARGON2_MIN_MEM (19u * 1024 * 1024)
-
-struct lk_pwcost {
-	unsigned long long ops; /* Argon2 passes (t) */
-	size_t mem;             /* bytes (m) */
-};
 
 /* Check cost against the OWASP floor; LK_EINVAL with a message when below. */
 enum lk_err lk_pw_check_cost(const struct lk_pwcost *c, struct lk_errinfo *ei) LK_WUR;

@@ -12,13 +12,9 @@
 
 #include <stdint.h>
 #include "latchkey.h"
+#include "auth/records.h"
 #include "store/store.h"
 
-struct lk_rlcfg {
-	unsigned pair_free;    /* failures per pair before backoff (5) */
-	unsigned backoff_max;  /* seconds (900) */
-	unsigned ip_per_min;   /* failures per IP per minute (60) */
-};
 
 struct lk_ratelimit;
 
@@ -33,6 +29,14 @@ enum lk_err lk_rl_check(struct lk_ratelimit *rl, const char *user, const char *i
 /* Record a failed sign-in. A store error is returned: the caller must not then answer
  * "wrong password" (an unlimited oracle while the store cannot count). */
 enum lk_err lk_rl_fail(struct lk_ratelimit *rl, const char *user, const char *ip, int64_t now);
+/* Reserve a failure before the password is checked (the atomic form of check + fail):
+ * LK_OK when the attempt may go on (a failure is already counted), LK_ERATE_LIMITED with
+ * *retry_after, or a store error (the caller answers 503: no unlimited oracle). */
+enum lk_err lk_rl_take(struct lk_ratelimit *rl, const char *user, const char *ip, int64_t now,
+		       int64_t *retry_after) LK_WUR;
+/* The reserved attempt succeeded: the pair's failures are forgiven and the ip's token
+ * given back. */
+void lk_rl_release(struct lk_ratelimit *rl, const char *user, const char *ip, int64_t now);
 /* Record a success: the pair's failures are forgiven. */
 void lk_rl_success(struct lk_ratelimit *rl, const char *user, const char *ip);
 

@@ -17,13 +17,6 @@
 
 #define LK_COOKIE_LEN 43 /* base64url of 32 bytes */
 
-struct lk_authcfg {
-	int64_t idle;      /* seconds of inactivity that end a session (1800) */
-	int64_t absolute;  /* seconds after creation that end it regardless (86400) */
-	int64_t touch;     /* at most one last_seen write per session per this many s */
-	struct lk_pwcost cost;
-	struct lk_rlcfg rl;
-};
 
 struct lk_auth {
 	struct lk_store *st;

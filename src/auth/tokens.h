@@ -17,35 +17,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "latchkey.h"
+#include "auth/records.h"
 #include "store/store.h"
 
-struct lk_tokcfg {
-	char issuer[256];
-	char audience[256];     /* aud of access tokens; default: the issuer */
-	char user_scopes[LK_SCOPE_MAX + 1]; /* scopes a password grant without client may ask */
-	enum lk_alg sign_alg;   /* ES256 by default; EdDSA, RS256, PS256, HS256 */
-	int64_t access_ttl;     /* /oauth2/token access tokens (900) */
-	int64_t hybrid_ttl;     /* /token access tokens (300) */
-	int64_t refresh_ttl;    /* 7 days */
-	int64_t refresh_grace;  /* 10 s */
-	int64_t jwks_max_age;   /* Cache-Control max-age of the JWKS (300) */
-	int64_t key_rotation;   /* rotate the signing key this often; 0: only by hand */
-	int64_t leeway;         /* for exp/iat checks (60) */
-	bool has_master;
-	unsigned char master[32]; /* encrypts private keys at rest when has_master */
-};
 
-/* Who a verified token speaks for. Strings are copies. */
-struct lk_principal {
-	char sub[LK_KID_MAX + 1];
-	char name[LK_NAME_MAX + 1];
-	char roles[LK_ROLES_MAX + 1];   /* comma-separated */
-	char scope[LK_SCOPE_MAX + 1];
-	char client_id[LK_CLIENT_ID_LEN + 1];
-	char sid[LK_HANDLE_LEN + 1];
-	char jti[32];
-	int64_t iat, exp;
-};
 
 struct lk_tokens;
 

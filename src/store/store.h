@@ -25,69 +25,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "latchkey.h"
+#include "auth/records.h"
 
-#define LK_NAME_MAX 64       /* user name bytes, excluding NUL */
-#define LK_ROLES_MAX 256     /* comma-separated roles, excluding NUL */
-#define LK_PHC_MAX 160       /* crypto_pwhash_STRBYTES is 128 */
-#define LK_HANDLE_LEN 22     /* public session handle: base64url of 16 random bytes */
-#define LK_CSRF_LEN 43       /* per-session synchronizer token: base64url of 32 bytes */
-#define LK_IP_MAX 46
-#define LK_UA_MAX 256
-
-struct lk_user {
-	int64_t id;
-	char name[LK_NAME_MAX + 1];
-	char roles[LK_ROLES_MAX + 1];  /* "admin,reader"; empty when none */
-	char phc[LK_PHC_MAX + 1];      /* Argon2id PHC string */
-	int64_t created;
-	int64_t pw_changed;            /* tokens issued before this are void */
-};
-
-struct lk_session {
-	unsigned char id_hash[32];     /* SHA-256 of the 32-byte cookie secret */
-	char handle[LK_HANDLE_LEN + 1];/* public id: GET /sessions, the `sid` claim */
-	char csrf[LK_CSRF_LEN + 1];    /* synchronizer token for this session's HTML forms */
-	int64_t user_id;
-	int64_t created;
-	int64_t last_seen;
-	int64_t expires;               /* absolute expiry (created + absolute timeout) */
-	char ip[LK_IP_MAX + 1];
-	char user_agent[LK_UA_MAX + 1];
-};
-
-struct lk_audit {
-	int64_t id;                    /* assigned by the store */
-	int64_t ts;
-	char event[32];                /* "login", "login_failed", "logout", "revoke", ... */
-	char user[LK_NAME_MAX + 1];    /* may be empty */
-	char ip[LK_IP_MAX + 1];
-	char detail[256];              /* never secrets */
-};
-
-#define LK_KID_MAX 64
-#define LK_CLIENT_ID_LEN 22   /* base64url of 16 random bytes */
-#define LK_SCOPE_MAX 256
-#define LK_JWK_JSON_MAX 8192  /* a private JWK as stored (RSA 2048 fits; maybe encrypted) */
-#define LK_TOKEN_MAX 4096     /* an access token kept for the refresh grace window */
-
-/* One signing key of the ring. Timeline: published in the JWKS from `created`; signs from
- * `sign_from` (at least one JWKS cache lifetime later, except for the very first key);
- * stops signing at `retire_at` (0: not scheduled); leaves the JWKS at `remove_at`, after
- * every token it signed has expired. */
-struct lk_keyrec {
-	char kid[LK_KID_MAX + 1];
-	char alg[8];
-	char jwk[LK_JWK_JSON_MAX + 1]; /* private JWK JSON, or "enc:v1:..." under a master key */
-	int64_t created, sign_from, retire_at, remove_at;
-};
-
-struct lk_client {
-	char id[LK_CLIENT_ID_LEN + 1];
-	char name[LK_NAME_MAX + 1];
-	unsigned char secret_hash[32];  /* SHA-256 of the 32-byte random secret */
-	char scope[LK_SCOPE_MAX + 1];
-	int64_t created;
-};
 
 /* A refresh token, keyed by SHA-256 of its secret. A family is the chain of tokens that
  * one sign-in produced through rotation; its id is the `sid` of its access tokens. */
@@ -123,10 +62,6 @@ struct lk_rlstate {
 struct lk_store;
 
 /* Callbacks for listings; return non-zero to stop early. */
-typedef int (*lk_user_cb)(void *ud, const struct lk_user *u);
-typedef int (*lk_session_cb)(void *ud, const struct lk_session *s);
-typedef int (*lk_audit_cb)(void *ud, const struct lk_audit *a);
-typedef int (*lk_key_cb)(void *ud, const struct lk_keyrec *k);
 typedef int (*lk_revocation_cb)(void *ud, const struct lk_revocation *r);
 
 struct lk_store_ops {
@@ -159,7 +94,9 @@ struct lk_store_ops {
 	 * caller checks times (and deletes). */
 	enum lk_err (*session_get)(struct lk_store *st, const unsigned char id_hash[32],
 				   struct lk_session *out);
-	/* Set last_seen = now if it is older than `older_than` (coalesced writes). */
+	/* Set last_seen = now if it is older than `older_than` (coalesced writes). LK_OK when
+	 * the session exists (written or not), LK_ENOT_FOUND when no session has id_hash (the
+	 * caller then drops any cached copy). */
 	enum lk_err (*session_touch)(struct lk_store *st, const unsigned char id_hash[32],
 				     int64_t now, int64_t older_than);
 	enum lk_err (*session_del)(struct lk_store *st, const unsigned char id_hash[32]);
@@ -205,6 +142,18 @@ struct lk_store_ops {
 	enum lk_err (*refresh_del_user)(struct lk_store *st, int64_t user_id, int64_t until,
 					int64_t *n);
 
+	/* Sign out, in one atomic change: the sessions of user_id (< 0: of everyone) except
+	 * `keep` (an id_hash; NULL: none kept), and every refresh token of theirs, each family
+	 * recorded as a `sid` revocation that lasts until `until`. Sessions record their own
+	 * `sid` revocations as session_del does. *sessions, *families: what ended. */
+	enum lk_err (*revoke_user)(struct lk_store *st, int64_t user_id, const unsigned char *keep,
+				   int64_t until, int64_t *sessions, int64_t *families);
+	/* Upkeep of refresh tokens: delete the expired ones and clear next_access of every
+	 * token used before `used_before` (its grace window is over), so no live access token
+	 * stays in the store in clear. *n: rows deleted or trimmed. */
+	enum lk_err (*refresh_purge)(struct lk_store *st, int64_t now, int64_t used_before,
+				     int64_t *n);
+
 	/* Record a revocation (type "jti", "sid" or "sub"). */
 	enum lk_err (*revoke_add)(struct lk_store *st, const char *type, const char *value,
 				  int64_t before, int64_t expires);
@@ -231,6 +180,17 @@ struct lk_store_ops {
 	enum lk_err (*rl_fail)(struct lk_store *st, const char *pair, const char *ip, int64_t now,
 			       double cap, int64_t ttl);
 	enum lk_err (*rl_reset)(struct lk_store *st, const char *pair);
+	/* Reserve a failed sign-in before the password is checked, atomically (the policy of
+	 * auth/ratelimit.h, cfg): when the pair is in backoff or the ip bucket is empty,
+	 * LK_ERATE_LIMITED with *retry_after seconds and nothing recorded; otherwise the
+	 * failure is recorded now (pair failures + 1 and last = now; one token taken from the
+	 * ip bucket) and LK_OK. So parallel guesses cannot all pass one check. */
+	enum lk_err (*rl_take)(struct lk_store *st, const char *pair, const char *ip, int64_t now,
+			       const struct lk_rlcfg *cfg, int64_t *retry_after);
+	/* The reserved attempt succeeded: forget the pair's failures and give the ip bucket its
+	 * token back (up to its cap). */
+	enum lk_err (*rl_release)(struct lk_store *st, const char *pair, const char *ip,
+				  int64_t now, const struct lk_rlcfg *cfg);
 };
 
 /* A store handle: which back end, and the back end's own state. */
