@@ -67,6 +67,8 @@ enum lk_err {
 	LK_ECLAIM_TYPE = 22,      /* "bad_claim": a registered claim has the wrong JSON type */
 	LK_ETYP = 23,             /* "bad_typ": header typ is not the required one */
 	LK_EHEADER = 24,          /* "bad_header": alg missing or a header member mistyped */
+	LK_EREVOKED = 25,         /* "revoked": the token or session was revoked */
+	LK_EKEY_AMBIGUOUS = 26,   /* "ambiguous_key": no kid, and several keys fit the alg */
 	/* class LK_CLASS_KEY: a key or key set is unusable */
 	LK_EKEY = 30,             /* "bad_key": malformed or inconsistent JWK */
 	LK_EUNSUPPORTED = 31,     /* "unsupported": kty, crv or alg we do not implement */
@@ -77,6 +79,7 @@ enum lk_err {
 	LK_ECRYPTO = 41,          /* "crypto_error": the crypto library failed */
 	LK_EIO = 42,              /* "io_error": file or network */
 	LK_EINVAL = 43,           /* "invalid_argument": API misuse */
+	LK_EBUSY = 44,            /* "busy": a bounded queue is full; retry later */
 	/* class LK_CLASS_STORE: the session/user store (server side) */
 	LK_ENOT_FOUND = 50,       /* "not_found": no such user, session, ... */
 	LK_EEXISTS = 51,          /* "already_exists" */
@@ -89,7 +92,6 @@ enum lk_err {
 	LK_ESESSION = 62,         /* "invalid_session": no, expired or revoked session */
 	LK_EFORBIDDEN = 63,       /* "forbidden": authenticated, but not allowed */
 	LK_ECSRF = 64,            /* "csrf": cross-site request refused */
-	LK_EBUSY = 65,            /* "busy": a bounded queue is full; retry later */
 };
 
 enum lk_err_class {

@@ -35,6 +35,8 @@ static const struct {
 	{LK_ECLAIM_TYPE, LK_CLASS_REJECTED, "bad_claim"},
 	{LK_ETYP, LK_CLASS_REJECTED, "bad_typ"},
 	{LK_EHEADER, LK_CLASS_REJECTED, "bad_header"},
+	{LK_EREVOKED, LK_CLASS_REJECTED, "revoked"},
+	{LK_EKEY_AMBIGUOUS, LK_CLASS_REJECTED, "ambiguous_key"},
 	{LK_EKEY, LK_CLASS_KEY, "bad_key"},
 	{LK_EUNSUPPORTED, LK_CLASS_KEY, "unsupported"},
 	{LK_EKEY_USE, LK_CLASS_KEY, "key_not_for_signing"},
@@ -43,6 +45,7 @@ static const struct {
 	{LK_ECRYPTO, LK_CLASS_SYSTEM, "crypto_error"},
 	{LK_EIO, LK_CLASS_SYSTEM, "io_error"},
 	{LK_EINVAL, LK_CLASS_SYSTEM, "invalid_argument"},
+	{LK_EBUSY, LK_CLASS_SYSTEM, "busy"},
 	{LK_ENOT_FOUND, LK_CLASS_STORE, "not_found"},
 	{LK_EEXISTS, LK_CLASS_STORE, "already_exists"},
 	{LK_ESTORE, LK_CLASS_STORE, "store_unavailable"},
@@ -53,7 +56,6 @@ static const struct {
 	{LK_ESESSION, LK_CLASS_AUTH, "invalid_session"},
 	{LK_EFORBIDDEN, LK_CLASS_AUTH, "forbidden"},
 	{LK_ECSRF, LK_CLASS_AUTH, "csrf"},
-	{LK_EBUSY, LK_CLASS_SYSTEM, "busy"},
 };
 
 const char *lk_err_str(enum lk_err err)
