@@ -127,6 +127,7 @@ struct lk_tokcfg {
 	int64_t jwks_max_age;   /* Cache-Control max-age of the JWKS (300) */
 	int64_t key_rotation;   /* rotate the signing key this often; 0: only by hand */
 	int64_t leeway;         /* for exp/iat checks (60) */
+	char resource_servers[512]; /* client ids that may introspect every token */
 	bool has_master;
 	unsigned char master[32]; /* encrypts private keys at rest when has_master */
 };
@@ -138,6 +139,10 @@ struct lk_authcfg {
 	int64_t touch;     /* at most one last_seen write per session per this many s */
 	struct lk_pwcost cost;
 	struct lk_rlcfg rl;
+	struct lk_tokcfg tok;
+	unsigned session_cache;  /* slots of the session cache; 0: read the store every time */
+	unsigned signin_workers; /* Argon2 worker threads (lk_auth_start) */
+	unsigned signin_queue;   /* sign-ins waiting for a worker before LK_EBUSY */
 };
 
 

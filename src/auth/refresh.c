@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Refresh-token rotation with reuse detection (see session.h). The store's
+ * Refresh-token rotation with reuse detection (see auth_int.h). The store's
  * refresh_claim is the linearisation point: of concurrent callers presenting the same
  * token, exactly one moves it from unused to used and stores the access token it issued;
  * the others, inside the grace window, get that same access token and the same successor
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sodium.h>
 
-#include "auth/session.h"
+#include "auth/auth_int.h"
 #include "util/b64url.h"
 
 static enum lk_err decode_rt(const char *rt, unsigned char raw[32], unsigned char hash[32])
@@ -152,7 +152,7 @@ enum lk_err lk_refresh_use(struct lk_auth *a, const char *rt, const char *client
 	/* A used token after the grace window: someone replayed it. End the family. */
 	*reuse = true;
 	int64_t n = 0;
-	err = a->st->ops->family_revoke(a->st, r->family, now + cfg->access_ttl + cfg->leeway, &n);
+	err = a->st->ops->family_revoke(a->st, r->family, lk_refresh_revoke_until(a, now), &n);
 	if (!err)
 		err = LK_ESESSION;
 out:
@@ -162,22 +162,36 @@ out:
 	return err;
 }
 
-enum lk_err lk_refresh_revoke(struct lk_auth *a, const char *rt, int64_t now)
+int64_t lk_refresh_revoke_until(const struct lk_auth *a, int64_t now)
 {
-	const struct lk_tokcfg *cfg = lk_tokens_cfg(a->tok);
-	unsigned char raw[32], hash[32];
-	struct lk_refresh *r = calloc(1, sizeof *r);
-	enum lk_err err;
-	int64_t n;
+	/* the server's own lifetimes; a command-line process uses what the servers stored */
+	int64_t ttl = 0;
+	if (a->tok)
+		ttl = lk_tokens_cfg(a->tok)->access_ttl + lk_tokens_cfg(a->tok)->leeway;
+	else if (a->st->ops->revocation_ttl(a->st, &ttl) != LK_OK || ttl <= 0)
+		ttl = (a->cfg.tok.access_ttl > a->cfg.tok.hybrid_ttl ? a->cfg.tok.access_ttl
+								    : a->cfg.tok.hybrid_ttl) +
+		      a->cfg.tok.leeway;
+	return now + ttl;
+}
 
-	if (!r)
-		return LK_ENOMEM;
-	if ((err = decode_rt(rt, raw, hash)) == LK_OK &&
-	    (err = a->st->ops->refresh_get(a->st, hash, r)) == LK_OK)
-		err = a->st->ops->family_revoke(a->st, r->family, now + cfg->access_ttl + cfg->leeway, &n);
-	if (err == LK_ESESSION)
-		err = LK_ENOT_FOUND;
+enum lk_err lk_refresh_find(struct lk_auth *a, const char *rt, struct lk_refresh **out)
+{
+	unsigned char raw[32], hash[32];
+	struct lk_refresh *r;
+	enum lk_err err;
+
+	*out = NULL;
+	if ((err = decode_rt(rt, raw, hash)))
+		return err;
 	sodium_memzero(raw, sizeof raw);
-	free(r);
-	return err;
+	if (!(r = calloc(1, sizeof *r)))
+		return LK_ENOMEM;
+	err = a->st->ops->refresh_get(a->st, hash, r);
+	if (err) {
+		free(r);
+		return err == LK_ENOT_FOUND ? LK_ESESSION : err;
+	}
+	*out = r;
+	return LK_OK;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Session lifecycle (see session.h). The cookie secret is 32 bytes from libsodium's
+ * Session lifecycle (see auth.h). The cookie secret is 32 bytes from libsodium's
  * randombytes (getrandom(2)); the store keys sessions by SHA-256 of those bytes, so a
  * copy of the database does not let anyone sign in. The public handle shown in listings
  * and the CSRF token are independent random values, never derived from the secret.
@@ -10,7 +10,7 @@
 #include <time.h>
 #include <sodium.h>
 
-#include "auth/session.h"
+#include "auth/auth_int.h"
 #include "util/b64url.h"
 #include "util/log.h"
 
@@ -32,12 +32,6 @@ enum lk_err lk_session_hash(const char *cookie, unsigned char out[32])
 	crypto_hash_sha256(out, raw, 32);
 	sodium_memzero(raw, sizeof raw);
 	return LK_OK;
-}
-
-int64_t lk_session_expires(const struct lk_auth *a, const struct lk_session *s)
-{
-	int64_t idle_end = s->last_seen + a->cfg.idle;
-	return idle_end < s->expires ? idle_end : s->expires;
 }
 
 enum lk_err lk_session_start(struct lk_auth *a, const struct lk_user *u, const char *ip,
@@ -106,26 +100,18 @@ enum lk_err lk_session_check(struct lk_auth *a, const char *cookie, int64_t now,
 	if (now - s->last_seen >= a->cfg.touch) {
 		/* Coalesced: at most one write per session per cfg.touch seconds. A failed touch
 		 * does not fail the request; the session simply ages from its last write. */
-		if (ops->session_touch(a->st, h, now, now - a->cfg.touch + 1) == LK_OK) {
+		err = ops->session_touch(a->st, h, now, now - a->cfg.touch + 1);
+		if (err == LK_ENOT_FOUND) {
+			/* gone since it was cached (ended through another path): never serve it */
+			if (a->cache)
+				lk_scache_del(a->cache, h);
+			return LK_ESESSION;
+		}
+		if (err == LK_OK) {
 			s->last_seen = now;
 			if (cached)
 				lk_scache_put(a->cache, h, gen, s, u);
 		}
 	}
 	return LK_OK;
-}
-
-void lk_audit_event(struct lk_auth *a, const char *event, const char *user, const char *ip,
-		    const char *detail)
-{
-	struct lk_audit ev;
-	memset(&ev, 0, sizeof ev);
-	ev.ts = (int64_t)time(NULL);
-	snprintf(ev.event, sizeof ev.event, "%s", event);
-	snprintf(ev.user, sizeof ev.user, "%s", user ? user : "");
-	snprintf(ev.ip, sizeof ev.ip, "%s", ip ? ip : "");
-	snprintf(ev.detail, sizeof ev.detail, "%s", detail ? detail : "");
-	enum lk_err err = a->st->ops->audit_add(a->st, &ev);
-	lk_log(err ? "error" : "info", "auth", "event", event, "user", user, "ip", ip, "detail",
-	       detail, err ? "audit_error" : NULL, lk_err_str(err), (char *)NULL);
 }

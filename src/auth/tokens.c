@@ -658,7 +658,7 @@ enum lk_err lk_tokens_verify(struct lk_tokens *t, const char *token, size_t len,
 		}
 	}
 	if (!err && denied(&t->deny, p))
-		err = LK_ESESSION;
+		err = LK_EREVOKED;
 	pthread_rwlock_unlock(&t->lock);
 	return err;
 }

@@ -40,8 +40,8 @@ static const struct setting settings[] = {
 	{"touch_interval", T_DUR, S(touch_cfg), "0",
 	 "at most one last-seen write per session per interval (0: min(60s, idle/4))"},
 	{"threads", T_UINT, S(srv.threads), "0", "HTTP threads (0: one per CPU)"},
-	{"login_workers", T_UINT, S(srv.login_workers), "0", "Argon2 worker threads (0: one per CPU)"},
-	{"login_queue", T_UINT, S(srv.login_queue), "64", "sign-ins waiting for a worker before 503"},
+	{"login_workers", T_UINT, S(auth.signin_workers), "0", "Argon2 worker threads (0: one per CPU)"},
+	{"login_queue", T_UINT, S(auth.signin_queue), "64", "sign-ins waiting for a worker before 503"},
 	{"argon2_ops", T_UINT, S(auth.cost.ops), "2", "Argon2id passes (t), at least 2"},
 	{"argon2_mem_kib", T_UINT, S(argon2_mem_kib), "19456", "Argon2id memory in KiB (m), at least 19456"},
 	{"rate_pair_free", T_UINT, S(auth.rl.pair_free), "5",
@@ -52,24 +52,26 @@ static const struct setting settings[] = {
 	{"max_header", T_SIZE, S(srv.max_header), "32768", "largest request head, bytes (431 beyond)"},
 	{"conn_timeout", T_DUR, S(srv.conn_timeout), "15s", "close connections silent this long"},
 	{"log_requests", T_BOOL, S(srv.log_requests), "true", "one JSON log line per request"},
-	{"session_cache", T_UINT, S(session_cache), "8192",
+	{"session_cache", T_UINT, S(auth.session_cache), "8192",
 	 "sessions kept in memory between revocations (0: read the store every time)"},
 	{"signing_alg", T_STR, S(signing_alg), "ES256",
 	 "access-token algorithm: ES256, EdDSA, RS256, PS256 or HS256 (never published)"},
-	{"audience", T_STR, S(tok.audience), "", "aud of access tokens (default: the issuer)"},
-	{"user_scopes", T_STR, S(tok.user_scopes), "",
+	{"audience", T_STR, S(auth.tok.audience), "", "aud of access tokens (default: the issuer)"},
+	{"user_scopes", T_STR, S(auth.tok.user_scopes), "",
 	 "scopes a password grant without a client may request (space-separated)"},
-	{"token_leeway", T_DUR, S(tok.leeway), "60s", "clock leeway when checking our own tokens"},
+	{"token_leeway", T_DUR, S(auth.tok.leeway), "60s", "clock leeway when checking our own tokens"},
+	{"resource_servers", T_STR, S(auth.tok.resource_servers), "",
+	 "comma-separated client ids that may introspect every client's tokens (RFC 7662 §4)"},
 	{"trusted_proxies", T_STR, S(srv.trusted_proxies), "",
 	 "comma-separated proxy addresses whose X-Forwarded-For names the client"},
-	{"access_ttl", T_DUR, S(tok.access_ttl), "15m", "lifetime of /oauth2/token access tokens"},
-	{"hybrid_ttl", T_DUR, S(tok.hybrid_ttl), "5m", "lifetime of /token access tokens"},
-	{"refresh_ttl", T_DUR, S(tok.refresh_ttl), "7d", "lifetime of refresh tokens"},
-	{"refresh_grace", T_DUR, S(tok.refresh_grace), "10s",
+	{"access_ttl", T_DUR, S(auth.tok.access_ttl), "15m", "lifetime of /oauth2/token access tokens"},
+	{"hybrid_ttl", T_DUR, S(auth.tok.hybrid_ttl), "5m", "lifetime of /token access tokens"},
+	{"refresh_ttl", T_DUR, S(auth.tok.refresh_ttl), "7d", "lifetime of refresh tokens"},
+	{"refresh_grace", T_DUR, S(auth.tok.refresh_grace), "10s",
 	 "window in which a used refresh token returns the same successor"},
-	{"jwks_max_age", T_DUR, S(tok.jwks_max_age), "5m",
+	{"jwks_max_age", T_DUR, S(auth.tok.jwks_max_age), "5m",
 	 "Cache-Control max-age of the JWKS; new keys are published this long before use"},
-	{"key_rotation", T_DUR, S(tok.key_rotation), "30d", "rotate the signing key this often (0: never)"},
+	{"key_rotation", T_DUR, S(auth.tok.key_rotation), "30d", "rotate the signing key this often (0: never)"},
 	{"master_key_file", T_STR, S(master_key_file), "",
 	 "file with a base64url 32-byte key that encrypts private keys at rest "
 	 "(or env LATCHKEY_MASTER_KEY)"},
@@ -212,8 +214,8 @@ static int load_master(struct lk_config *cfg)
 		sodium_memzero(buf, sizeof buf);
 		return -1;
 	}
-	memcpy(cfg->tok.master, raw, 32);
-	cfg->tok.has_master = true;
+	memcpy(cfg->auth.tok.master, raw, 32);
+	cfg->auth.tok.has_master = true;
 	sodium_memzero(raw, sizeof raw);
 	sodium_memzero(buf, sizeof buf);
 	return 0;
@@ -336,16 +338,16 @@ int lk_config_load(struct lk_config *cfg, int argc, char **argv, int *argi, bool
 	if (cfg->auth.touch < 1)
 		cfg->auth.touch = 1;
 	cfg->auth.cost.mem = (size_t)cfg->argon2_mem_kib * 1024;
-	snprintf(cfg->tok.issuer, sizeof cfg->tok.issuer, "%s", cfg->srv.issuer);
-	if (!cfg->tok.audience[0])
-		snprintf(cfg->tok.audience, sizeof cfg->tok.audience, "%s", cfg->srv.issuer);
-	cfg->tok.sign_alg = lk_alg_from_name(cfg->signing_alg, strlen(cfg->signing_alg));
-	if (!(cfg->tok.sign_alg & (LK_ALG_ES256 | LK_ALG_EDDSA | LK_ALG_RS256 | LK_ALG_PS256 |
+	snprintf(cfg->auth.tok.issuer, sizeof cfg->auth.tok.issuer, "%s", cfg->srv.issuer);
+	if (!cfg->auth.tok.audience[0])
+		snprintf(cfg->auth.tok.audience, sizeof cfg->auth.tok.audience, "%s", cfg->srv.issuer);
+	cfg->auth.tok.sign_alg = lk_alg_from_name(cfg->signing_alg, strlen(cfg->signing_alg));
+	if (!(cfg->auth.tok.sign_alg & (LK_ALG_ES256 | LK_ALG_EDDSA | LK_ALG_RS256 | LK_ALG_PS256 |
 				    LK_ALG_HS256))) {
 		fprintf(stderr, "latchkey: signing_alg must be ES256, EdDSA, RS256, PS256 or HS256\n");
 		return LK_EXIT_USAGE;
 	}
-	if (cfg->tok.access_ttl <= 0 || cfg->tok.hybrid_ttl <= 0 || cfg->tok.refresh_ttl <= 0) {
+	if (cfg->auth.tok.access_ttl <= 0 || cfg->auth.tok.hybrid_ttl <= 0 || cfg->auth.tok.refresh_ttl <= 0) {
 		fprintf(stderr, "latchkey: token lifetimes must be positive\n");
 		return LK_EXIT_USAGE;
 	}
@@ -353,10 +355,10 @@ int lk_config_load(struct lk_config *cfg, int argc, char **argv, int *argi, bool
 		return LK_EXIT_USAGE;
 	if (!cfg->srv.threads)
 		cfg->srv.threads = ncpu();
-	if (!cfg->srv.login_workers)
-		cfg->srv.login_workers = ncpu();
-	if (!cfg->srv.login_queue)
-		cfg->srv.login_queue = 1;
+	if (!cfg->auth.signin_workers)
+		cfg->auth.signin_workers = ncpu();
+	if (!cfg->auth.signin_queue)
+		cfg->auth.signin_queue = 1;
 	if (cfg->srv.max_header < 4096)
 		cfg->srv.max_header = 4096;
 	if (!cfg->srv.conn_timeout)

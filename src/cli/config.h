@@ -18,8 +18,6 @@ struct lk_config {
 	struct lk_srvcfg srv;
 	struct lk_authcfg auth;
 	unsigned argon2_mem_kib;
-	unsigned session_cache; /* slots; 0: no cache */
-	struct lk_tokcfg tok;
 	char signing_alg[16];
 	char master_key_file[512];
 	int64_t touch_cfg;    /* 0: derived from idle */

@@ -17,7 +17,6 @@
 
 #include "cli/cli.h"
 #include "cli/config.h"
-#include "store/store.h"
 #include "util/b64url.h"
 #include "util/log.h"
 
@@ -31,10 +30,10 @@ static void redact_url(const char *url, char *out, size_t size)
 		snprintf(out, size, "%s", url);
 }
 
-static int open_store(const struct lk_config *cfg, struct lk_store **st)
+static int open_auth(const struct lk_config *cfg, struct lk_auth **a)
 {
 	struct lk_errinfo ei = {0};
-	enum lk_err err = lk_store_open(cfg->store, st, &ei);
+	enum lk_err err = lk_auth_open(&cfg->auth, cfg->store, a, &ei);
 	if (err) {
 		char shown[512];
 		redact_url(cfg->store, shown, sizeof shown);
@@ -44,48 +43,16 @@ static int open_store(const struct lk_config *cfg, struct lk_store **st)
 	return 0;
 }
 
-/* First start on an empty store: an `admin` user with a random password, printed once. */
-static int bootstrap_admin(struct lk_store *st, const struct lk_config *cfg)
-{
-	int64_t n = 0;
-	unsigned char raw[15];
-	char pw[24];
-	struct lk_user u;
-	enum lk_err err;
-
-	if ((err = st->ops->user_count(st, &n)))
-		return err;
-	if (n > 0)
-		return 0;
-	randombytes_buf(raw, sizeof raw);
-	sodium_bin2base64(pw, sizeof pw, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	memset(&u, 0, sizeof u);
-	snprintf(u.name, sizeof u.name, "admin");
-	snprintf(u.roles, sizeof u.roles, "admin");
-	u.created = u.pw_changed = (int64_t)time(NULL);
-	if ((err = lk_pw_hash(&cfg->auth.cost, pw, strlen(pw), u.phc)))
-		return err;
-	if ((err = st->ops->user_add(st, &u))) {
-		sodium_memzero(pw, sizeof pw);
-		/* another instance starting at the same moment created it: theirs prints it */
-		return err == LK_EEXISTS ? LK_OK : err;
-	}
-	printf("latchkey: created user \"admin\" with password %s\n"
-	       "latchkey: it is shown only this once; change it with `latchkey user passwd admin`\n",
-	       pw);
-	fflush(stdout);
-	sodium_memzero(pw, sizeof pw);
-	return 0;
-}
+/* The command line as an actor in the audit trail. */
+static const struct lk_actor cli_actor = {"", "cli"};
 
 int lk_cli_serve(int argc, char **argv)
 {
 	struct lk_config cfg;
-	struct lk_store *st = NULL;
-	struct lk_auth auth = {0};
+	struct lk_auth *auth = NULL;
 	struct lk_errinfo ei = {0};
+	char admin_pw[32];
 	int argi, rc;
-	enum lk_err err;
 
 	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		printf("usage: latchkey serve [--listen ADDR:PORT] [--store URL] [--issuer URL] "
@@ -99,72 +66,32 @@ int lk_cli_serve(int argc, char **argv)
 		fprintf(stderr, "latchkey serve: unknown argument \"%s\" (see --help)\n", argv[argi]);
 		return LK_EXIT_USAGE;
 	}
-	if ((err = lk_pw_check_cost(&cfg.auth.cost, &ei))) {
-		fprintf(stderr, "latchkey: %s\n", ei.detail);
-		return LK_EXIT_USAGE;
-	}
 	if (cfg.srv.insecure_cookies)
 		lk_log("warn", "--insecure-cookies: cookies lose Secure and the __Host- prefix; "
 			       "use only for plain-HTTP testing", (char *)NULL);
-	if ((rc = open_store(&cfg, &st)))
+	if ((rc = open_auth(&cfg, &auth)))
 		return rc;
-	if ((err = bootstrap_admin(st, &cfg))) {
-		fprintf(stderr, "latchkey: cannot create the first admin: %s\n", lk_err_str(err));
-		lk_store_close(st);
+	if (lk_auth_start(auth, admin_pw, &ei)) {
+		fprintf(stderr, "latchkey: %s\n", ei.detail);
+		lk_auth_close(auth);
 		return LK_EXIT_FAIL;
 	}
-	auth.st = st;
-	auth.cfg = cfg.auth;
-	int64_t longest = cfg.tok.access_ttl > cfg.tok.hybrid_ttl ? cfg.tok.access_ttl : cfg.tok.hybrid_ttl;
-	if ((err = st->ops->set_revocation_ttl(st, longest + cfg.tok.leeway)) ||
-	    (err = st->ops->secret(st, "refresh", auth.refresh_key)) ||
-	    (err = st->ops->secret(st, "csrf", auth.csrf_key)) ||
-	    (err = lk_tokens_new(st, &cfg.tok, &auth.tok, &ei)) ||
-	    (err = lk_tokens_maintain(auth.tok, (int64_t)time(NULL)))) {
-		fprintf(stderr, "latchkey: cannot prepare the signing keys: %s %s\n", lk_err_str(err),
-			ei.detail);
-		lk_tokens_free(auth.tok);
-		lk_store_close(st);
-		return LK_EXIT_FAIL;
+	if (admin_pw[0]) {
+		printf("latchkey: created user \"admin\" with password %s\n"
+		       "latchkey: it is shown only this once; change it with `latchkey user passwd admin`\n",
+		       admin_pw);
+		fflush(stdout);
+		sodium_memzero(admin_pw, sizeof admin_pw);
 	}
-	char *jwks = lk_tokens_jwks(auth.tok);
-	if (!jwks) {
-		fprintf(stderr, "latchkey: cannot load the signing keys (is the master key right?)\n");
-		lk_tokens_free(auth.tok);
-		lk_store_close(st);
-		return LK_EXIT_FAIL;
-	}
-	free(jwks);
-	if (lk_pw_init(&cfg.auth.cost) || lk_rl_new(&cfg.auth.rl, &auth.rl) ||
-	    (cfg.session_cache && lk_scache_new(cfg.session_cache, &auth.cache))) {
-		fprintf(stderr, "latchkey: out of memory\n");
-		lk_store_close(st);
-		return LK_EXIT_FAIL;
-	}
-	lk_rl_use_store(auth.rl, st);
-	rc = lk_server_run(&cfg.srv, &auth);
-	lk_rl_free(auth.rl);
-	lk_scache_free(auth.cache);
-	lk_tokens_free(auth.tok);
-	sodium_memzero(auth.refresh_key, sizeof auth.refresh_key);
-	sodium_memzero(auth.csrf_key, sizeof auth.csrf_key);
-	lk_store_close(st);
+	rc = lk_server_run(&cfg.srv, auth);
+	lk_auth_close(auth);
 	lk_log("info", "stopped", (char *)NULL);
 	return rc;
 }
 
 /* ---------------------------------------------------------------- user */
 
-static bool valid_name(const char *n)
-{
-	size_t len = strlen(n);
-	if (!len || len > LK_NAME_MAX)
-		return false;
-	for (const char *p = n; *p; p++)
-		if (!isalnum((unsigned char)*p) && !strchr("._@-", *p))
-			return false;
-	return true;
-}
+static bool valid_name(const char *n) { return lk_auth_name_ok(n); }
 
 /* One line from stdin, or twice from the terminal without echo. */
 static int read_password(char *buf, size_t size)
@@ -212,23 +139,10 @@ static int print_user(void *ud, const struct lk_user *u)
 	return 0;
 }
 
-static void audit(struct lk_store *st, const char *event, const char *user, const char *detail)
-{
-	struct lk_audit a;
-	memset(&a, 0, sizeof a);
-	a.ts = (int64_t)time(NULL);
-	snprintf(a.event, sizeof a.event, "%s", event);
-	snprintf(a.user, sizeof a.user, "%s", user);
-	snprintf(a.ip, sizeof a.ip, "cli");
-	snprintf(a.detail, sizeof a.detail, "%s", detail);
-	(void)st->ops->audit_add(st, &a);
-}
-
 int lk_cli_user(int argc, char **argv)
 {
 	struct lk_config cfg;
-	struct lk_store *st = NULL;
-	struct lk_user u;
+	struct lk_auth *a = NULL;
 	char pw[LK_PW_MAX + 2];
 	int argi, rc;
 	enum lk_err err = LK_OK;
@@ -283,38 +197,22 @@ int lk_cli_user(int argc, char **argv)
 		fprintf(stderr, "latchkey: user names are 1-%d of A-Z a-z 0-9 . _ @ -\n", LK_NAME_MAX);
 		return LK_EXIT_USAGE;
 	}
-	struct lk_errinfo cei = {0};
-	if ((!strcmp(sub, "add") || !strcmp(sub, "passwd")) &&
-	    lk_pw_check_cost(&cfg.auth.cost, &cei)) {
-		fprintf(stderr, "latchkey: %s\n", cei.detail);
-		return LK_EXIT_USAGE;
-	}
-	if ((!strcmp(sub, "add") || !strcmp(sub, "passwd")) && read_password(pw, sizeof pw))
-		return LK_EXIT_FAIL;
-	if ((rc = open_store(&cfg, &st)))
+	if ((rc = open_auth(&cfg, &a)))
 		return rc;
+	if ((!strcmp(sub, "add") || !strcmp(sub, "passwd")) && read_password(pw, sizeof pw)) {
+		lk_auth_close(a);
+		return LK_EXIT_FAIL;
+	}
 	rc = LK_EXIT_OK;
 	if (!strcmp(sub, "add")) {
-		memset(&u, 0, sizeof u);
-		snprintf(u.name, sizeof u.name, "%s", rest[0]);
-		snprintf(u.roles, sizeof u.roles, "%s", roles);
-		u.created = u.pw_changed = (int64_t)time(NULL);
-		if (!(err = lk_pw_hash(&cfg.auth.cost, pw, strlen(pw), u.phc)))
-			err = st->ops->user_add(st, &u);
-		if (!err)
-			audit(st, "user_add", u.name, roles);
+		err = lk_auth_user_add(a, &cli_actor, rest[0], roles, pw, strlen(pw));
 	} else if (!strcmp(sub, "passwd")) {
-		char phc[LK_PHC_MAX + 1];
-		if (!(err = lk_pw_hash(&cfg.auth.cost, pw, strlen(pw), phc)))
-			err = st->ops->user_set_password(st, rest[0], phc, (int64_t)time(NULL));
-		if (!err)
-			audit(st, "password_changed", rest[0], "all sessions revoked");
+		err = lk_auth_user_passwd(a, &cli_actor, rest[0], pw, strlen(pw));
 	} else if (!strcmp(sub, "del")) {
-		if (!(err = st->ops->user_del(st, rest[0])))
-			audit(st, "user_del", rest[0], "all sessions revoked");
+		err = lk_auth_user_del(a, &cli_actor, rest[0]);
 	} else {
 		json_t *arr = json ? json_array() : NULL;
-		err = st->ops->user_list(st, print_user, arr);
+		err = lk_auth_users(a, print_user, arr);
 		if (arr) {
 			char *s = json_dumps(arr, JSON_INDENT(2));
 			if (s)
@@ -328,7 +226,7 @@ int lk_cli_user(int argc, char **argv)
 		fprintf(stderr, "latchkey: user %s: %s\n", sub, lk_err_str(err));
 		rc = LK_EXIT_FAIL;
 	}
-	lk_store_close(st);
+	lk_auth_close(a);
 	return rc;
 }
 
@@ -348,25 +246,14 @@ static bool store_arg(int argc, char **argv, int *i, char **args, int *nargs)
 
 struct sess_ctx {
 	json_t *arr;
-	struct lk_store *st;
-	const char *want;  /* revoke: handle searched for */
-	struct lk_session found;
-	bool hit;
+	struct lk_auth *a;
 };
 
 static int print_session(void *ud, const struct lk_session *s)
 {
 	struct sess_ctx *c = ud;
 	struct lk_user u;
-	if (c->want) {
-		if (strcmp(s->handle, c->want) == 0) {
-			c->found = *s;
-			c->hit = true;
-			return 1;
-		}
-		return 0;
-	}
-	if (c->st->ops->user_get_id(c->st, s->user_id, &u))
+	if (lk_auth_user_by_id(c->a, s->user_id, &u))
 		snprintf(u.name, sizeof u.name, "#%lld", (long long)s->user_id);
 	if (c->arr) {
 		json_array_append_new(c->arr, json_pack("{sssssIsIsIssss}", "id", s->handle, "user", u.name,
@@ -396,7 +283,7 @@ static void dump_json(json_t *o)
 int lk_cli_sessions(int argc, char **argv)
 {
 	struct lk_config cfg;
-	struct lk_store *st = NULL;
+	struct lk_auth *a = NULL;
 	const char *sub = argc > 1 ? argv[1] : "", *user = NULL, *id = NULL;
 	char *args[16];
 	int nargs = 1, argi, rc, json = 0, all = 0;
@@ -427,40 +314,36 @@ int lk_cli_sessions(int argc, char **argv)
 		goto usage;
 	if ((rc = lk_config_load(&cfg, nargs, args, &argi, true)))
 		return rc;
-	if ((rc = open_store(&cfg, &st)))
+	if ((rc = open_auth(&cfg, &a)))
 		return rc;
 	rc = LK_EXIT_OK;
 	struct lk_user u = {.id = -1};
-	if (user && (err = st->ops->user_get(st, user, &u)))
+	struct lk_revoked rv = {0, 0};
+	if (user && (err = lk_auth_user_get(a, user, &u)))
 		goto done;
 	if (!strcmp(sub, "list")) {
-		struct sess_ctx c = {.arr = json ? json_array() : NULL, .st = st};
-		err = st->ops->session_list(st, user ? u.id : -1, print_session, &c);
+		struct sess_ctx c = {.arr = json ? json_array() : NULL, .a = a};
+		err = lk_auth_sessions(a, user ? u.id : -1, print_session, &c);
 		if (c.arr)
 			dump_json(c.arr);
-	} else if (all) {
-		if (!(err = st->ops->session_del_all(st, &n)))
-			audit(st, "revoke_all", "", "everyone (cli)");
-	} else if (user) {
-		if (!(err = st->ops->session_del_user(st, u.id, NULL, &n)))
-			audit(st, "revoke_all", user, "cli");
-	} else {
-		struct sess_ctx c = {.st = st, .want = id};
-		if (!(err = st->ops->session_list(st, -1, print_session, &c)) && !c.hit)
-			err = LK_ENOT_FOUND;
-		if (!err && !(err = st->ops->session_del_handle(st, c.found.user_id, id))) {
-			n = 1;
-			audit(st, "revoke", "", id);
-		}
+	} else if (all || user) {
+		/* sessions and refresh families end together, in one store change */
+		err = lk_auth_revoke_user(a, &cli_actor, u.id, NULL, &rv);
+		n = rv.sessions;
+	} else if (!(err = lk_auth_revoke_session(a, &cli_actor, -1, id))) {
+		n = 1;
 	}
-	if (!err && !strcmp(sub, "revoke"))
+	if (!err && !strcmp(sub, "revoke") && (all || user))
+		printf("revoked %lld session%s and %lld refresh-token famil%s\n", (long long)n,
+		       n == 1 ? "" : "s", (long long)rv.families, rv.families == 1 ? "y" : "ies");
+	else if (!err && !strcmp(sub, "revoke"))
 		printf("revoked %lld session%s\n", (long long)n, n == 1 ? "" : "s");
 done:
 	if (err) {
 		fprintf(stderr, "latchkey: sessions %s: %s\n", sub, lk_err_str(err));
 		rc = LK_EXIT_FAIL;
 	}
-	lk_store_close(st);
+	lk_auth_close(a);
 	return rc;
 usage:
 	fprintf(stderr, "usage: latchkey sessions list [--user NAME] [--json] | "
@@ -489,7 +372,7 @@ static int print_audit(void *ud, const struct lk_audit *a)
 int lk_cli_audit(int argc, char **argv)
 {
 	struct lk_config cfg;
-	struct lk_store *st = NULL;
+	struct lk_auth *a = NULL;
 	char *args[16], *end;
 	int nargs = 1, argi, rc, json = 0;
 	long limit = 50;
@@ -512,13 +395,13 @@ int lk_cli_audit(int argc, char **argv)
 	}
 	if ((rc = lk_config_load(&cfg, nargs, args, &argi, true)))
 		return rc;
-	if ((rc = open_store(&cfg, &st)))
+	if ((rc = open_auth(&cfg, &a)))
 		return rc;
 	json_t *arr = json ? json_array() : NULL;
-	enum lk_err err = st->ops->audit_list(st, (size_t)limit, print_audit, arr);
+	enum lk_err err = lk_auth_audit_list(a, (size_t)limit, print_audit, arr);
 	if (arr)
 		dump_json(arr);
-	lk_store_close(st);
+	lk_auth_close(a);
 	if (err) {
 		fprintf(stderr, "latchkey: audit list: %s\n", lk_err_str(err));
 		return LK_EXIT_FAIL;
@@ -554,7 +437,7 @@ static int print_key(void *ud, const struct lk_keyrec *k)
 int lk_cli_keys(int argc, char **argv)
 {
 	struct lk_config cfg;
-	struct lk_store *st = NULL;
+	struct lk_auth *a = NULL;
 	struct lk_errinfo ei = {0};
 	char *args[16];
 	int nargs = 1, argi, rc;
@@ -569,18 +452,18 @@ int lk_cli_keys(int argc, char **argv)
 	}
 	if ((rc = lk_config_load(&cfg, nargs, args, &argi, true)))
 		return rc;
-	if ((rc = open_store(&cfg, &st)))
+	if ((rc = open_auth(&cfg, &a)))
 		return rc;
 	int64_t now = (int64_t)time(NULL);
 	if (!strcmp(argv[1], "list")) {
-		err = st->ops->key_list(st, print_key, &now);
+		err = lk_auth_keys(a, print_key, &now);
 	} else {
-		err = lk_tokens_rotate(st, &cfg.tok, now, &ei);
+		err = lk_auth_keys_rotate(a, now, &ei);
 		if (!err)
 			printf("rotated: the new key is published now and signs in %lld s\n",
-			       (long long)cfg.tok.jwks_max_age);
+			       (long long)cfg.auth.tok.jwks_max_age);
 	}
-	lk_store_close(st);
+	lk_auth_close(a);
 	if (err) {
 		fprintf(stderr, "latchkey: keys %s: %s %s\n", argv[1], lk_err_str(err), ei.detail);
 		return LK_EXIT_FAIL;
@@ -594,12 +477,11 @@ usage:
 int lk_cli_client(int argc, char **argv)
 {
 	struct lk_config cfg;
-	struct lk_store *st = NULL;
+	struct lk_auth *a = NULL;
 	struct lk_client c;
-	char *args[16], secret[44];
+	char *args[16], secret[LK_SECRET_LEN + 1];
 	const char *name = NULL, *scope = "";
 	int nargs = 1, argi, rc;
-	unsigned char raw[32], id[16];
 
 	args[0] = argv[0];
 	if (argc < 2 || strcmp(argv[1], "add"))
@@ -619,22 +501,10 @@ int lk_cli_client(int argc, char **argv)
 		goto usage;
 	if ((rc = lk_config_load(&cfg, nargs, args, &argi, true)))
 		return rc;
-	if ((rc = open_store(&cfg, &st)))
+	if ((rc = open_auth(&cfg, &a)))
 		return rc;
-	memset(&c, 0, sizeof c);
-	randombytes_buf(id, sizeof id);
-	randombytes_buf(raw, sizeof raw);
-	lk_b64url_encode(id, sizeof id, c.id);
-	snprintf(c.name, sizeof c.name, "%s", name);
-	snprintf(c.scope, sizeof c.scope, "%s", scope);
-	crypto_hash_sha256(c.secret_hash, raw, sizeof raw);
-	c.created = (int64_t)time(NULL);
-	lk_b64url_encode(raw, sizeof raw, secret);
-	sodium_memzero(raw, sizeof raw);
-	enum lk_err err = st->ops->client_add(st, &c);
-	if (!err)
-		audit(st, "client_add", name, c.id);
-	lk_store_close(st);
+	enum lk_err err = lk_auth_client_add(a, &cli_actor, name, scope, &c, secret);
+	lk_auth_close(a);
 	if (err) {
 		sodium_memzero(secret, sizeof secret);
 		fprintf(stderr, "latchkey: client add: %s\n", lk_err_str(err));

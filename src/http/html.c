@@ -136,7 +136,7 @@ static enum MHD_Result login_page(struct lk_req *r, unsigned status, const char 
 		ret = r->return_to;
 	/* Double-submit token for the form, bound to this browser by a cookie and MAC'd so
 	 * only tokens this server minted count. */
-	lk_csrf_mint(s, tok);
+	lk_auth_csrf_mint(s->auth, tok);
 	snprintf(setc, sizeof setc, "%s=%s%s", s->csrf_cookie, tok, s->cookie_attrs);
 	head(&p, "Sign in");
 	if (msg) {
@@ -201,7 +201,6 @@ static int session_row(void *ud, const struct lk_session *s)
 
 enum MHD_Result lk_page_account(struct lk_req *r)
 {
-	struct lk_auth *a = r->srv->auth;
 	struct page p = {0};
 	struct rows x = {&p, r->sess.handle, r->sess.csrf, false};
 
@@ -216,10 +215,10 @@ enum MHD_Result lk_page_account(struct lk_req *r)
 	}
 	PUTL(&p, "</p><h2>Your devices</h2><table><tr><th>Device</th><th>IP</th><th>Last seen</th>"
 		"<th></th></tr>");
-	enum lk_err err = a->st->ops->session_list(a->st, r->me.id, session_row, &x);
+	enum lk_err err = lk_auth_sessions(r->srv->auth, r->me.id, session_row, &x);
 	if (err) {
 		free(p.b);
-		return lk_reply_store_error(r, err);
+		return lk_reply_err(r, err);
 	}
 	PUTL(&p, "</table><p><form class=\"inline\" method=\"post\" action=\"/sessions/revoke-others\">");
 	hidden_csrf(&p, r->sess.csrf);
@@ -254,11 +253,11 @@ enum MHD_Result lk_page_admin(struct lk_req *r)
 
 	head(&p, "Administration");
 	PUTL(&p, "<h2>Users</h2><table><tr><th>Id</th><th>Name</th><th>Roles</th><th>Created</th></tr>");
-	if ((err = a->st->ops->user_list(a->st, user_row, &p)))
+	if ((err = lk_auth_users(a, user_row, &p)))
 		goto fail;
 	PUTL(&p, "</table><h2>Sessions</h2><table><tr><th>User</th><th>Device</th><th>IP</th>"
 		"<th>Last seen</th><th></th></tr>");
-	if ((err = a->st->ops->session_list(a->st, -1, session_row, &x)))
+	if ((err = lk_auth_sessions(a, -1, session_row, &x)))
 		goto fail;
 	PUTL(&p, "</table><form method=\"post\" action=\"/admin/revoke-all\">");
 	hidden_csrf(&p, r->sess.csrf);
@@ -267,5 +266,5 @@ enum MHD_Result lk_page_admin(struct lk_req *r)
 	return send_page(r, 200, &p, NULL);
 fail:
 	free(p.b);
-	return lk_reply_store_error(r, err);
+	return lk_reply_err(r, err);
 }

@@ -38,11 +38,12 @@ struct lk_req {
 	bool too_large, dispatched;
 	/* sign-in state across suspend/resume */
 	int login;
-	bool form, pw_ok, found;
-	struct lk_user user;
-	char *password;
-	size_t pwlen;
+	bool form;
+	struct lk_signin si;
+	enum lk_err si_err;        /* lk_auth_signin_begin's refusal, if any */
+	int64_t retry_after;
 	char return_to[256];
+	char extra_cookie[192];    /* a second Set-Cookie that lk_reply adds when set */
 	/* the authenticated session, when any */
 	bool authed;
 	struct lk_session sess;
@@ -73,7 +74,6 @@ struct lk_server {
 	struct lk_srvcfg cfg;
 	struct lk_auth *auth;
 	struct MHD_Daemon *d;
-	struct lk_pool *pool;
 	char origin[256];          /* scheme://host[:port] of the issuer */
 	char cookie_name[32];      /* __Host-latchkey or latchkey */
 	char csrf_cookie[40];      /* __Host-latchkey-csrf or latchkey-csrf */
@@ -104,8 +104,11 @@ enum MHD_Result lk_reply_json(struct lk_req *r, unsigned status, json_t *o,
 enum MHD_Result lk_reply_error(struct lk_req *r, unsigned status, const char *code,
 			       const char *desc);
 enum MHD_Result lk_reply_redirect(struct lk_req *r, const char *location, const char *set_cookie);
-/* Map a store error to a reply (503 store_unavailable etc.). */
-enum MHD_Result lk_reply_store_error(struct lk_req *r, enum lk_err err);
+/* The one table from error to reply: the status and error word for err's class (store
+ * failures 503 store_unavailable, LK_ENOT_FOUND 404, LK_EBUSY 503 + Retry-After, a missing
+ * signing key 500, ...). For failures on the server's side; refusals of the caller's
+ * credentials are answered where the protocol says how. */
+enum MHD_Result lk_reply_err(struct lk_req *r, enum lk_err err);
 
 /* Request helpers. */
 const char *lk_req_header(struct lk_req *r, const char *name);
@@ -113,24 +116,34 @@ const char *lk_req_header(struct lk_req *r, const char *name);
  * The result is a new string the caller frees. */
 char *lk_req_param(struct lk_req *r, const char *name);
 bool lk_req_is_form(struct lk_req *r);
+/* Form-urldecode s[0..n) ('+' is a space) into a new string (free()); NULL on a bad
+ * escape, an encoded NUL, or no memory. */
+char *lk_form_decode(const char *s, size_t n);
 /* Is Content-Type exactly this media type (parameters allowed)? */
 bool lk_req_has_type(struct lk_req *r, const char *type);
-/* Sign-in form CSRF tokens: random, MAC'd with a server secret, so a planted cookie the
- * server never issued is refused. mint: out has LK_CSRF_LEN + 1 bytes. */
-void lk_csrf_mint(const struct lk_server *s, char *out);
-bool lk_csrf_valid(const struct lk_server *s, const char *tok);
 bool lk_req_same_origin(struct lk_req *r);
 /* Set-Cookie values for the session cookie; buf at least 128 bytes. */
 void lk_cookie_set(struct lk_server *s, const char *value, char *buf, size_t size);
 void lk_cookie_clear(struct lk_server *s, char *buf, size_t size);
 
-/* Password checks shared by /login and the password grant (routes.c). */
-enum MHD_Result lk_pw_start(struct lk_req *r, const char *user, char *pw);
-bool lk_pw_busy(const struct lk_req *r);
-enum MHD_Result lk_reply_busy(struct lk_req *r);
+/* Password checks shared by /login and the password grant (routes.c): start the sign-in
+ * (takes pw; the connection is suspended until the check ran, then the route's handler
+ * runs again with LOGIN_DONE), and its outcome: true when r->si.user signed in; false
+ * when *mr holds the reply already queued (429, 503, a store error) or when the password
+ * was wrong (*mr is then MHD_NO and nothing is queued: the caller answers). */
+enum MHD_Result lk_pw_start(struct lk_req *r, const char *user, char *pw, bool grant);
+bool lk_pw_outcome(struct lk_req *r, bool *wrong, enum MHD_Result *mr);
+/* The refresh cookie's name, and a Set-Cookie value that clears it (oauth.c). */
+const char *lk_refresh_cookie(const struct lk_server *s);
+void lk_refresh_cookie_clear(const struct lk_server *s, char *buf, size_t size);
 /* Bearer token of the request into r->tok: LK_OK, LK_ENOT_FOUND (no Authorization:
  * Bearer header), or the verification failure. */
 enum lk_err lk_req_bearer(struct lk_req *r);
+/* Who is asking, for the audit trail. */
+static inline struct lk_actor lk_req_actor(const struct lk_req *r)
+{
+	return (struct lk_actor){r->authed ? r->me.name : "", r->ip};
+}
 
 /* OAuth endpoints and discovery (oauth.c). */
 enum MHD_Result lk_route_jwks(struct lk_req *r);

@@ -18,19 +18,25 @@
 #define REFRESH_COOKIE_SECURE "__Secure-latchkey-refresh"
 #define REFRESH_COOKIE_PLAIN "latchkey-refresh"
 
-static struct lk_tokens *tok(struct lk_req *r) { return r->srv->auth->tok; }
+/* The token settings, NULL when tokens are not served. */
+static const struct lk_tokcfg *tcfg(struct lk_req *r) { return lk_auth_tokcfg(r->srv->auth); }
 
-static const char *refresh_cookie(const struct lk_server *s)
+const char *lk_refresh_cookie(const struct lk_server *s)
 {
 	return s->cfg.insecure_cookies ? REFRESH_COOKIE_PLAIN : REFRESH_COOKIE_SECURE;
 }
 
-static void refresh_cookie_set(struct lk_server *s, const char *value, int64_t max_age,
+static void refresh_cookie_set(const struct lk_server *s, const char *value, int64_t max_age,
 			       char *buf, size_t size)
 {
 	snprintf(buf, size, "%s=%s; Path=/oauth2; HttpOnly%s; SameSite=Strict; Max-Age=%lld",
-		 refresh_cookie(s), value, s->cfg.insecure_cookies ? "" : "; Secure",
+		 lk_refresh_cookie(s), value, s->cfg.insecure_cookies ? "" : "; Secure",
 		 (long long)max_age);
+}
+
+void lk_refresh_cookie_clear(const struct lk_server *s, char *buf, size_t size)
+{
+	refresh_cookie_set(s, "", 0, buf, size);
 }
 
 /* ---------------------------------------------------------------- bearer */
@@ -40,53 +46,52 @@ enum lk_err lk_req_bearer(struct lk_req *r)
 	const char *h = lk_req_header(r, "Authorization");
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
 		return LK_ENOT_FOUND;
-	if (!tok(r))
-		return LK_ENO_KEY;
 	h += 7;
 	while (*h == ' ')
 		h++;
-	return lk_tokens_verify(tok(r), h, strlen(h), lk_now(), &r->tok);
+	return lk_auth_token_verify(r->srv->auth, h, strlen(h), lk_now(), &r->tok);
 }
 
 /* ---------------------------------------------------------------- discovery */
 
 enum MHD_Result lk_route_jwks(struct lk_req *r)
 {
-	char *doc = tok(r) ? lk_tokens_jwks(tok(r)) : NULL, cc[64];
+	char *doc = lk_auth_jwks(r->srv->auth), cc[64];
 	if (!doc)
-		return lk_reply_error(r, 503, "store_unavailable", "the key ring is unavailable");
+		return lk_reply_error(r, 503, "temporarily_unavailable", "the key ring is unavailable");
 	struct MHD_Response *resp = lk_resp_new("application/jwk-set+json", doc, strlen(doc));
 	free(doc);
 	if (resp) {
-		snprintf(cc, sizeof cc, "public, max-age=%lld",
-			 (long long)lk_tokens_cfg(tok(r))->jwks_max_age);
+		snprintf(cc, sizeof cc, "public, max-age=%lld", (long long)tcfg(r)->jwks_max_age);
 		MHD_del_response_header(resp, "Cache-Control", "no-store");
 		MHD_add_response_header(resp, "Cache-Control", cc);
 	}
 	return lk_reply(r, 200, resp);
 }
 
+/*
+ * Authorization server metadata (RFC 8414 §2), served at /.well-known/oauth-authorization-
+ * server and, for clients that only look there, at /.well-known/openid-configuration. It
+ * advertises what the server does and nothing else: no authorization endpoint, so no
+ * response types; no ID tokens, so no ID-token algorithms.
+ */
 enum MHD_Result lk_route_discovery(struct lk_req *r)
 {
 	const char *iss = r->srv->cfg.issuer;
-	char u[5][300];
-	static const char *paths[5] = {"/.well-known/jwks.json", "/oauth2/token", "/oauth2/revoke",
-				       "/oauth2/introspect", "/auth/verify"};
-	for (int i = 0; i < 5; i++)
+	char u[4][300];
+	static const char *paths[4] = {"/.well-known/jwks.json", "/oauth2/token", "/oauth2/revoke",
+				       "/oauth2/introspect"};
+	for (int i = 0; i < 4; i++)
 		snprintf(u[i], sizeof u[i], "%s%s", iss, paths[i]);
-	const char *alg = tok(r) ? lk_tokens_alg_name(tok(r)) : "ES256";
 	json_t *o = json_pack(
-		"{sssssssssss[sss]s[ss]s[s]s[s]s[ss]s[ss]}", "issuer", iss, "jwks_uri", u[0],
+		"{sssssssssss[sss]s[ss]s[s]s[ss]s[ss]s[]}", "issuer", iss, "jwks_uri", u[0],
 		"token_endpoint", u[1], "revocation_endpoint", u[2], "introspection_endpoint", u[3],
 		"grant_types_supported", "password", "refresh_token", "client_credentials",
 		"token_endpoint_auth_methods_supported", "client_secret_basic", "client_secret_post",
-		"id_token_signing_alg_values_supported", alg,
-		"access_token_signing_alg_values_supported", alg,
+		"access_token_signing_alg_values_supported", lk_auth_alg_name(r->srv->auth),
 		"revocation_endpoint_auth_methods_supported", "client_secret_basic",
 		"client_secret_post", "introspection_endpoint_auth_methods_supported",
-		"client_secret_basic", "client_secret_post");
-	if (o)
-		json_object_set_new(o, "response_types_supported", json_pack("[s]", "token"));
+		"client_secret_basic", "client_secret_post", "response_types_supported");
 	return lk_reply_json(r, 200, o, NULL);
 }
 
@@ -113,16 +118,33 @@ static enum MHD_Result token_reply(struct lk_req *r, const char *access, int64_t
 	if (refresh && !r->browser)
 		json_object_set_new(o, "refresh_token", json_string(refresh));
 	if (refresh && r->browser)
-		refresh_cookie_set(r->srv, refresh, lk_tokens_cfg(tok(r))->refresh_ttl, setc, sizeof setc);
-	enum MHD_Result mr = lk_reply_json(r, 200, o, refresh && r->browser ? setc : NULL);
+		refresh_cookie_set(r->srv, refresh, tcfg(r)->refresh_ttl, setc, sizeof setc);
+	/* RFC 6749 §5.1: no-store (every reply has it) and no-cache */
+	char *body = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!body)
+		return lk_reply_err(r, LK_ENOMEM);
+	struct MHD_Response *resp = lk_resp_new("application/json", body, strlen(body));
+	OPENSSL_cleanse(body, strlen(body));
+	free(body);
+	if (resp) {
+		MHD_add_response_header(resp, "Pragma", "no-cache");
+		if (refresh && r->browser)
+			MHD_add_response_header(resp, "Set-Cookie", setc);
+	}
+	enum MHD_Result mr = lk_reply(r, 200, resp);
 	OPENSSL_cleanse(setc, sizeof setc);
 	return mr;
 }
 
 /* ---------------------------------------------------------------- client auth */
 
-/* RFC 6749 §2.3.1: HTTP Basic (each part form-urlencoded) or client_id/client_secret in
- * the body. Returns 1 authenticated, 0 no credentials given, -1 wrong credentials. */
+/*
+ * Client authentication, RFC 6749 §2.3.1: HTTP Basic, where the id and the secret are each
+ * form-urlencoded (Appendix B) before base64, or client_id and client_secret in the body;
+ * never both (§2.3). Returns 1 authenticated, 0 no credentials given, -1 wrong or
+ * malformed credentials, -2 the store failed, -3 two methods at once.
+ */
 static int client_auth(struct lk_req *r)
 {
 	const char *h = lk_req_header(r, "Authorization");
@@ -130,21 +152,26 @@ static int client_auth(struct lk_req *r)
 	int rc = -1;
 
 	if (h && strncasecmp(h, "Basic ", 6) == 0) {
-		unsigned char dec[256];
+		unsigned char dec[512];
 		size_t n = 0;
 		const char *b = h + 6, *end;
 		while (*b == ' ')
 			b++;
+		char *body_secret = lk_req_param(r, "client_secret");
+		if (body_secret) {
+			OPENSSL_cleanse(body_secret, strlen(body_secret));
+			free(body_secret);
+			return -3;
+		}
 		if (sodium_base642bin(dec, sizeof dec - 1, b, strlen(b), NULL, &n, &end,
 				      sodium_base64_VARIANT_ORIGINAL) != 0 || *end)
 			return -1;
 		dec[n] = '\0';
-		char *colon = strchr((char *)dec, ':');
-		if (!colon)
-			return -1;
-		*colon = '\0';
-		id = strdup((char *)dec);
-		secret = strdup(colon + 1);
+		char *colon = memchr(dec, ':', n);
+		if (colon && !memchr(dec, '\0', n)) {
+			id = lk_form_decode((char *)dec, (size_t)(colon - (char *)dec));
+			secret = lk_form_decode(colon + 1, n - (size_t)(colon + 1 - (char *)dec));
+		}
 		sodium_memzero(dec, sizeof dec);
 	} else {
 		secret = lk_req_param(r, "client_secret");
@@ -152,28 +179,15 @@ static int client_auth(struct lk_req *r)
 			return 0;
 		id = lk_req_param(r, "client_id");
 	}
-	if (!id || !secret)
-		goto out;
-	/* the secret: 43 characters of base64url, 32 bytes; compare hashes in constant time */
-	unsigned char raw[33], hsh[32];
-	size_t n;
-	bool ok = strlen(secret) == 43 && lk_b64url_decode(secret, 43, raw, sizeof raw, &n) == LK_OK &&
-		  n == 32;
-	enum lk_err err = r->srv->auth->st->ops->client_get(r->srv->auth->st, id, &r->client);
-	if (err && err != LK_ENOT_FOUND) {
-		rc = -2;
-		goto out;
+	if (id && secret) {
+		enum lk_err err = lk_auth_client_check(r->srv->auth, id, secret, &r->client);
+		if (!err) {
+			r->client_ok = true;
+			rc = 1;
+		} else if (err != LK_EBAD_CREDENTIALS) {
+			rc = -2;
+		}
 	}
-	if (ok)
-		crypto_hash_sha256(hsh, raw, 32);
-	else
-		memset(hsh, 0, sizeof hsh);
-	if (!err && ok && CRYPTO_memcmp(hsh, r->client.secret_hash, 32) == 0) {
-		r->client_ok = true;
-		rc = 1;
-	}
-	sodium_memzero(raw, sizeof raw);
-out:
 	if (secret) {
 		OPENSSL_cleanse(secret, strlen(secret));
 		free(secret);
@@ -219,13 +233,16 @@ static bool scope_within(const char *want, const char *have)
 static bool oauth_preamble(struct lk_req *r, bool need_client, enum MHD_Result *mr)
 {
 	int ca;
-	if (!tok(r))
+	if (!tcfg(r))
 		*mr = oauth_error(r, 503, "temporarily_unavailable", "tokens are not configured");
 	else if (!lk_req_is_form(r))
 		*mr = oauth_error(r, 400, "invalid_request",
 				  "the body must be application/x-www-form-urlencoded");
 	else if ((ca = client_auth(r)) == -2)
-		*mr = lk_reply_store_error(r, LK_ESTORE);
+		*mr = lk_reply_err(r, LK_ESTORE);
+	else if (ca == -3)
+		*mr = oauth_error(r, 400, "invalid_request",
+				  "use one client authentication method, not two (RFC 6749 §2.3)");
 	else if (ca < 0 || (need_client && ca != 1))
 		*mr = oauth_error(r, 401, "invalid_client",
 				  ca < 0 ? "client authentication failed"
@@ -239,29 +256,19 @@ static bool oauth_preamble(struct lk_req *r, bool need_client, enum MHD_Result *
 
 static enum MHD_Result grant_password_finish(struct lk_req *r)
 {
-	struct lk_auth *a = r->srv->auth;
 	struct lk_principal p;
 	char rt[LK_REFRESH_LEN + 1], *access = NULL;
+	enum MHD_Result mr;
+	bool wrong;
 
-	if (lk_pw_busy(r))
-		return lk_reply_busy(r);
-	if (!r->pw_ok) {
-		atomic_fetch_add(&r->srv->logins[1], 1);
-		enum lk_err ferr = lk_rl_fail(a->rl, r->user.name, r->ip, lk_now());
-		if (ferr)
-			return lk_reply_store_error(r, ferr);
-		lk_audit_event(a, "login_failed", r->user.name, r->ip,
-			       r->found ? "wrong password (password grant)" : "unknown user (password grant)");
-		return oauth_error(r, 400, "invalid_grant", "wrong username or password");
-	}
-	lk_rl_success(a->rl, r->user.name, r->ip);
-	enum lk_err err = lk_refresh_start(a, &r->user, r->client_ok ? r->client.id : "", r->scope,
-					   lk_now(), rt, &access, &p);
+	if (!lk_pw_outcome(r, &wrong, &mr))
+		return wrong ? oauth_error(r, 400, "invalid_grant", "wrong username or password") : mr;
+	enum lk_err err = lk_auth_token_for_user(r->srv->auth, &r->si.user, r->ip,
+						 r->client_ok ? r->client.id : "", r->scope, lk_now(),
+						 rt, &access, &p);
 	if (err)
-		return lk_reply_store_error(r, err);
-	atomic_fetch_add(&r->srv->logins[0], 1);
-	lk_audit_event(a, "login", r->user.name, r->ip, "password grant");
-	enum MHD_Result mr = token_reply(r, access, p.exp - p.iat, p.scope, rt);
+		return lk_reply_err(r, err);
+	mr = token_reply(r, access, p.exp - p.iat, p.scope, rt);
 	sodium_memzero(rt, sizeof rt);
 	free(access);
 	return mr;
@@ -269,14 +276,14 @@ static enum MHD_Result grant_password_finish(struct lk_req *r)
 
 static enum MHD_Result grant_refresh(struct lk_req *r)
 {
-	struct lk_auth *a = r->srv->auth;
+	struct lk_actor by = lk_req_actor(r);
 	struct lk_principal p;
 	char next[LK_REFRESH_LEN + 1], *access = NULL;
 	bool reuse = false;
 	char *rt = lk_req_param(r, "refresh_token");
 
 	if (!rt) {
-		const char *c = MHD_lookup_connection_value(r->c, MHD_COOKIE_KIND, refresh_cookie(r->srv));
+		const char *c = MHD_lookup_connection_value(r->c, MHD_COOKIE_KIND, lk_refresh_cookie(r->srv));
 		if (c) {
 			/* a cookie rides along with cross-site requests: check where this came from */
 			if (!lk_req_same_origin(r))
@@ -287,19 +294,16 @@ static enum MHD_Result grant_refresh(struct lk_req *r)
 	}
 	if (!rt)
 		return oauth_error(r, 400, "invalid_request", "refresh_token is required");
-	enum lk_err err = lk_refresh_use(a, rt, r->client_ok ? r->client.id : NULL, lk_now(), next,
-					 &access, &p, &reuse);
+	enum lk_err err = lk_auth_token_refresh(r->srv->auth, &by, rt, r->client_ok ? r->client.id : NULL,
+						lk_now(), next, &access, &p, &reuse);
 	OPENSSL_cleanse(rt, strlen(rt));
 	free(rt);
-	if (reuse)
-		lk_audit_event(a, "refresh_reuse", p.name, r->ip,
-			       "a used refresh token came back: family revoked (suspected theft)");
 	if (err == LK_ESESSION)
 		return oauth_error(r, 400, "invalid_grant",
 				   reuse ? "the refresh token was already used; its family is revoked"
 					 : "the refresh token is invalid, expired or revoked");
 	if (err)
-		return lk_reply_store_error(r, err);
+		return lk_reply_err(r, err);
 	enum MHD_Result mr = token_reply(r, access, p.exp - lk_now(), p.scope, next);
 	sodium_memzero(next, sizeof next);
 	free(access);
@@ -313,18 +317,10 @@ static enum MHD_Result grant_client(struct lk_req *r)
 
 	if (!r->client_ok)
 		return oauth_error(r, 401, "invalid_client", "client authentication is required");
-	if (r->scope[0] && !scope_within(r->scope, r->client.scope))
-		return oauth_error(r, 400, "invalid_scope", "the scope exceeds the client's");
-	memset(&p, 0, sizeof p);
-	snprintf(p.sub, sizeof p.sub, "%s", r->client.id);
-	snprintf(p.name, sizeof p.name, "%s", r->client.name);
-	snprintf(p.client_id, sizeof p.client_id, "%s", r->client.id);
-	snprintf(p.scope, sizeof p.scope, "%s", r->scope[0] ? r->scope : r->client.scope);
-	enum lk_err err = lk_tokens_issue(tok(r), &p, lk_tokens_cfg(tok(r))->access_ttl, lk_now(),
-					  &access);
+	enum lk_err err = lk_auth_token_for_client(r->srv->auth, &r->client, r->scope, lk_now(),
+						   &access, &p);
 	if (err)
-		return lk_reply_store_error(r, err);
-	lk_audit_event(r->srv->auth, "client_token", r->client.name, r->ip, r->client.id);
+		return lk_reply_err(r, err);
 	enum MHD_Result mr = token_reply(r, access, p.exp - p.iat, p.scope, NULL);
 	free(access);
 	return mr;
@@ -349,7 +345,7 @@ enum MHD_Result lk_route_oauth_token(struct lk_req *r)
 	snprintf(r->scope, sizeof r->scope, "%s", scope ? scope : "");
 	/* A client gets at most its own scopes; a user without a client at most user_scopes. */
 	if (r->scope[0] && !scope_within(r->scope, r->client_ok ? r->client.scope
-							      : lk_tokens_cfg(tok(r))->user_scopes)) {
+							      : tcfg(r)->user_scopes)) {
 		mr = oauth_error(r, 400, "invalid_scope",
 				 r->client_ok ? "the scope exceeds the client's"
 					      : "the scope exceeds what users may ask for (user_scopes)");
@@ -372,7 +368,7 @@ enum MHD_Result lk_route_oauth_token(struct lk_req *r)
 			mr = oauth_error(r, 400, "invalid_request", "username and password are required");
 			goto out;
 		}
-		mr = lk_pw_start(r, user, pw);
+		mr = lk_pw_start(r, user, pw, true);
 		free(user);
 	} else if (!strcmp(gt, "refresh_token")) {
 		mr = grant_refresh(r);
@@ -394,17 +390,12 @@ enum MHD_Result lk_route_hybrid(struct lk_req *r)
 	struct lk_principal p;
 	char *access = NULL;
 
-	if (!tok(r))
+	if (!tcfg(r))
 		return lk_reply_error(r, 503, "temporarily_unavailable", "tokens are not configured");
-	memset(&p, 0, sizeof p);
-	snprintf(p.sub, sizeof p.sub, "%lld", (long long)r->me.id);
-	snprintf(p.name, sizeof p.name, "%s", r->me.name);
-	snprintf(p.roles, sizeof p.roles, "%s", r->me.roles);
-	snprintf(p.sid, sizeof p.sid, "%s", r->sess.handle);
-	enum lk_err err = lk_tokens_issue(tok(r), &p, lk_tokens_cfg(tok(r))->hybrid_ttl, lk_now(),
-					  &access);
+	enum lk_err err = lk_auth_token_for_session(r->srv->auth, &r->sess, &r->me, lk_now(),
+						    &access, &p);
 	if (err)
-		return lk_reply_store_error(r, err);
+		return lk_reply_err(r, err);
 	enum MHD_Result mr = token_reply(r, access, p.exp - p.iat, NULL, NULL);
 	free(access);
 	return mr;
@@ -412,67 +403,61 @@ enum MHD_Result lk_route_hybrid(struct lk_req *r)
 
 /* ---------------------------------------------------------------- revoke, introspect */
 
-static bool looks_refresh(const char *t)
-{
-	unsigned char b[33];
-	size_t n;
-	return strlen(t) == LK_REFRESH_LEN && lk_b64url_decode(t, LK_REFRESH_LEN, b, sizeof b, &n) == LK_OK;
-}
-
+/* RFC 7009: client-authenticated (§2.1); a token issued to another client is refused with
+ * unauthorized_client (§2.2.1) and stays valid; unknown and invalid tokens get 200 (§2.2). */
 enum MHD_Result lk_route_oauth_revoke(struct lk_req *r)
 {
-	struct lk_auth *a = r->srv->auth;
-	struct lk_principal p;
-
-	enum MHD_Result pmr;
-	if (!oauth_preamble(r, false, &pmr))
-		return pmr;
-	char *t = lk_req_param(r, "token");
-	if (!t)
-		return oauth_error(r, 400, "invalid_request", "token is required");
-	enum lk_err err = LK_OK;
-	/* RFC 7009 §2.2: unknown and invalid tokens are answered 200 like revoked ones. */
-	if (looks_refresh(t)) {
-		err = lk_refresh_revoke(a, t, lk_now());
-		if (!err)
-			lk_audit_event(a, "revoke", "", r->ip, "refresh token family (RFC 7009)");
-	} else if (lk_tokens_verify(tok(r), t, strlen(t), lk_now(), &p) == LK_OK) {
-		err = lk_tokens_revoke_jti(tok(r), &p);
-		if (!err)
-			lk_audit_event(a, "revoke", p.name, r->ip, "access token (RFC 7009)");
-	}
-	OPENSSL_cleanse(t, strlen(t));
-	free(t);
-	if (err && err != LK_ENOT_FOUND && err != LK_ESESSION)
-		return lk_reply_store_error(r, err);
-	return lk_reply(r, 200, lk_resp_new("application/json", "{}", 2));
-}
-
-enum MHD_Result lk_route_oauth_introspect(struct lk_req *r)
-{
-	struct lk_principal p;
-
+	struct lk_actor by = lk_req_actor(r);
 	enum MHD_Result pmr;
 	if (!oauth_preamble(r, true, &pmr))
 		return pmr;
 	char *t = lk_req_param(r, "token");
 	if (!t)
 		return oauth_error(r, 400, "invalid_request", "token is required");
-	json_t *o;
-	if (lk_tokens_verify(tok(r), t, strlen(t), lk_now(), &p) == LK_OK) {
-		o = json_pack("{sbsssssssssssIsIssss}", "active", 1, "token_type", "Bearer", "sub", p.sub,
-			      "scope", p.scope, "client_id", p.client_id, "iss", r->srv->cfg.issuer,
-			      "exp", (json_int_t)p.exp, "iat", (json_int_t)p.iat, "jti", p.jti, "aud",
-			      lk_tokens_cfg(tok(r))->audience);
-		if (o && p.name[0])
-			json_object_set_new(o, "username", json_string(p.name));
-		if (o && p.sid[0])
-			json_object_set_new(o, "sid", json_string(p.sid));
-	} else {
-		o = json_pack("{sb}", "active", 0);
-	}
+	enum lk_err err = lk_auth_token_revoke(r->srv->auth, &by, &r->client, t, lk_now());
 	OPENSSL_cleanse(t, strlen(t));
 	free(t);
+	if (err == LK_EFORBIDDEN)
+		return oauth_error(r, 400, "unauthorized_client",
+				   "the token was issued to another client");
+	if (err)
+		return lk_reply_err(r, err);
+	return lk_reply(r, 200, lk_resp_new("application/json", "{}", 2));
+}
+
+/* RFC 7662: a client learns about its own tokens only, unless it is a resource server
+ * (setting resource_servers); anything else is {"active":false} (§2.2, §4). */
+enum MHD_Result lk_route_oauth_introspect(struct lk_req *r)
+{
+	struct lk_introspection in;
+	enum MHD_Result pmr;
+	if (!oauth_preamble(r, true, &pmr))
+		return pmr;
+	char *t = lk_req_param(r, "token");
+	if (!t)
+		return oauth_error(r, 400, "invalid_request", "token is required");
+	enum lk_err err = lk_auth_token_introspect(r->srv->auth, &r->client, t, lk_now(), &in);
+	OPENSSL_cleanse(t, strlen(t));
+	free(t);
+	if (err)
+		return lk_reply_err(r, err);
+	if (!in.active)
+		return lk_reply_json(r, 200, json_pack("{sb}", "active", 0), NULL);
+	const struct lk_principal *p = &in.p;
+	json_t *o = json_pack("{sbsssssssssIsI}", "active", 1, "token_type",
+			      in.refresh ? "refresh_token" : "Bearer", "sub", p->sub, "client_id",
+			      p->client_id[0] ? p->client_id : r->srv->cfg.issuer, "iss",
+			      r->srv->cfg.issuer, "exp", (json_int_t)p->exp, "iat", (json_int_t)p->iat);
+	if (o)
+		json_object_set_new(o, "scope", json_string(p->scope));
+	if (o && !in.refresh) {
+		json_object_set_new(o, "jti", json_string(p->jti));
+		json_object_set_new(o, "aud", json_string(tcfg(r)->audience));
+	}
+	if (o && p->name[0])
+		json_object_set_new(o, "username", json_string(p->name));
+	if (o && p->sid[0])
+		json_object_set_new(o, "sid", json_string(p->sid));
 	return lk_reply_json(r, 200, o, NULL);
 }
 

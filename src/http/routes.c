@@ -37,10 +37,9 @@ static json_t *user_json(const struct lk_user *u)
 
 /* ---------------------------------------------------------------- sign-in */
 
-static void hash_job(void *arg)
+static void signin_done(void *arg)
 {
 	struct lk_req *r = arg;
-	r->pw_ok = lk_pw_verify(r->found ? r->user.phc : NULL, r->password, r->pwlen);
 	r->login = LOGIN_DONE;
 	MHD_resume_connection(r->c);
 }
@@ -53,84 +52,67 @@ static enum MHD_Result login_fail(struct lk_req *r, unsigned status, const char 
 	return lk_reply_error(r, status, code, desc);
 }
 
-bool lk_pw_busy(const struct lk_req *r)
-{
-	return r->user.id == -1 && !r->found;
-}
-
-enum MHD_Result lk_reply_busy(struct lk_req *r)
-{
-	static const char body[] = "{\"error\":\"busy\",\"error_description\":"
-				   "\"too many sign-ins in progress; retry shortly\"}";
-	atomic_fetch_add(&r->srv->logins[3], 1);
-	struct MHD_Response *resp = lk_resp_new("application/json", body, sizeof body - 1);
-	if (resp)
-		MHD_add_response_header(resp, "Retry-After", "1");
-	return lk_reply(r, 503, resp);
-}
-
-/* A same-origin path for return_to: "/x...", not "//host" or "/\host". */
+/* A same-origin path for return_to: "/x...", not "//host" or "/\host", and nothing a
+ * browser would strip or reinterpret (controls such as TAB, backslashes, spaces). */
 static bool safe_return_to(const char *p)
 {
-	return p && p[0] == '/' && p[1] != '/' && p[1] != '\\' && !strpbrk(p, "\r\n") &&
-	       strlen(p) < 200;
+	if (!p || p[0] != '/' || p[1] == '/' || p[1] == '\\' || strlen(p) >= 200)
+		return false;
+	for (const unsigned char *c = (const unsigned char *)p; *c; c++)
+		if (*c <= 0x20 || *c >= 0x7f || *c == '\\')
+			return false;
+	return true;
 }
 
 /*
- * The shared second half of every password check (/login, the password grant): rate
- * limits, user lookup, then Argon2 on the worker pool with the connection suspended.
- * Takes ownership of pw. The route's handler runs again on resume with LOGIN_DONE.
+ * The shared first half of every password check (/login, the password grant): the auth
+ * core rate-limits, looks the user up and queues Argon2 on a worker, with the connection
+ * suspended; the route's handler runs again on resume with LOGIN_DONE. Takes pw.
  */
-enum MHD_Result lk_pw_start(struct lk_req *r, const char *user, char *pw)
+enum MHD_Result lk_pw_start(struct lk_req *r, const char *user, char *pw, bool grant)
 {
-	struct lk_server *s = r->srv;
-	int64_t retry = 0;
-	enum lk_err err;
-	enum MHD_Result mr;
-
-	snprintf(r->user.name, sizeof r->user.name, "%s", user);
-	if (lk_rl_check(s->auth->rl, user, r->ip, lk_now(), &retry) == LK_ERATE_LIMITED) {
-		char ra[24], d[128];
-		atomic_fetch_add(&s->logins[2], 1);
-		lk_audit_event(s->auth, "login_limited", user, r->ip, "rate limited");
-		snprintf(ra, sizeof ra, "%lld", (long long)retry);
-		snprintf(d, sizeof d, "too many failed sign-ins; retry in %lld s", (long long)retry);
-		struct MHD_Response *resp;
-		char body[256];
-		int n = snprintf(body, sizeof body,
-				 "{\"error\":\"rate_limited\",\"error_description\":\"%s\"}", d);
-		resp = lk_resp_new("application/json", body, (size_t)n);
-		if (resp)
-			MHD_add_response_header(resp, "Retry-After", ra);
-		mr = lk_reply(r, 429, resp);
-		goto out;
-	}
-	err = s->auth->st->ops->user_get(s->auth->st, user, &r->user);
-	if (err && err != LK_ENOT_FOUND) {
-		mr = lk_reply_store_error(r, err);
-		goto out;
-	}
-	r->found = err == LK_OK;
-	r->password = pw;
-	r->pwlen = strlen(pw);
-	pw = NULL;
 	r->login = LOGIN_HASHING;
-	/* Suspend first: the worker may finish and resume before submit returns. */
+	/* Suspend first: the worker may finish and resume before begin returns. */
 	MHD_suspend_connection(r->c);
-	if (lk_pool_submit(s->pool, hash_job, r) != LK_OK) {
+	r->si_err = lk_auth_signin_begin(r->srv->auth, &r->si, user, r->ip, grant, pw, signin_done,
+					 r, &r->retry_after);
+	if (r->si_err) {
 		r->login = LOGIN_DONE;
-		r->pw_ok = false;
-		r->found = false;
-		r->user.id = -1; /* marks "busy" for login_finish */
 		MHD_resume_connection(r->c);
 	}
-	mr = MHD_YES;
-out:
-	if (pw) {
-		OPENSSL_cleanse(pw, strlen(pw));
-		free(pw);
+	return MHD_YES;
+}
+
+bool lk_pw_outcome(struct lk_req *r, bool *wrong, enum MHD_Result *mr)
+{
+	struct lk_server *s = r->srv;
+	*wrong = false;
+	*mr = MHD_NO;
+	if (r->si_err == LK_ERATE_LIMITED) {
+		char ra[24], body[256];
+		atomic_fetch_add(&s->logins[2], 1);
+		snprintf(ra, sizeof ra, "%lld", (long long)r->retry_after);
+		int n = snprintf(body, sizeof body,
+				 "{\"error\":\"rate_limited\",\"error_description\":"
+				 "\"too many failed sign-ins; retry in %lld s\"}",
+				 (long long)r->retry_after);
+		struct MHD_Response *resp = lk_resp_new("application/json", body, (size_t)n);
+		if (resp)
+			MHD_add_response_header(resp, "Retry-After", ra);
+		*mr = lk_reply(r, 429, resp);
+		return false;
 	}
-	return mr;
+	if (r->si_err) {
+		*mr = lk_reply_err(r, r->si_err);
+		return false;
+	}
+	if (lk_auth_signin_end(s->auth, &r->si) != LK_OK) {
+		atomic_fetch_add(&s->logins[1], 1);
+		*wrong = true;
+		return false;
+	}
+	atomic_fetch_add(&s->logins[0], 1);
+	return true;
 }
 
 static enum MHD_Result login_start(struct lk_req *r)
@@ -149,7 +131,8 @@ static enum MHD_Result login_start(struct lk_req *r)
 		const char *cookie = MHD_lookup_connection_value(r->c, MHD_COOKIE_KIND, s->csrf_cookie);
 		csrf = lk_req_param(r, "csrf");
 		bool ok = cookie && csrf && strlen(cookie) == LK_CSRF_LEN && strlen(csrf) == LK_CSRF_LEN &&
-			  CRYPTO_memcmp(cookie, csrf, LK_CSRF_LEN) == 0 && lk_csrf_valid(s, csrf);
+			  CRYPTO_memcmp(cookie, csrf, LK_CSRF_LEN) == 0 &&
+			  lk_auth_csrf_valid(s->auth, csrf);
 		free(csrf);
 		if (!ok)
 			return login_fail(r, 403, "csrf", "the sign-in form expired; please try again");
@@ -164,7 +147,7 @@ static enum MHD_Result login_start(struct lk_req *r)
 		mr = login_fail(r, 400, "invalid_request", "username and password are required");
 		goto out;
 	}
-	mr = lk_pw_start(r, user, pw);
+	mr = lk_pw_start(r, user, pw, false);
 	pw = NULL;
 out:
 	free(user);
@@ -178,41 +161,26 @@ out:
 static enum MHD_Result login_finish(struct lk_req *r)
 {
 	struct lk_server *s = r->srv;
-	struct lk_auth *a = s->auth;
 	char cookie[LK_COOKIE_LEN + 1], setc[256];
 	struct lk_session sess;
-	enum lk_err err;
+	enum MHD_Result mr;
+	bool wrong;
 
-	if (lk_pw_busy(r))
-		return lk_reply_busy(r);
-	if (!r->pw_ok) {
-		atomic_fetch_add(&s->logins[1], 1);
-		enum lk_err ferr = lk_rl_fail(a->rl, r->user.name, r->ip, lk_now());
-		if (ferr)
-			return lk_reply_store_error(r, ferr);
-		lk_audit_event(a, "login_failed", r->user.name, r->ip,
-			       r->found ? "wrong password" : "unknown user");
-		return login_fail(r, 401, "invalid_credentials", "wrong username or password");
-	}
-	lk_rl_success(a->rl, r->user.name, r->ip);
-	/* Never adopt a presented cookie: end whatever session it names, issue a new one. */
+	if (!lk_pw_outcome(r, &wrong, &mr))
+		return wrong ? login_fail(r, 401, "invalid_credentials", "wrong username or password")
+			     : mr;
 	const char *old = MHD_lookup_connection_value(r->c, MHD_COOKIE_KIND, s->cookie_name);
-	unsigned char oh[32];
-	if (old && lk_session_hash(old, oh) == LK_OK)
-		(void)a->st->ops->session_del(a->st, oh);
-	err = lk_session_start(a, &r->user, r->ip, lk_req_header(r, "User-Agent"), lk_now(), cookie,
-			       &sess);
+	enum lk_err err = lk_auth_session_start(s->auth, &r->si.user, r->ip,
+						lk_req_header(r, "User-Agent"), old, lk_now(), cookie,
+						&sess);
 	if (err)
-		return lk_reply_store_error(r, err);
-	atomic_fetch_add(&s->logins[0], 1);
-	lk_audit_event(a, "login", r->user.name, r->ip, sess.handle);
+		return lk_reply_err(r, err);
 	lk_cookie_set(s, cookie, setc, sizeof setc);
 	OPENSSL_cleanse(cookie, sizeof cookie);
-	enum MHD_Result mr;
 	if (r->form)
 		mr = lk_reply_redirect(r, r->return_to[0] ? r->return_to : "/account", setc);
 	else
-		mr = lk_reply_json(r, 200, user_json(&r->user), setc);
+		mr = lk_reply_json(r, 200, user_json(&r->si.user), setc);
 	OPENSSL_cleanse(setc, sizeof setc);
 	return mr;
 }
@@ -226,13 +194,17 @@ static enum MHD_Result h_login(struct lk_req *r)
 
 static enum MHD_Result h_logout(struct lk_req *r)
 {
-	struct lk_auth *a = r->srv->auth;
+	struct lk_actor by = lk_req_actor(r);
 	char clear[160];
-	enum lk_err err = a->st->ops->session_del(a->st, r->sess.id_hash);
-	if (err && err != LK_ENOT_FOUND)
-		return lk_reply_store_error(r, err);
-	lk_audit_event(a, "logout", r->me.name, r->ip, r->sess.handle);
+	/* the refresh cookie this browser holds ends with the session, and is cleared */
+	const char *rt = MHD_lookup_connection_value(r->c, MHD_COOKIE_KIND,
+						     lk_refresh_cookie(r->srv));
+	enum lk_err err = lk_auth_logout(r->srv->auth, &by, &r->sess, &r->me, rt);
+	if (err)
+		return lk_reply_err(r, err);
 	lk_cookie_clear(r->srv, clear, sizeof clear);
+	if (rt)
+		lk_refresh_cookie_clear(r->srv, r->extra_cookie, sizeof r->extra_cookie);
 	if (lk_req_is_form(r))
 		return lk_reply_redirect(r, "/login", clear);
 	return lk_reply_json(r, 200, json_pack("{sb}", "ok", 1), clear);
@@ -254,7 +226,7 @@ static enum MHD_Result h_me(struct lk_req *r)
 			    json_pack("{sssIsIsI}", "id", r->sess.handle, "created",
 				      (json_int_t)r->sess.created, "last_seen",
 				      (json_int_t)r->sess.last_seen, "expires",
-				      (json_int_t)lk_session_expires(r->srv->auth, &r->sess)));
+				      (json_int_t)lk_auth_session_expires(r->srv->auth, &r->sess)));
 	return lk_reply_json(r, 200, o, NULL);
 }
 
@@ -276,37 +248,25 @@ static int add_session(void *ud, const struct lk_session *s)
 
 static enum MHD_Result h_sessions(struct lk_req *r)
 {
-	struct lk_auth *a = r->srv->auth;
 	struct list_ctx c = {json_array(), r->sess.handle};
-	enum lk_err err = a->st->ops->session_list(a->st, r->me.id, add_session, &c);
+	enum lk_err err = lk_auth_sessions(r->srv->auth, r->me.id, add_session, &c);
 	if (err) {
 		json_decref(c.arr);
-		return lk_reply_store_error(r, err);
+		return lk_reply_err(r, err);
 	}
 	return lk_reply_json(r, 200, c.arr, NULL);
-}
-
-static bool valid_handle(const char *h)
-{
-	unsigned char b[17];
-	size_t n;
-	return h && strlen(h) == LK_HANDLE_LEN &&
-	       lk_b64url_decode(h, LK_HANDLE_LEN, b, sizeof b, &n) == LK_OK && n == 16;
 }
 
 /* Revoke one of the caller's sessions by public handle; shared by DELETE and the form. */
 static enum MHD_Result revoke_handle(struct lk_req *r, const char *handle, bool form)
 {
-	struct lk_auth *a = r->srv->auth;
+	struct lk_actor by = lk_req_actor(r);
 	char clear[160];
-	if (!valid_handle(handle))
-		return lk_reply_error(r, 404, "not_found", "no such session");
-	enum lk_err err = a->st->ops->session_del_handle(a->st, r->me.id, handle);
+	enum lk_err err = lk_auth_revoke_session(r->srv->auth, &by, r->me.id, handle);
 	if (err == LK_ENOT_FOUND)
 		return lk_reply_error(r, 404, "not_found", "no such session");
 	if (err)
-		return lk_reply_store_error(r, err);
-	lk_audit_event(a, "revoke", r->me.name, r->ip, handle);
+		return lk_reply_err(r, err);
 	bool current = strcmp(handle, r->sess.handle) == 0;
 	if (current)
 		lk_cookie_clear(r->srv, clear, sizeof clear);
@@ -333,61 +293,45 @@ static enum MHD_Result h_account_revoke(struct lk_req *r)
 
 static enum MHD_Result h_revoke_others(struct lk_req *r)
 {
-	struct lk_auth *a = r->srv->auth;
-	int64_t n = 0;
-	char d[64];
-	enum lk_err err = a->st->ops->session_del_user(a->st, r->me.id, r->sess.id_hash, &n);
+	struct lk_actor by = lk_req_actor(r);
+	struct lk_revoked n;
+	enum lk_err err = lk_auth_revoke_user(r->srv->auth, &by, r->me.id, r->sess.id_hash, &n);
 	if (err)
-		return lk_reply_store_error(r, err);
-	snprintf(d, sizeof d, "%lld other sessions", (long long)n);
-	lk_audit_event(a, "revoke_others", r->me.name, r->ip, d);
+		return lk_reply_err(r, err);
 	if (lk_req_is_form(r))
 		return lk_reply_redirect(r, "/account", NULL);
-	return lk_reply_json(r, 200, json_pack("{sI}", "revoked", (json_int_t)n), NULL);
+	return lk_reply_json(r, 200, json_pack("{sIsI}", "revoked", (json_int_t)n.sessions,
+					      "refresh_families", (json_int_t)n.families), NULL);
 }
 
 static enum MHD_Result h_revoke_all(struct lk_req *r)
 {
-	struct lk_auth *a = r->srv->auth;
-	char *name = lk_req_param(r, "user"), d[128], clear[160];
+	struct lk_actor by = lk_req_actor(r);
+	char *name = lk_req_param(r, "user"), clear[160];
 	const char *q = MHD_lookup_connection_value(r->c, MHD_GET_ARGUMENT_KIND, "user");
-	struct lk_user u;
-	int64_t n = 0;
-	enum lk_err err;
+	struct lk_user u = {.id = -1};
+	struct lk_revoked n;
+	enum lk_err err = LK_OK;
 
 	if (!name && q)
 		name = strdup(q);
-	if (name && *name) {
-		err = a->st->ops->user_get(a->st, name, &u);
-		if (err == LK_ENOT_FOUND) {
-			free(name);
-			return lk_reply_error(r, 404, "not_found", "no such user");
-		}
-		int64_t nr = 0;
-		if (!err)
-			err = a->st->ops->session_del_user(a->st, u.id, NULL, &n);
-		if (!err)
-			err = a->st->ops->refresh_del_user(a->st, u.id, 0, &nr);
-		snprintf(d, sizeof d, "user %s: %lld sessions, %lld refresh tokens", name, (long long)n,
-			 (long long)nr);
-	} else {
-		int64_t nr = 0;
-		err = a->st->ops->session_del_all(a->st, &n);
-		if (!err)
-			err = a->st->ops->refresh_del_user(a->st, -1, 0, &nr);
-		snprintf(d, sizeof d, "everyone: %lld sessions, %lld refresh tokens", (long long)n,
-			 (long long)nr);
+	if (name && *name && (err = lk_auth_user_get(r->srv->auth, name, &u)) == LK_ENOT_FOUND) {
+		free(name);
+		return lk_reply_error(r, 404, "not_found", "no such user");
 	}
-	bool self = !name || !*name || strcmp(name, r->me.name) == 0;
+	bool self = u.id < 0 || u.id == r->me.id;
 	free(name);
+	if (!err)
+		err = lk_auth_revoke_user(r->srv->auth, &by, u.id, NULL, &n);
 	if (err)
-		return lk_reply_store_error(r, err);
-	lk_audit_event(a, "revoke_all", r->me.name, r->ip, d);
+		return lk_reply_err(r, err);
 	if (self)
 		lk_cookie_clear(r->srv, clear, sizeof clear);
 	if (lk_req_is_form(r))
 		return lk_reply_redirect(r, self ? "/login" : "/admin", self ? clear : NULL);
-	return lk_reply_json(r, 200, json_pack("{sI}", "revoked", (json_int_t)n), self ? clear : NULL);
+	return lk_reply_json(r, 200, json_pack("{sIsI}", "revoked", (json_int_t)n.sessions,
+					      "refresh_families", (json_int_t)n.families),
+			     self ? clear : NULL);
 }
 
 /* ---------------------------------------------------------------- operations */
@@ -399,8 +343,7 @@ static enum MHD_Result h_healthz(struct lk_req *r)
 
 static enum MHD_Result h_readyz(struct lk_req *r)
 {
-	struct lk_store *st = r->srv->auth->st;
-	if (st->ops->ping(st) != LK_OK)
+	if (lk_auth_ready(r->srv->auth) != LK_OK)
 		return lk_reply_error(r, 503, "store_unavailable", "the store does not answer");
 	return lk_reply_json(r, 200, json_pack("{ss}", "status", "ready"), NULL);
 }
@@ -450,7 +393,7 @@ enum MHD_Result lk_route_metrics(struct lk_req *r)
 	for (int i = 0; i < 4; i++)
 		OUT("latchkey_logins_total{outcome=\"%s\"} %llu\n", outcomes[i],
 		    atomic_load(&s->logins[i]));
-	if (s->auth->st->ops->session_count(s->auth->st, lk_now(), &live) == LK_OK)
+	if (lk_auth_session_count(s->auth, lk_now(), &live) == LK_OK)
 		OUT("# HELP latchkey_sessions_live Sessions not yet expired.\n"
 		    "# TYPE latchkey_sessions_live gauge\nlatchkey_sessions_live %lld\n",
 		    (long long)live);

@@ -52,6 +52,8 @@ enum MHD_Result lk_reply(struct lk_req *r, unsigned status, struct MHD_Response 
 	enum MHD_Result ret;
 	if (!resp)
 		return MHD_NO;
+	if (r->extra_cookie[0])
+		MHD_add_response_header(resp, "Set-Cookie", r->extra_cookie);
 	r->status = status;
 	ret = MHD_queue_response(r->c, status, resp);
 	MHD_destroy_response(resp);
@@ -102,12 +104,67 @@ enum MHD_Result lk_reply_redirect(struct lk_req *r, const char *location, const 
 	return lk_reply(r, 303, resp);
 }
 
-enum MHD_Result lk_reply_store_error(struct lk_req *r, enum lk_err err)
+/* What each class of error means to an HTTP client, and the codes that differ from
+ * their class. One table: a handler never picks a status for a server-side failure. */
+static const struct {
+	enum lk_err_class cls;
+	unsigned status;
+	const char *error, *desc;
+} by_class[] = {
+	{LK_CLASS_INPUT, 400, "invalid_request", "the request is malformed"},
+	{LK_CLASS_REJECTED, 401, "invalid_token", "the credentials were refused"},
+	{LK_CLASS_KEY, 500, "server_error", "no usable signing key"},
+	{LK_CLASS_SYSTEM, 500, "server_error", "internal error"},
+	{LK_CLASS_STORE, 503, "store_unavailable", "the store is unavailable; try again shortly"},
+	{LK_CLASS_AUTH, 401, "unauthorized", "sign in first"},
+};
+static const struct {
+	enum lk_err code;
+	unsigned status;
+	const char *error, *desc;
+} by_code[] = {
+	{LK_ENOMEM, 500, "server_error", "out of memory"},
+	{LK_EBUSY, 503, "busy", "too many sign-ins in progress; retry shortly"},
+	{LK_ENO_KEY, 500, "server_error", "no signing key is available"},
+	{LK_ENO_PRIVATE, 500, "server_error", "no signing key is available"},
+	{LK_ENOT_FOUND, 404, "not_found", "no such thing"},
+	{LK_EEXISTS, 409, "conflict", "it exists already"},
+	{LK_ERATE_LIMITED, 429, "rate_limited", "too many attempts; retry later"},
+	{LK_EFORBIDDEN, 403, "forbidden", "not allowed"},
+	{LK_ECSRF, 403, "csrf", "cross-site request refused"},
+	{LK_EREVOKED, 401, "invalid_token", "the credentials have been revoked"},
+};
+
+enum MHD_Result lk_reply_err(struct lk_req *r, enum lk_err err)
 {
-	if (err == LK_ENOMEM)
-		return lk_reply_error(r, 500, "server_error", "out of memory");
-	return lk_reply_error(r, 503, "store_unavailable",
-			      "the session store is unavailable; try again shortly");
+	unsigned status = 500;
+	const char *error = "server_error", *desc = "internal error";
+	for (size_t i = 0; i < sizeof by_class / sizeof by_class[0]; i++)
+		if (by_class[i].cls == lk_err_class(err)) {
+			status = by_class[i].status;
+			error = by_class[i].error;
+			desc = by_class[i].desc;
+		}
+	for (size_t i = 0; i < sizeof by_code / sizeof by_code[0]; i++)
+		if (by_code[i].code == err) {
+			status = by_code[i].status;
+			error = by_code[i].error;
+			desc = by_code[i].desc;
+		}
+	if (status >= 500)
+		lk_log("error", "request failed", "reason", lk_err_str(err), "path", r->url,
+		       (char *)NULL);
+	if (err == LK_EBUSY) {
+		atomic_fetch_add(&r->srv->logins[3], 1);
+		char body[160];
+		int n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"error_description\":\"%s\"}",
+				 error, desc);
+		struct MHD_Response *resp = lk_resp_new("application/json", body, (size_t)n);
+		if (resp)
+			MHD_add_response_header(resp, "Retry-After", "1");
+		return lk_reply(r, status, resp);
+	}
+	return lk_reply_error(r, status, error, desc);
 }
 
 /* ---------------------------------------------------------------- request helpers */
@@ -139,8 +196,7 @@ static int hexv(char c)
 	return -1;
 }
 
-/* Percent-decode s[0..n) into a new string; NULL on a bad escape or an embedded NUL. */
-static char *form_decode(const char *s, size_t n)
+char *lk_form_decode(const char *s, size_t n)
 {
 	char *o = malloc(n + 1), *w = o;
 	if (!o)
@@ -178,7 +234,7 @@ char *lk_req_param(struct lk_req *r, const char *name)
 			const char *fe = amp ? amp : end;
 			const char *eq = memchr(p, '=', (size_t)(fe - p));
 			if (eq && (size_t)(eq - p) == nl && memcmp(p, name, nl) == 0)
-				return form_decode(eq + 1, (size_t)(fe - eq - 1));
+				return lk_form_decode(eq + 1, (size_t)(fe - eq - 1));
 			p = fe + 1;
 		}
 		return NULL;
@@ -192,21 +248,12 @@ char *lk_req_param(struct lk_req *r, const char *name)
 	return out;
 }
 
-/* Is origin (scheme://host[:port], no path) ours: the issuer's, or this request's Host? */
+/* Is origin (scheme://host[:port], no path) the configured issuer's? Only that one: the
+ * Host header is the client's to choose, so it never vouches for an origin. */
 static bool origin_is_ours(struct lk_req *r, const char *origin, size_t len)
 {
-	const char *host = lk_req_header(r, "Host");
 	size_t ol = strlen(r->srv->origin);
-	if (len == ol && strncasecmp(origin, r->srv->origin, len) == 0)
-		return true;
-	if (host) {
-		const char *scheme = strncmp(r->srv->origin, "https:", 6) == 0 ? "https://" : "http://";
-		size_t sl = strlen(scheme), hl = strlen(host);
-		if (len == sl + hl && strncasecmp(origin, scheme, sl) == 0 &&
-		    strncasecmp(origin + sl, host, hl) == 0)
-			return true;
-	}
-	return false;
+	return len == ol && strncasecmp(origin, r->srv->origin, len) == 0;
 }
 
 /*
@@ -233,25 +280,6 @@ bool lk_req_same_origin(struct lk_req *r)
 		return p && origin_is_ours(r, ref, len);
 	}
 	return o == NULL;
-}
-
-void lk_csrf_mint(const struct lk_server *s, char *out)
-{
-	unsigned char b[32], mac[crypto_auth_hmacsha256_BYTES];
-	randombytes_buf(b, 16);
-	crypto_auth_hmacsha256(mac, b, 16, s->auth->csrf_key);
-	memcpy(b + 16, mac, 16);
-	lk_b64url_encode(b, sizeof b, out);
-}
-
-bool lk_csrf_valid(const struct lk_server *s, const char *tok)
-{
-	unsigned char b[33], mac[crypto_auth_hmacsha256_BYTES];
-	size_t n;
-	if (strlen(tok) != LK_CSRF_LEN || lk_b64url_decode(tok, LK_CSRF_LEN, b, sizeof b, &n) || n != 32)
-		return false;
-	crypto_auth_hmacsha256(mac, b, 16, s->auth->csrf_key);
-	return sodium_memcmp(mac, b + 16, 16) == 0;
 }
 
 void lk_cookie_set(struct lk_server *s, const char *value, char *buf, size_t size)
@@ -398,7 +426,7 @@ static enum MHD_Result dispatch(struct lk_req *r)
 			snprintf(r->me.roles, sizeof r->me.roles, "%s", r->tok.roles);
 		} else if (err != LK_ENOT_FOUND) {
 			return lk_reply_error(r, 401, "invalid_token",
-					      err == LK_ESESSION ? "the access token has been revoked"
+					      err == LK_EREVOKED ? "the access token has been revoked"
 					      : err == LK_EEXPIRED ? "the access token has expired"
 								   : "the access token is invalid");
 		}
@@ -407,9 +435,9 @@ static enum MHD_Result dispatch(struct lk_req *r)
 		const char *cookie = MHD_lookup_connection_value(r->c, MHD_COOKIE_KIND, s->cookie_name);
 		enum lk_err err = LK_ESESSION;
 		if (cookie)
-			err = lk_session_check(s->auth, cookie, lk_now(), &r->sess, &r->me);
+			err = lk_auth_session_check(s->auth, cookie, lk_now(), &r->sess, &r->me);
 		if (err && err != LK_ESESSION)
-			return lk_reply_store_error(r, err);
+			return lk_reply_err(r, err);
 		if (err) {
 			if (rt->flags & R_PAGE) {
 				char loc[300];
@@ -523,18 +551,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
 		b++;
 	atomic_fetch_add(&s->lat_bucket[b], 1);
 	atomic_fetch_add(&s->lat_sum_us, (unsigned long long)(dt * 1e6));
-	if (s->cfg.log_requests) {
-		char st[16], ms[32];
-		snprintf(st, sizeof st, "#%u", r->status);
-		snprintf(ms, sizeof ms, "#%.3f", dt * 1000);
-		lk_log("info", "request", "method", r->method, "path", r->url, "status", st, "ms", ms,
-		       "ip", r->ip, why != MHD_REQUEST_TERMINATED_COMPLETED_OK ? "aborted" : NULL,
-		       "#true", (char *)NULL);
-	}
-	if (r->password) {
-		OPENSSL_cleanse(r->password, r->pwlen);
-		free(r->password);
-	}
+	if (s->cfg.log_requests)
+		lk_log_request(r->method, r->url, r->status, dt * 1000, r->ip,
+			       why != MHD_REQUEST_TERMINATED_COMPLETED_OK);
+	lk_auth_signin_free(&r->si);
 	if (r->body) {
 		OPENSSL_cleanse(r->body, r->blen);
 		free(r->body);
@@ -608,12 +628,8 @@ static void *purge_loop(void *arg)
 		if (p->stop)
 			break;
 		pthread_mutex_unlock(&p->mu);
-		int64_t now = lk_now(), n = 0;
-		enum lk_err err = a->st->ops->session_purge(a->st, now, now - a->cfg.idle, &n);
-		if (err)
-			lk_log("warn", "session purge failed", "reason", lk_err_str(err), (char *)NULL);
-		if (a->tok && (err = lk_tokens_maintain(a->tok, now)))
-			lk_log("warn", "key ring maintenance failed", "reason", lk_err_str(err), (char *)NULL);
+		int64_t now = lk_now();
+		lk_auth_upkeep(a, now);
 		pthread_mutex_lock(&p->mu);
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -662,10 +678,6 @@ int lk_server_run(const struct lk_srvcfg *cfg, struct lk_auth *auth)
 	if (parse_listen(cfg->listen, &ss, &sl) != 0) {
 		fprintf(stderr, "latchkey: --listen: expected ADDR:PORT or [ADDR6]:PORT, got \"%s\"\n",
 			cfg->listen);
-		goto out;
-	}
-	if (lk_pool_new(cfg->login_workers, cfg->login_queue, &s->pool)) {
-		fprintf(stderr, "latchkey: cannot start the sign-in workers\n");
 		goto out;
 	}
 	/* Block the stop signals in every thread; main waits for them with sigwait. */
@@ -720,7 +732,6 @@ out:
 		pthread_mutex_unlock(&pg.mu);
 		pthread_join(purge_th, NULL);
 	}
-	lk_pool_free(s->pool);
 	free(s);
 	return rc;
 }

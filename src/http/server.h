@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "auth/session.h"
+#include "auth/auth.h"
 
 struct lk_srvcfg {
 	char listen[128];      /* "127.0.0.1:8080", "[::1]:8080" */
@@ -17,8 +17,6 @@ struct lk_srvcfg {
 	bool insecure_cookies; /* drop Secure and the __Host- prefix (plain-HTTP testing) */
 	bool samesite_strict;
 	unsigned threads;      /* MHD thread pool size */
-	unsigned login_workers;/* Argon2 worker threads */
-	unsigned login_queue;  /* pending sign-ins before 503 */
 	size_t max_body;       /* bytes; larger bodies get 413 */
 	size_t max_header;     /* bytes of request head; larger gets 431 */
 	unsigned conn_timeout; /* seconds of silence before a connection is closed */
@@ -27,7 +25,7 @@ struct lk_srvcfg {
 	char trusted_proxies[512]; /* "10.0.0.1,::1": their X-Forwarded-For names the client */
 };
 
-/* Run until SIGTERM/SIGINT. auth is borrowed. Returns 0, or 1 when the server cannot
+/* Run until SIGTERM/SIGINT. auth is borrowed, started (lk_auth_start). Returns 0, or 1 when the server cannot
  * start (message on stderr). */
 int lk_server_run(const struct lk_srvcfg *cfg, struct lk_auth *auth);
 

@@ -21,6 +21,13 @@
 #ifndef LK_STORE_STORE_H
 #define LK_STORE_STORE_H
 
+/* Private to src/auth and src/store (and their unit tests): everyone else goes through
+ * auth/auth.h, the one door to the store. The Makefile defines LK_STORE_PRIVATE only for
+ * those directories; `make check` also fails on any include from src/http or src/cli. */
+#ifndef LK_STORE_PRIVATE
+#error "store/store.h is private to src/auth and src/store: include auth/auth.h"
+#endif
+
 #include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>

@@ -61,21 +61,34 @@ void lk_log(const char *level, const char *msg, ...)
 		if (w + strlen(k) + 8 >= sizeof line - 4)
 			break;
 		w += (size_t)snprintf(line + w, sizeof line - w, ",\"%s\":", k);
-		if (v[0] == '#') {
-			size_t n = strlen(v + 1);
-			if (w + n >= sizeof line - 4)
-				break;
-			memcpy(line + w, v + 1, n);
-			w += n;
-		} else {
-			line[w++] = '"';
-			w += lk_json_escape(line + w, sizeof line - w - 4, v);
-			line[w++] = '"';
-		}
+		line[w++] = '"';
+		w += lk_json_escape(line + w, sizeof line - w - 4, v);
+		line[w++] = '"';
 	}
 	va_end(ap);
 	line[w++] = '}';
 	line[w++] = '\n';
 	ssize_t r = write(STDERR_FILENO, line, w);
+	(void)r;
+}
+
+void lk_log_request(const char *method, const char *path, unsigned status, double ms,
+		    const char *ip, bool aborted)
+{
+	char line[2048], m[64], p[1024], a[64];
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	lk_json_escape(m, sizeof m, method);
+	lk_json_escape(p, sizeof p, path);
+	lk_json_escape(a, sizeof a, ip);
+	int n = snprintf(line, sizeof line,
+			 "{\"ts\":%lld.%03ld,\"level\":\"info\",\"msg\":\"request\",\"method\":\"%s\","
+			 "\"path\":\"%s\",\"status\":%u,\"ms\":%.3f,\"ip\":\"%s\"%s}\n",
+			 (long long)ts.tv_sec, ts.tv_nsec / 1000000, m, p, status, ms, a,
+			 aborted ? ",\"aborted\":true" : "");
+	if (n < 0)
+		return;
+	ssize_t r = write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line);
 	(void)r;
 }

@@ -7,6 +7,7 @@
 #ifndef LK_UTIL_LOG_H
 #define LK_UTIL_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Append s as a JSON string body (no quotes) to dst[0..cap); returns bytes written,
@@ -14,8 +15,12 @@
 size_t lk_json_escape(char *dst, size_t cap, const char *s);
 
 /* Log a line: {"ts":..., "level":level, "msg":msg, <k1>:<v1>, ...}. Pairs are given as
- * NULL-terminated key, value strings; a value starting with '#' is written as a raw JSON
- * number (the '#' dropped), anything else as an escaped string. */
+ * NULL-terminated key, value strings. Keys are the caller's literals; every value is
+ * written as an escaped JSON string, whatever it holds, so no value can forge a field or
+ * a line. Numbers have typed arguments in the functions that log them. */
 void lk_log(const char *level, const char *msg, ...);
+/* The per-request line: method, path and ip escaped; status and ms typed numbers. */
+void lk_log_request(const char *method, const char *path, unsigned status, double ms,
+		    const char *ip, bool aborted);
 
 #endif

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The logger never lets a value forge a field or a line (issue: a value starting with '#'
+ * was written raw, and request paths, methods and user names reach the log). Each test
+ * captures what lk_log writes to stderr and parses it back as one JSON object.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "util/log.h"
+
+/* Run fn with stderr sent to a temporary file; return what was written (free()). */
+static char *capture(void (*fn)(void))
+{
+	FILE *tmp = tmpfile();
+	assert_non_null(tmp);
+	int saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+	fn();
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	long n = ftell(tmp);
+	assert_true(n > 0);
+	char *buf = calloc(1, (size_t)n + 1);
+	rewind(tmp);
+	assert_int_equal(fread(buf, 1, (size_t)n, tmp), (size_t)n);
+	fclose(tmp);
+	return buf;
+}
+
+/* Exactly one line, which is one JSON object; returns it. */
+static json_t *one_line(const char *out)
+{
+	const char *nl = strchr(out, '\n');
+	assert_non_null(nl);
+	assert_int_equal(nl[1], '\0');
+	json_error_t je;
+	json_t *o = json_loadb(out, (size_t)(nl - out), JSON_REJECT_DUPLICATES, &je);
+	if (!o)
+		fail_msg("not JSON: %s (%s)", out, je.text);
+	return o;
+}
+
+static void log_hash_value(void)
+{
+	lk_log("info", "auth", "user", "#1,\"level\":\"error\",\"forged\":true}\n{\"x\":1", (char *)NULL);
+}
+
+static void test_hash_value_is_a_string(void **state)
+{
+	char *out = capture(log_hash_value);
+	json_t *o = one_line(out);
+	assert_string_equal(json_string_value(json_object_get(o, "level")), "info");
+	assert_null(json_object_get(o, "forged"));
+	assert_string_equal(json_string_value(json_object_get(o, "user")),
+			    "#1,\"level\":\"error\",\"forged\":true}\n{\"x\":1");
+	json_decref(o);
+	free(out);
+}
+
+static void log_request_line(void)
+{
+	lk_log_request("GET\r\n", "/x\n{\"level\":\"error\"}", 404, 1.5, "127.0.0.1", true);
+}
+
+static void test_request_line_typed(void **state)
+{
+	char *out = capture(log_request_line);
+	json_t *o = one_line(out);
+	assert_true(json_is_integer(json_object_get(o, "status")));
+	assert_int_equal(json_integer_value(json_object_get(o, "status")), 404);
+	assert_true(json_is_real(json_object_get(o, "ms")));
+	assert_string_equal(json_string_value(json_object_get(o, "path")), "/x\n{\"level\":\"error\"}");
+	assert_string_equal(json_string_value(json_object_get(o, "method")), "GET\r\n");
+	assert_true(json_is_true(json_object_get(o, "aborted")));
+	assert_string_equal(json_string_value(json_object_get(o, "level")), "info");
+	json_decref(o);
+	free(out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hash_value_is_a_string),
+		cmocka_unit_test(test_request_line_typed),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
