@@ -567,9 +567,10 @@ static bool listed(const char *list, const char *id)
 	return false;
 }
 
-bool lk_auth_client_is_rs(const struct lk_auth *a, const char *client_id)
+bool lk_auth_client_is_rs(const struct lk_auth *a, const struct lk_client *c)
 {
-	return client_id && listed(a->cfg.tok.resource_servers, client_id);
+	return c && (listed(a->cfg.tok.resource_servers, c->id) ||
+		     listed(a->cfg.tok.resource_servers, c->name));
 }
 
 /* ---------------------------------------------------------------- tokens */
@@ -689,7 +690,7 @@ enum lk_err lk_auth_token_introspect(struct lk_auth *a, const struct lk_client *
 				     const char *token, int64_t now,
 				     struct lk_introspection *out)
 {
-	bool rs = lk_auth_client_is_rs(a, caller->id);
+	bool rs = lk_auth_client_is_rs(a, caller);
 	enum lk_err err;
 
 	memset(out, 0, sizeof *out);

@@ -162,9 +162,9 @@ enum lk_err lk_auth_client_check(struct lk_auth *a, const char *id, const char *
 enum lk_err lk_auth_client_add(struct lk_auth *a, const struct lk_actor *by, const char *name,
 			       const char *scope, struct lk_client *out,
 			       char secret[LK_SECRET_LEN + 1]) LK_WUR;
-/* Is client_id a resource server (cfg->tok.resource_servers), which may introspect every
- * token? */
-bool lk_auth_client_is_rs(const struct lk_auth *a, const char *client_id);
+/* Is client c a resource server (its id or name in cfg->tok.resource_servers), which may
+ * introspect every client's tokens? */
+bool lk_auth_client_is_rs(const struct lk_auth *a, const struct lk_client *c);
 
 /* ---------------------------------------------------------------- tokens */
 

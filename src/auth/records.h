@@ -127,7 +127,7 @@ struct lk_tokcfg {
 	int64_t jwks_max_age;   /* Cache-Control max-age of the JWKS (300) */
 	int64_t key_rotation;   /* rotate the signing key this often; 0: only by hand */
 	int64_t leeway;         /* for exp/iat checks (60) */
-	char resource_servers[512]; /* client ids that may introspect every token */
+	char resource_servers[512]; /* client ids or names that may introspect every token */
 	bool has_master;
 	unsigned char master[32]; /* encrypts private keys at rest when has_master */
 };

@@ -61,7 +61,7 @@ static const struct setting settings[] = {
 	 "scopes a password grant without a client may request (space-separated)"},
 	{"token_leeway", T_DUR, S(auth.tok.leeway), "60s", "clock leeway when checking our own tokens"},
 	{"resource_servers", T_STR, S(auth.tok.resource_servers), "",
-	 "comma-separated client ids that may introspect every client's tokens (RFC 7662 §4)"},
+	 "comma-separated client ids or names that may introspect every client's tokens (RFC 7662 §4)"},
 	{"trusted_proxies", T_STR, S(srv.trusted_proxies), "",
 	 "comma-separated proxy addresses whose X-Forwarded-For names the client"},
 	{"access_ttl", T_DUR, S(auth.tok.access_ttl), "15m", "lifetime of /oauth2/token access tokens"},

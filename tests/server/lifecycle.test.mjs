@@ -15,7 +15,9 @@ const sqliteOnly = isSqlite(storeUrl('/x'));
 test('SIGTERM: in-flight sign-ins complete, new connections are refused, exit 0, store reopens', async () => {
 	// One Argon2 worker and a slow hash: six sign-ins sent together queue behind each
 	// other, so some are surely in flight when the signal lands, however fast the machine.
-	const srv = await startServer({ args: ['--login-workers', '1', '--argon2-ops', '10'] });
+	// Eight sign-ins of one (account, IP) in flight at once each reserve a failure until
+	// their password checks out: the pair must allow eight.
+	const srv = await startServer({ args: ['--login-workers', '1', '--argon2-ops', '10', '--rate-pair-free', '10'] });
 	const K = 8;
 	const t0 = Date.now();
 	let settled = 0;
