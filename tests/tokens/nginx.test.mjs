@@ -3,20 +3,23 @@
 // /auth/verify, configured with the first ```nginx block of docs/nginx.md (ports swapped
 // for free ones), and a small upstream (a second nginx server block) that echoes the
 // X-Auth-* headers it receives. A signed-in user gets through with the headers; the very
-// next request after sign-out, token revocation or a password change is stopped.
+// next request after sign-out, token revocation or a password change is stopped. latchkey
+// runs with the guide's --trusted-proxies, and the guide's X-Forwarded-For lets it tell
+// clients apart: clients on distinct loopback source addresses (127.0.0.2, 127.0.0.3)
+// have their own sign-in limits, and the device list shows each one's own address.
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import {
-	ROOT, startServer, startNginx, NGINX, freePort, findSetCookie, cookieValue, passwordGrant, revokeReq,
-	decodeJwt,
+	ROOT, startServer, startNginx, NGINX, freePort, findSetCookie, cookieValue, revokeReq,
+	decodeJwt, addClient, requestFrom,
 	stopClean,
 } from './lib.mjs';
 
 const PW = 'alice-pw-0123456789';
 const haveNginx = existsSync(NGINX);
-let srv, ngx, NG, base;
+let srv, ngx, NG, base, app_;
 
 // The documented configuration with our ports.
 function siteConfig(lkPort, appPort, ngPort) {
@@ -31,6 +34,14 @@ function siteConfig(lkPort, appPort, ngPort) {
 	}
 	return site;
 }
+
+// The --trusted-proxies value of the guide's latchkey command line (null without one: the
+// lockout test then shows what that costs).
+function guideTrustedProxies() {
+	const doc = readFileSync(path.join(ROOT, 'docs', 'nginx.md'), 'utf8');
+	return doc.match(/^\s*latchkey serve [^\n]*--trusted-proxies (\S+)/m)?.[1] ?? null;
+}
+let trusted;
 
 function nginxConfig(site, appPort) {
 	// test-only frame: foreground, files in the temporary directory; the upstream application
@@ -68,8 +79,12 @@ before(async () => {
 	const app = await freePort();
 	base = `http://127.0.0.1:${NG}`;
 	// latchkey's issuer is the public origin, as behind a real proxy
-	srv = await startServer({ args: ['--issuer', base, '--user-scopes', 'read'] });
+	trusted = guideTrustedProxies();
+	srv = await startServer({
+		args: ['--issuer', base, '--user-scopes', 'read', ...(trusted ? ['--trusted-proxies', trusted] : [])],
+	});
 	await srv.addUser('alice', PW, ['dev', 'ops']);
+	app_ = await addClient(srv, 'app', 'read');
 	ngx = await startNginx(nginxConfig(siteConfig(srv.port, app, NG), app), NG);
 });
 
@@ -179,10 +194,15 @@ test('nginx: the sign-in form round trip through the proxy returns to the page a
 });
 
 test('nginx: Bearer access tokens get through; revoked ones are stopped on the next request', { skip }, async () => {
+	// the password grant by a client through nginx (client_secret_post); the client revokes
+	// its token (RFC 7009 §2.1: revocation is client-authenticated)
 	const tok = await via('/oauth2/token', {
 		method: 'POST',
 		headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-		body: new URLSearchParams({ grant_type: 'password', username: 'alice', password: PW, scope: 'read' }).toString(),
+		body: new URLSearchParams({
+			grant_type: 'password', username: 'alice', password: PW, scope: 'read',
+			client_id: app_.id, client_secret: app_.secret,
+		}).toString(),
 	});
 	assert.equal(tok.status, 200, `password grant through nginx: ${tok.text_}`);
 	const at = tok.json_.access_token;
@@ -191,8 +211,8 @@ test('nginx: Bearer access tokens get through; revoked ones are stopped on the n
 	assert.equal(h.user, 'alice');
 	assert.equal(h.scope, 'read');
 	assert.equal(h.roles, 'dev,ops');
-	const r = await revokeReq(srv, at);
-	assert.equal(r.status, 200);
+	const r = await revokeReq(srv, at, { client: app_ });
+	assert.equal(r.status, 200, r.text_);
 	const after = await via('/app/api', { bearer: at });
 	assert.equal(after.status, 401, 'revoked token: the next request is stopped');
 	assert.doesNotMatch(after.text_, /^app\n/);
@@ -206,7 +226,11 @@ test('nginx: Bearer access tokens get through; revoked ones are stopped on the n
 	assert.equal((await via('/app/api', { bearer: hy.json_.access_token })).status, 401, 'hybrid token after logout');
 
 	// a password change stops every token of the user
-	const t2 = (await passwordGrant(srv, 'alice', PW)).access_token;
+	const t2 = await via('/oauth2/token', {
+		method: 'POST',
+		headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+		body: new URLSearchParams({ grant_type: 'password', username: 'alice', password: PW }).toString(),
+	}).then((res) => { assert.equal(res.status, 200, res.text_); return res.json_.access_token; });
 	assert.equal(echoed(await via('/app/api', { bearer: t2 })).user, 'alice');
 	const NEW = 'alice-new-pw-0123456789';
 	srv.secrets.add(NEW);
@@ -215,6 +239,49 @@ test('nginx: Bearer access tokens get through; revoked ones are stopped on the n
 	assert.equal((await via('/app/api', { bearer: t2 })).status, 401, 'token after a password change');
 	// put it back for the other tests
 	assert.equal((await srv.cli(['user', 'passwd', 'alice'], { input: PW + '\n' })).code, 0);
+});
+
+// A sign-in through nginx from a given loopback source address (a distinct client).
+function signInFrom(addr, password, headers = {}) {
+	srv.secrets.add(password);
+	return requestFrom(addr, NG, '/login', {
+		method: 'POST',
+		headers: { 'Content-Type': 'application/json', Origin: base, 'Sec-Fetch-Site': 'same-origin', ...headers },
+		body: JSON.stringify({ username: 'alice', password }),
+	});
+}
+
+test('nginx: five wrong passwords from one client do not lock alice out from another (X-Forwarded-For, --trusted-proxies)', { skip }, async () => {
+	// client A (127.0.0.2) guesses: five failures for the pair (alice, A), then its backoff
+	// (latchkey runs with the guide's --trusted-proxies; asserted at the end, so that a guide
+	// without it shows the lockout it causes)
+	for (let i = 1; i <= 5; i++) {
+		const r = await signInFrom('127.0.0.2', `wrong-password-${i}`);
+		assert.equal(r.status, 401, `wrong password ${i} from client A: ${r.status} ${r.body}`);
+	}
+	const held = await signInFrom('127.0.0.2', 'wrong-password-6');
+	assert.equal(held.status, 429, `client A is held back after five failures: ${held.status} ${held.body}`);
+	assert.match(String(held.headers['retry-after'] || ''), /^[1-9][0-9]*$/, 'Retry-After in seconds');
+	// A cannot step out of its backoff by naming another address: nginx replaces the
+	// client's X-Forwarded-For with $remote_addr
+	const spoof = await signInFrom('127.0.0.2', PW, { 'X-Forwarded-For': '198.51.100.7' });
+	assert.equal(spoof.status, 429, `client A with its own X-Forwarded-For is still held back: ${spoof.status} ${spoof.body}`);
+
+	// alice herself, from client B (127.0.0.3), signs in at once
+	const ok = await signInFrom('127.0.0.3', PW);
+	assert.equal(ok.status, 200, `alice from client B after A's failures: ${ok.status} ${ok.body}`);
+	const sc = (ok.headers['set-cookie'] || []).find((c) => c.startsWith('latchkey='));
+	assert.ok(sc, 'session cookie');
+	const cookie = cookieValue(sc);
+	srv.secrets.add(cookie);
+	// latchkey took B's address from the X-Forwarded-For that nginx set: the device list
+	// shows 127.0.0.3, not nginx's 127.0.0.1
+	const list = await requestFrom('127.0.0.3', NG, '/sessions', { headers: { Cookie: `latchkey=${cookie}` } });
+	assert.equal(list.status, 200, list.body);
+	const cur = list.json.find((x) => x.current);
+	assert.ok(cur, `the current session is listed: ${list.body}`);
+	assert.equal(cur.ip, '127.0.0.3', 'the session records client B\'s address, read from X-Forwarded-For');
+	assert.equal(trusted, '127.0.0.1', 'the guide starts latchkey with --trusted-proxies 127.0.0.1 (nginx\'s address)');
 });
 
 test('nginx: with latchkey down the door stays shut (500, not the application)', { skip }, async () => {
