@@ -427,5 +427,6 @@ const struct route lk_routes[] = {
 	{"GET", "/auth/verify", R_AUTH | R_BEARER, lk_route_auth_verify},
 	{"GET", "/.well-known/jwks.json", 0, lk_route_jwks},
 	{"GET", "/.well-known/openid-configuration", 0, lk_route_discovery},
+	{"GET", "/.well-known/oauth-authorization-server", 0, lk_route_discovery},
 };
 const size_t lk_nroutes = sizeof lk_routes / sizeof lk_routes[0];
