@@ -299,6 +299,19 @@ enum lk_err lk_auth_logout(struct lk_auth *a, const struct lk_actor *by, const s
 	return LK_OK;
 }
 
+enum lk_err lk_auth_refresh_end(struct lk_auth *a, const struct lk_actor *by, const char *rt)
+{
+	bool mine;
+	if (!a->tok || !rt)
+		return LK_OK;
+	enum lk_err err = end_family(a, rt, -1, NULL, wall_now(), &mine);
+	if (err == LK_ESESSION)
+		return LK_OK;
+	if (!err)
+		lk_auth_audit(a, "logout", who(by), where(by), "browser refresh-token family");
+	return err;
+}
+
 enum lk_err lk_auth_sessions(struct lk_auth *a, int64_t user_id, lk_session_cb cb, void *ud)
 {
 	return a->st->ops->session_list(a->st, user_id, cb, ud);

@@ -110,6 +110,9 @@ int64_t lk_auth_session_expires(const struct lk_auth *a, const struct lk_session
  * or NULL) is revoked with its family when it is u's. Audited as "logout". */
 enum lk_err lk_auth_logout(struct lk_auth *a, const struct lk_actor *by, const struct lk_session *s,
 			   const struct lk_user *u, const char *refresh_token) LK_WUR;
+/* End the family of refresh token rt, whoever's it is: holding the token is owning it
+ * (a browser signing out sends its refresh cookie here). LK_OK also when rt is unknown. */
+enum lk_err lk_auth_refresh_end(struct lk_auth *a, const struct lk_actor *by, const char *rt) LK_WUR;
 /* Sessions of user_id (< 0: everyone's), newest first. */
 enum lk_err lk_auth_sessions(struct lk_auth *a, int64_t user_id, lk_session_cb cb, void *ud) LK_WUR;
 /* Live sessions, for metrics. */

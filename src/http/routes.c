@@ -192,22 +192,42 @@ static enum MHD_Result h_login(struct lk_req *r)
 
 /* ---------------------------------------------------------------- sessions */
 
+/*
+ * Sign-out ends the session, and the refresh-token family this browser holds. That cookie
+ * is scoped to /oauth2 (SPEC), so a browser does not send it here: every reply clears it
+ * (a Set-Cookie may name another path), a client that does send it has its family ended
+ * now, and a browser's form post is sent on to GET /oauth2/logout, where its cookie comes
+ * along and the family ends before the sign-in page.
+ */
 static enum MHD_Result h_logout(struct lk_req *r)
 {
 	struct lk_actor by = lk_req_actor(r);
 	char clear[160];
-	/* the refresh cookie this browser holds ends with the session, and is cleared */
 	const char *rt = MHD_lookup_connection_value(r->c, MHD_COOKIE_KIND,
 						     lk_refresh_cookie(r->srv));
 	enum lk_err err = lk_auth_logout(r->srv->auth, &by, &r->sess, &r->me, rt);
 	if (err)
 		return lk_reply_err(r, err);
 	lk_cookie_clear(r->srv, clear, sizeof clear);
-	if (rt)
-		lk_refresh_cookie_clear(r->srv, r->extra_cookie, sizeof r->extra_cookie);
 	if (lk_req_is_form(r))
-		return lk_reply_redirect(r, "/login", clear);
+		return lk_reply_redirect(r, "/oauth2/logout", clear);
+	lk_refresh_cookie_clear(r->srv, r->extra_cookie, sizeof r->extra_cookie);
 	return lk_reply_json(r, 200, json_pack("{sb}", "ok", 1), clear);
+}
+
+/* The second half of a browser's sign-out (see h_logout): end the family of the refresh
+ * cookie, if any, clear it, and show the sign-in page. Safe as a GET: it ends only what
+ * the request's own SameSite=Strict cookie holds, which a cross-site request never has. */
+static enum MHD_Result h_oauth_logout(struct lk_req *r)
+{
+	struct lk_actor by = {"", r->ip};
+	const char *rt = MHD_lookup_connection_value(r->c, MHD_COOKIE_KIND,
+						     lk_refresh_cookie(r->srv));
+	enum lk_err err = lk_auth_refresh_end(r->srv->auth, &by, rt);
+	if (err)
+		return lk_reply_err(r, err);
+	lk_refresh_cookie_clear(r->srv, r->extra_cookie, sizeof r->extra_cookie);
+	return lk_reply_redirect(r, "/login", NULL);
 }
 
 static enum MHD_Result h_me(struct lk_req *r)
@@ -424,6 +444,7 @@ const struct route lk_routes[] = {
 	{"POST", "/oauth2/token", 0, lk_route_oauth_token},
 	{"POST", "/oauth2/revoke", 0, lk_route_oauth_revoke},
 	{"POST", "/oauth2/introspect", 0, lk_route_oauth_introspect},
+	{"GET", "/oauth2/logout", 0, h_oauth_logout},
 	{"GET", "/auth/verify", R_AUTH | R_BEARER, lk_route_auth_verify},
 	{"GET", "/.well-known/jwks.json", 0, lk_route_jwks},
 	{"GET", "/.well-known/openid-configuration", 0, lk_route_discovery},

@@ -4,7 +4,7 @@
 // metrics and the request log, and that no secret ever reaches the logs.
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, findSetCookie, cookieValue, parseMetrics, waitFor, sleep } from './lib.mjs';
+import { startServer, findSetCookie, cookieValue, parseMetrics, waitFor, sleep, requestFrom } from './lib.mjs';
 
 let srv;
 const COOKIE_RE = /^latchkey=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Lax$/;
@@ -144,6 +144,20 @@ test('CSRF: cross-site sign-in and state changes are refused, same-origin accept
 	// same host, other port: another origin
 	r = await srv.login('admin', srv.adminPassword, { headers: { Origin: `http://127.0.0.1:${srv.port + 1}` } });
 	assert.equal(r.status, 403);
+	// only the issuer's origin counts, not one built from the Host header: the issuer is
+	// http://127.0.0.1:PORT, so Host: localhost:PORT with Origin: http://localhost:PORT is
+	// another origin (a DNS-rebinding page would send exactly that)
+	const viaHost = (origin) => requestFrom('127.0.0.1', srv.port, '/login', {
+		method: 'POST',
+		headers: { Host: `localhost:${srv.port}`, Origin: origin, 'Content-Type': 'application/json' },
+		body: JSON.stringify({ username: 'admin', password: srv.adminPassword }),
+	});
+	const rebound = await viaHost(`http://localhost:${srv.port}`);
+	assert.equal(rebound.status, 403, `Origin = http://<Host header>, not the issuer: ${rebound.body}`);
+	assert.equal(rebound.json?.error, 'csrf');
+	assert.ok(!rebound.headers['set-cookie'], 'no session for it');
+	const issuerOrigin = await viaHost(srv.origin);
+	assert.equal(issuerOrigin.status, 200, `the issuer's Origin whatever the Host header: ${issuerOrigin.body}`);
 	// Origin: null is decided by Sec-Fetch-Site
 	r = await srv.login('admin', srv.adminPassword, { headers: { Origin: 'null', 'Sec-Fetch-Site': 'cross-site' } });
 	assert.equal(r.status, 403);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Sign-in limits: per (account, IP) backoff after --rate-pair-free failures, 429 with
 // Retry-After, the cap --rate-backoff-max, no lock-out of the owner from another IP, and
-// the per-IP budget across accounts. Other client IPs come from 127.0.0.0/8.
+// the per-IP budget across accounts, and concurrent sign-ins (each reserves a failure before
+// Argon2). Other client IPs come from 127.0.0.0/8.
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, requestFrom, sleep, parseMetrics, pool } from './lib.mjs';
@@ -119,4 +120,40 @@ test('sign-ins beyond --login-queue get 503 with Retry-After, and the server rec
 	const m = parseMetrics((await busy.fetch('/metrics')).text_);
 	assert.equal(m['latchkey_logins_total{outcome="busy"}'], shed.length);
 	await busy.stop();
+});
+
+// A sign-in reserves a failure for its (account, IP) before Argon2 runs and gives it back on
+// success, so a burst in flight at once cannot get more than --rate-pair-free guesses.
+test('concurrent wrong passwords for one (account, IP): at most --rate-pair-free get 401, the rest 429', async () => {
+	const slow = await startServer({ args: ['--argon2-ops', '4', '--login-workers', '2', '--login-queue', '64',
+		'--rate-pair-free', '5', '--rate-ip-per-min', '1000'] });
+	await slow.addUser('bob', 'bob-pw-9876543210');
+	const ip = '127.0.0.21';
+	const rs = await Promise.all(Array.from({ length: 12 }, (_, i) => {
+		slow.secrets.add(`wrong-burst-${i}`);
+		return requestFrom(ip, slow.port, '/login', {
+			method: 'POST',
+			headers: { 'Content-Type': 'application/json', Origin: slow.origin },
+			body: JSON.stringify({ username: 'bob', password: `wrong-burst-${i}` }),
+		});
+	}));
+	const statuses = rs.map((r) => r.status);
+	const n401 = statuses.filter((s) => s === 401).length;
+	const n429 = statuses.filter((s) => s === 429).length;
+	assert.equal(n401 + n429, 12, `only 401 and 429: ${statuses}`);
+	assert.ok(n401 >= 1 && n401 <= 5, `at most --rate-pair-free (5) wrong passwords were tried: ${statuses}`);
+	assert.ok(n429 >= 7, `the rest refused: ${statuses}`);
+	for (const r of rs.filter((x) => x.status === 429)) {
+		assert.equal(r.json?.error, 'rate_limited');
+		assert.ok(Number(r.headers['retry-after']) >= 1, `Retry-After ${r.headers['retry-after']}`);
+	}
+	// another IP is not affected by this pair's reservations
+	const other = await requestFrom('127.0.0.22', slow.port, '/login', {
+		method: 'POST',
+		headers: { 'Content-Type': 'application/json', Origin: slow.origin },
+		body: JSON.stringify({ username: 'bob', password: 'bob-pw-9876543210' }),
+	});
+	assert.equal(other.status, 200, `the owner from another IP: ${other.body}`);
+	assert.deepEqual(slow.leaks(), []);
+	await slow.stop();
 });

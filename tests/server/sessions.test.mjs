@@ -91,7 +91,8 @@ test('POST /sessions/revoke-others keeps only the current session', async () => 
 	const before_ = (await srv.fetch('/sessions', { cookie: cs[0] })).json_.length;
 	const r = await srv.fetch('/sessions/revoke-others', { method: 'POST', cookie: cs[0] });
 	assert.equal(r.status, 200);
-	assert.equal(r.json_.revoked, before_ - 1);
+	// the count of sessions, and of refresh-token families (bob has none here)
+	assert.deepEqual(r.json_, { revoked: before_ - 1, refresh_families: 0 });
 	assert.equal((await srv.me(cs[0])).status, 200);
 	assert.equal((await srv.me(cs[1])).status, 401);
 	assert.equal((await srv.me(cs[2])).status, 401);
@@ -276,4 +277,41 @@ test('`latchkey audit list --json` records the events', async () => {
 test('no cookie value or password ever appears in stdout/stderr', async () => {
 	await sleep(100);
 	assert.deepEqual(srv.leaks(), []);
+});
+
+// A form sign-in's return_to must be a path on this origin; anything a browser could read
+// as another host ("//host", "/\\host", or with a TAB or other control it strips) is
+// ignored and the sign-in lands on /account.
+test('form sign-in: return_to with //, a backslash or a control character lands on /account', async () => {
+	const signIn = async (returnTo) => {
+		const page = await srv.fetch('/login?return_to=' + encodeURIComponent(returnTo));
+		assert.equal(page.status, 200);
+		const csrfCookie = cookieValue(findSetCookie(page, srv.csrfCookieName));
+		const token = page.text_.match(/name="csrf" value="([^"]+)"/)[1];
+		const res = await srv.fetch('/login', {
+			method: 'POST',
+			headers: { 'Content-Type': 'application/x-www-form-urlencoded', Cookie: `${srv.csrfCookieName}=${csrfCookie}` },
+			body: new URLSearchParams({ csrf: token, return_to: returnTo, username: 'carol', password: PW.carol }).toString(),
+		});
+		assert.equal(res.status, 303, `return_to ${JSON.stringify(returnTo)}: ${res.status} ${res.text_.slice(0, 200)}`);
+		const sc = findSetCookie(res, srv.cookieName);
+		assert.ok(sc, `signed in (return_to ${JSON.stringify(returnTo)})`);
+		srv.secrets.add(cookieValue(sc));
+		return res.headers.get('location');
+	};
+	// a same-origin path is honoured (the control)
+	assert.equal(await signIn('/sessions'), '/sessions');
+	for (const [what, rt] of [
+		['/%09/evil.example (TAB)', '/\t/evil.example'],
+		['/%5Cevil.example (backslash)', '/\\evil.example'],
+		['//evil.example', '//evil.example'],
+		['/\\/evil.example', '/\\/evil.example'],
+		['a newline', '/\n/evil.example'],
+		['a carriage return', '/\r/evil.example'],
+		['a space', '/ /evil.example'],
+		['DEL (0x7f)', '/\x7f/evil.example'],
+		['a backslash later on', '/x\\y'],
+		['an absolute URL', 'http://evil.example/'],
+	])
+		assert.equal(await signIn(rt), '/account', `return_to ${what}`);
 });

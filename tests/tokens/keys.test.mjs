@@ -87,7 +87,8 @@ test('keys rotate while running: new kid published at once, signs after jwks-max
 });
 
 test('HS256: the JWKS is empty (the secret is never published) and tokens verify at /auth/verify', async () => {
-	const srv = await startServer({ args: ['--signing-alg', 'HS256'] });
+	// 'rs' may introspect every token (--resource-servers takes the client's name)
+	const srv = await startServer({ args: ['--signing-alg', 'HS256', '--resource-servers', 'rs'] });
 	await srv.addUser('alice', PW);
 	const { res, keys } = await jwks(srv);
 	assert.deepEqual(keys, [], `no key published: ${res.text_}`);

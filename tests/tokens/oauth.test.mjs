@@ -2,7 +2,8 @@
 // The token endpoints from the outside: discovery and JWKS, the access token's header and
 // claims (RFC 9068), the hybrid exchange POST /token (session cookie, CSRF, 300 s), the
 // password grant (900 s, refresh token in the body; for a browser only as an HttpOnly
-// cookie scoped to /oauth2), client_credentials with Basic and client_secret_post, and the
+// cookie scoped to /oauth2), client_credentials with Basic and client_secret_post, token
+// responses with Cache-Control: no-store and Pragma: no-cache (RFC 6749 §5.1), and the
 // RFC 6749 §5.2 errors with their status codes; bearer failures carry the RFC 6750 challenge.
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -68,10 +69,11 @@ test('JWKS: public keys only, kid/alg/use, Content-Type and Cache-Control max-ag
 	assert.ok(!/"d"\s*:/.test(res.text_), 'no "d" anywhere in the document');
 });
 
-test('password grant: 200, Bearer, expires_in 900, refresh token in the body, no-store', async () => {
+test('password grant: 200, Bearer, expires_in 900, refresh token in the body, no-store, Pragma: no-cache', async () => {
 	const res = await tokenReq(srv, { grant_type: 'password', username: 'alice', password: PW.alice, scope: 'read' });
 	assert.equal(res.status, 200, res.text_);
 	assert.match(res.headers.get('cache-control') || '', /no-store/, 'RFC 6749 §5.1: Cache-Control: no-store');
+	assert.equal(res.headers.get('pragma'), 'no-cache', 'RFC 6749 §5.1: Pragma: no-cache');
 	const b = res.json_;
 	assert.equal(b.token_type, 'Bearer');
 	assert.equal(b.expires_in, 900);
@@ -172,6 +174,8 @@ test('POST /token requires a live session cookie and is CSRF-checked', async () 
 test('client_credentials with HTTP Basic: the client\'s scopes, sub = client_id, no refresh token', async () => {
 	const res = await tokenReq(srv, { grant_type: 'client_credentials' }, { client: svc });
 	assert.equal(res.status, 200, res.text_);
+	assert.match(res.headers.get('cache-control') || '', /no-store/);
+	assert.equal(res.headers.get('pragma'), 'no-cache', 'RFC 6749 §5.1: Pragma: no-cache');
 	const b = res.json_;
 	assert.equal(b.token_type, 'Bearer');
 	assert.equal(b.expires_in, 900);
@@ -262,6 +266,8 @@ test('a refresh token issued to a confidential client works only with that clien
 	assertOAuthError(await refreshReq(srv, b.refresh_token, { client: other }), 400, 'invalid_grant', 'another client');
 	const ok = await refreshReq(srv, b.refresh_token, { client: svc });
 	assert.equal(ok.status, 200, ok.text_);
+	assert.match(ok.headers.get('cache-control') || '', /no-store/);
+	assert.equal(ok.headers.get('pragma'), 'no-cache', 'the refresh grant\'s response: Pragma: no-cache');
 	assert.equal(decodeJwt(ok.json_.access_token).payload.client_id, svc.id);
 });
 
