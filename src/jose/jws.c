@@ -124,6 +124,11 @@ enum lk_err lk_jws_check_sig(const lk_jwks *keys, struct lk_jws_parts *p, unsign
 				why = e->why;
 			continue;
 		}
+		if (!(e->key->ops & LK_OP_VERIFY)) { /* key_ops without "verify" */
+			if (p->kid)
+				why = LK_EKEY_USE;
+			continue;
+		}
 		if (!(e->key->algs & p->alg)) {
 			if (why == LK_ENO_KEY)
 				why = LK_EALG_NOT_ALLOWED;
@@ -202,6 +207,8 @@ enum lk_err lk_jws_sign(const lk_jwk *key, const char *typ, const void *payload,
 		return lk_errf(ei, LK_EUNSUPPORTED, "the key has no usable algorithm");
 	if (!key->is_private)
 		return lk_errf(ei, LK_ENO_PRIVATE, "signing needs a private key");
+	if (!(key->ops & LK_OP_SIGN))
+		return lk_errf(ei, LK_EKEY_USE, "the key's \"key_ops\" do not include \"sign\"");
 	if (!(h = json_object()))
 		return LK_ENOMEM;
 	r = json_object_set_new(h, "alg", json_string(a->name));
