@@ -222,8 +222,9 @@ LK_API LK_WUR enum lk_err lk_jws_sign(const lk_jwk *key, const char *typ, const 
 
 /*
  * Verify a JWS compact token against a key set without reading its payload as claims.
- * allow is a mask of enum lk_alg (0: whatever the key allows). On success *payload is the
- * decoded payload, NUL-terminated, free() it; *plen may be NULL.
+ * allow is a mask of enum lk_alg (0: whatever the key allows). The key is chosen as by
+ * lk_jwt_verify: by kid, or, without kid, the one key that fits (else LK_EKEY_AMBIGUOUS).
+ * On success *payload is the decoded payload, NUL-terminated, free() it; *plen may be NULL.
  */
 LK_API LK_WUR enum lk_err lk_jws_verify(const lk_jwks *keys, const char *token, size_t len,
 					unsigned allow, char **payload, size_t *plen,
@@ -251,9 +252,13 @@ struct lk_verify_opts {
 typedef struct lk_jwt lk_jwt; /* a verified token: header, payload, registered claims */
 
 /*
- * Verify a JWT: size cap, strict base64url, header (alg, kid, typ, crit), key by kid,
- * algorithm from the key, signature, then claims: exp, nbf, iat with leeway; iss, aud, typ
- * when configured; registered claims of the right JSON type; no duplicate members.
+ * Verify a JWT: size cap (LK_MAX_TOKEN bytes, before any parsing), strict base64url,
+ * header (alg, kid, typ, crit), key by kid, algorithm from the key, signature, then claims:
+ * exp, nbf, iat with leeway; iss, aud, typ when configured; registered claims of the right
+ * JSON type; no duplicate members. A key fits a token when it is usable, may verify (use,
+ * key_ops) and admits the token's alg. With a kid, the keys of that kid are tried. Without
+ * one, exactly one key of the set must fit: two or more is LK_EKEY_AMBIGUOUS, returned
+ * before any signature check, so a forged token costs at most one.
  * Thread-safe; performs no I/O. On success *out owns the result (lk_jwt_free).
  */
 LK_API LK_WUR enum lk_err lk_jwt_verify(const lk_jwks *keys, const char *token, size_t len,
