@@ -1125,6 +1125,120 @@ static void test_max_token_size(void **state)
 	lk_jwk_free(k);
 }
 
+/* Claims JSON of exactly n bytes: sub, iat, 100 numbered claims, then a "pad" string. */
+static char *claims_of_len(size_t n)
+{
+	char *c = malloc(n + 1), *w = c;
+	assert_non_null(c);
+	w += sprintf(w, "{\"sub\":\"alice\",\"iat\":1700000000");
+	for (int i = 0; i < 100; i++)
+		w += sprintf(w, ",\"c%03d\":%d", i, i);
+	w += sprintf(w, ",\"pad\":\"");
+	size_t used = (size_t)(w - c) + 2;
+	assert_true(n >= used);
+	memset(w, 'p', n - used);
+	memcpy(w + (n - used), "\"}", 3);
+	assert_int_equal(strlen(c), n);
+	return c;
+}
+
+/*
+ * Rule: tokens over 8 KiB are refused, at the byte: 8,192 bytes of compact token verify,
+ * 8,193 do not, for HS256 and for ES256, with a payload of many claims. The token one byte
+ * over is correctly signed (by hand, through OpenSSL), so its only fault is its size; and
+ * lk_jws_sign makes the 8,192-byte token but refuses to make the 8,193-byte one.
+ */
+static void test_max_token_boundary(void **state)
+{
+	static const enum lk_alg algs[] = {LK_ALG_HS256, LK_ALG_ES256};
+	struct lk_verify_opts o = opts_now();
+
+	for (size_t ai = 0; ai < 2; ai++) {
+		const char *an = lk_alg_name(algs[ai]);
+		size_t siglen64 = algs[ai] == LK_ALG_HS256 ? 43 : 86;
+		/* a kid length that leaves a payload length L with L % 4 in {2, 3}: then both
+		 * L and L + 1 are lengths of some base64url text */
+		char kid[16], *hj = NULL;
+		size_t L = 0;
+		for (size_t kl = 1; kl < sizeof kid; kl++) {
+			memset(kid, 'k', kl);
+			kid[kl] = '\0';
+			free(hj);
+			hj = lkt_fmt("{\"alg\":\"%s\",\"kid\":\"%s\"}", an, kid);
+			char *h64 = lkt_b64e_str(hj);
+			L = LK_MAX_TOKEN - strlen(h64) - 2 - siglen64;
+			free(h64);
+			if (L % 4 >= 2)
+				break;
+		}
+		assert_true(L % 4 >= 2);
+		size_t m = L / 4 * 3 + L % 4 - 1; /* payload bytes whose encoding is L long */
+		char *at = claims_of_len(m), *over = claims_of_len(m + 1);
+
+		/* the library's own key signs the exact-size token, not the one over */
+		lk_jwk *k = lkt_gen(algs[ai], kid);
+		char *tok = NULL;
+		size_t tlen = 0;
+		struct lk_errinfo ei;
+		assert_rc(lk_jws_sign(k, NULL, at, m, &tok, &tlen, &ei), LK_OK);
+		assert_int_equal(tlen, LK_MAX_TOKEN);
+		assert_int_equal(strlen(tok), LK_MAX_TOKEN);
+		char *tok2 = (char *)0x1;
+		assert_rc(lk_jws_sign(k, NULL, over, m + 1, &tok2, NULL, &ei), LK_ETOO_LARGE);
+		assert_null(tok2);
+		lk_jwks *set = algs[ai] == LK_ALG_HS256 ? lkt_set1(k) : lkt_pubset(k);
+		lk_jwt *jwt = NULL;
+		assert_rc(lkt_jwt_verify(set, tok, &o, &jwt), LK_OK);
+		size_t rl;
+		const char *raw = lk_jwt_claim_raw(jwt, "c099", &rl);
+		assert_non_null(raw);
+		assert_int_equal(rl, 2);
+		assert_memory_equal(raw, "99", 2);
+		assert_str(lk_jwt_claim_str(jwt, "sub"), "alice");
+		lk_jwt_free(jwt);
+		assert_rc(lkt_jws_verify(set, tok, tlen, 0, NULL, NULL), LK_OK);
+		free(tok);
+
+		/* hand-signed: 8,192 bytes verify (control), 8,193 are too_large */
+		char *hand_at, *hand_over;
+		lk_jwks *hset;
+		EVP_PKEY *ek = NULL;
+		if (algs[ai] == LK_ALG_HS256) {
+			size_t sl;
+			uint8_t *sec = secret_of(k, &sl);
+			hand_at = lkt_hs_token(an, sec, sl, hj, at, m);
+			hand_over = lkt_hs_token(an, sec, sl, hj, over, m + 1);
+			free(sec);
+			hset = lk_jwks_ref(set);
+		} else {
+			ek = EVP_EC_gen("P-256");
+			assert_non_null(ek);
+			char *pj = lkt_pkey_jwk(ek, kid);
+			lk_jwk *pk = lkt_jwk(pj);
+			hset = lkt_set1(pk);
+			lk_jwk_free(pk);
+			free(pj);
+			hand_at = lkt_pkey_token(ek, an, hj, at, m);
+			hand_over = lkt_pkey_token(ek, an, hj, over, m + 1);
+		}
+		assert_int_equal(strlen(hand_at), LK_MAX_TOKEN);
+		assert_int_equal(strlen(hand_over), LK_MAX_TOKEN + 1);
+		assert_rc(lkt_jwt_verify(hset, hand_at, &o, NULL), LK_OK);
+		assert_rc(lkt_jwt_verify(hset, hand_over, &o, NULL), LK_ETOO_LARGE);
+		assert_rc(lkt_jws_verify(hset, hand_over, LK_MAX_TOKEN + 1, 0, NULL, NULL),
+			  LK_ETOO_LARGE);
+		EVP_PKEY_free(ek);
+		lk_jwks_free(hset);
+		free(hand_at);
+		free(hand_over);
+		lk_jwks_free(set);
+		lk_jwk_free(k);
+		free(at);
+		free(over);
+		free(hj);
+	}
+}
+
 /*
  * Rule: no duplicate members, in header or payload.
  *
@@ -1648,6 +1762,7 @@ int main(void)
 		cmocka_unit_test(test_typ),
 		cmocka_unit_test(test_strict_base64url),
 		cmocka_unit_test(test_max_token_size),
+		cmocka_unit_test(test_max_token_boundary),
 		cmocka_unit_test(test_duplicate_members),
 		cmocka_unit_test(test_structure),
 		cmocka_unit_test(test_payload_not_object),
