@@ -15,6 +15,12 @@
 #include "cli/cli.h"
 #include "latchkey.h"
 
+/* What stdin may hold for a token or for claims: room for a pretty-printed claims object or
+ * trailing whitespace, as a memory bound only. The 8 KiB rule is the library's: a token over
+ * LK_MAX_TOKEN is refused by lk_jwt_verify (too_large) and never made by lk_jws_sign, so the
+ * CLI agrees with every other verifier at the byte. */
+#define STDIN_CAP (4 * LK_MAX_TOKEN)
+
 /* Read a TOKEN argument or '-' (stdin); tokens over the cap are kept so that the library
  * refuses them with its own reason. Returns 0 or prints an error and returns -1. */
 static int read_token(const char *arg, char **tok, size_t *len)
@@ -25,7 +31,7 @@ static int read_token(const char *arg, char **tok, size_t *len)
 		*tok = strdup(arg);
 		return *tok ? 0 : -1;
 	}
-	if (lk_cli_read("-", 4 * LK_MAX_TOKEN, 0, tok, len, err) == -1) {
+	if (lk_cli_read("-", STDIN_CAP, 0, tok, len, err) == -1) {
 		fprintf(stderr, "latchkey: %s\n", err);
 		return -1;
 	}
@@ -287,7 +293,7 @@ static int cmd_sign(int argc, char **argv)
 		goto out;
 	}
 	if (strcmp(argv[optind], "-") == 0) {
-		if (lk_cli_read("-", LK_MAX_TOKEN, 0, &claims, &clen, err_s) != 0) {
+		if (lk_cli_read("-", STDIN_CAP, 0, &claims, &clen, err_s) != 0) {
 			fprintf(stderr, "latchkey: claims: %s\n", err_s);
 			goto out;
 		}
