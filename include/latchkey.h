@@ -151,6 +151,10 @@ typedef struct lk_jwks lk_jwks; /* a key set; immutable once built, thread-safe 
  * Parse one JWK (RFC 7517) from json[0..len). Supported: kty oct, RSA, EC (P-256, P-384,
  * P-521) and OKP (Ed25519), public or private. Rejects duplicate members, weak keys
  * (LK_EWEAK_KEY), points off the curve and inconsistent private parts (LK_EKEY).
+ * "use" and "key_ops" are honoured: "use" other than "sig" is LK_EKEY_USE; a key whose
+ * key_ops lack "verify" never verifies, one whose key_ops lack "sign" never signs, and a
+ * key left with neither (a public key without "verify") is LK_EKEY_USE. key_ops must be
+ * an array of strings naming "sign" and "verify" at most once each (LK_EKEY).
  * On success *out owns a new reference (release with lk_jwk_free); on failure *out = NULL.
  */
 LK_API LK_WUR enum lk_err lk_jwk_parse(const char *json, size_t len, lk_jwk **out,
@@ -163,7 +167,9 @@ LK_API LK_WUR enum lk_err lk_jwk_generate(enum lk_alg alg, const char *kid, lk_j
 
 /* JSON of the key, NUL-terminated, in *out (free with free()); *len may be NULL.
  * private_part != 0 includes the private members (d, p, q, ..., k). An oct key has no
- * public form: LK_EUNSUPPORTED without private_part. */
+ * public form: LK_EUNSUPPORTED without private_part. A key parsed with key_ops keeps them:
+ * in full in the private form, as ["verify"] in the public form; a key whose key_ops lack
+ * "verify" has no public form (LK_EKEY_USE). */
 LK_API LK_WUR enum lk_err lk_jwk_to_json(const lk_jwk *key, int private_part, char **out,
 					 size_t *len);
 
@@ -187,14 +193,15 @@ LK_API int lk_jwk_is_private(const lk_jwk *key);
  * unsupported, weak or malformed does not fail the set: it is kept, unusable, with its
  * reason, and a token naming its kid fails with that reason. The document itself must be
  * valid JSON without duplicate members, under LK_MAX_JWKS bytes and LK_MAX_JWKS_KEYS keys.
- * Private members are dropped: a set built here only verifies.
+ * Private members are dropped: a set built here only verifies, so a key whose "use" is not
+ * "sig" or whose key_ops lack "verify" is kept unusable with LK_EKEY_USE.
  */
 LK_API LK_WUR enum lk_err lk_jwks_parse(const char *json, size_t len, lk_jwks **out,
 					struct lk_errinfo *ei);
 /* A set of keys from keys[0..n), each gaining a reference. */
 LK_API LK_WUR enum lk_err lk_jwks_new(lk_jwk *const *keys, size_t n, lk_jwks **out);
-/* {"keys":[...]} with the public part of each usable asymmetric key (oct keys are never
- * published). Free with free(). */
+/* {"keys":[...]} with the public part of each usable asymmetric key that may verify (oct
+ * keys are never published). Free with free(). */
 LK_API LK_WUR enum lk_err lk_jwks_to_json(const lk_jwks *set, char **out, size_t *len);
 LK_API size_t lk_jwks_count(const lk_jwks *set);   /* usable and unusable */
 LK_API const lk_jwk *lk_jwks_get(const lk_jwks *set, size_t i); /* NULL when unusable */
@@ -205,7 +212,8 @@ LK_API void lk_jwks_free(lk_jwks *set);
 
 /*
  * Sign payload[0..len) as JWS compact (LK_ETOO_LARGE when the token would exceed
- * LK_MAX_TOKEN, which no verifier here would accept). The header is {"alg":<key's alg>,"typ":typ,
+ * LK_MAX_TOKEN, which no verifier here would accept; LK_ENO_PRIVATE for a public key;
+ * LK_EKEY_USE when the key's key_ops lack "sign"). The header is {"alg":<key's alg>,"typ":typ,
  * "kid":<key's kid>} with typ and kid left out when NULL. *out is NUL-terminated, free().
  */
 LK_API LK_WUR enum lk_err lk_jws_sign(const lk_jwk *key, const char *typ, const void *payload,
@@ -214,8 +222,9 @@ LK_API LK_WUR enum lk_err lk_jws_sign(const lk_jwk *key, const char *typ, const 
 
 /*
  * Verify a JWS compact token against a key set without reading its payload as claims.
- * allow is a mask of enum lk_alg (0: whatever the key allows). On success *payload is the
- * decoded payload, NUL-terminated, free() it; *plen may be NULL.
+ * allow is a mask of enum lk_alg (0: whatever the key allows). The key is chosen as by
+ * lk_jwt_verify: by kid, or, without kid, the one key that fits (else LK_EKEY_AMBIGUOUS).
+ * On success *payload is the decoded payload, NUL-terminated, free() it; *plen may be NULL.
  */
 LK_API LK_WUR enum lk_err lk_jws_verify(const lk_jwks *keys, const char *token, size_t len,
 					unsigned allow, char **payload, size_t *plen,
@@ -243,9 +252,13 @@ struct lk_verify_opts {
 typedef struct lk_jwt lk_jwt; /* a verified token: header, payload, registered claims */
 
 /*
- * Verify a JWT: size cap, strict base64url, header (alg, kid, typ, crit), key by kid,
- * algorithm from the key, signature, then claims: exp, nbf, iat with leeway; iss, aud, typ
- * when configured; registered claims of the right JSON type; no duplicate members.
+ * Verify a JWT: size cap (LK_MAX_TOKEN bytes, before any parsing), strict base64url,
+ * header (alg, kid, typ, crit), key by kid, algorithm from the key, signature, then claims:
+ * exp, nbf, iat with leeway; iss, aud, typ when configured; registered claims of the right
+ * JSON type; no duplicate members. A key fits a token when it is usable, may verify (use,
+ * key_ops) and admits the token's alg. With a kid, the keys of that kid are tried. Without
+ * one, exactly one key of the set must fit: two or more is LK_EKEY_AMBIGUOUS, returned
+ * before any signature check, so a forged token costs at most one.
  * Thread-safe; performs no I/O. On success *out owns the result (lk_jwt_free).
  */
 LK_API LK_WUR enum lk_err lk_jwt_verify(const lk_jwks *keys, const char *token, size_t len,

@@ -11,11 +11,17 @@
 
 enum { LK_EXIT_OK = 0, LK_EXIT_FAIL = 1, LK_EXIT_USAGE = 2 };
 
-/* Read "-" (stdin), an http(s) URL (when allow_url) or a file, at most cap bytes.
+/* How to fetch an http(s) URL. An https URL may redirect only to https; an http URL (no
+ * protection to lose) to http or https. The peer is always verified. */
+struct lk_cli_fetch {
+	const char *cacert; /* CA bundle (PEM file) to trust instead of the system's, or NULL */
+};
+
+/* Read "-" (stdin), an http(s) URL (when url is not NULL) or a file, at most cap bytes.
  * Returns 0 and a NUL-terminated *out (free()) or -1 with a message in err[256]; a
  * source over cap gives -2 and *out holds its first cap+1 bytes, *len = cap + 1. */
-int lk_cli_read(const char *src, size_t cap, int allow_url, char **out, size_t *len,
-		char err[256]);
+int lk_cli_read(const char *src, size_t cap, const struct lk_cli_fetch *url, char **out,
+		size_t *len, char err[256]);
 /* Trim trailing ASCII whitespace in place (for tokens from stdin). */
 void lk_cli_rtrim(char *s, size_t *len);
 /* Parse "90", "30s", "15m", "1h", "7d" into seconds; -1 when invalid. */

@@ -192,7 +192,7 @@ static int load_master(struct lk_config *cfg)
 	} else if (cfg->master_key_file[0]) {
 		char *doc = NULL;
 		size_t len;
-		if (lk_cli_read(cfg->master_key_file, 100, 0, &doc, &len, err) != 0) {
+		if (lk_cli_read(cfg->master_key_file, 100, NULL, &doc, &len, err) != 0) {
 			fprintf(stderr, "latchkey: master_key_file: %s\n", err);
 			free(doc);
 			return -1;

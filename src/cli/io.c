@@ -34,19 +34,24 @@ static size_t on_data(char *p, size_t sz, size_t n, void *ud)
 	return sink_add(ud, p, sz * n) == 0 ? sz * n : 0;
 }
 
-static int read_url(const char *url, struct sink *s, char err[256])
+static int read_url(const char *url, const struct lk_cli_fetch *f, struct sink *s,
+		    char err[256])
 {
+	/* An https URL must stay https: a redirect to http would hand the key set, the thing
+	 * every verdict rests on, to anyone on the path. An http URL has nothing to lose. */
+	const char *protos = strncmp(url, "https://", 8) == 0 ? "https" : "http,https";
 	CURL *c = curl_easy_init();
 	CURLcode rc;
 	long status = 0;
+	char *where = NULL;
 
 	if (!c) {
 		snprintf(err, 256, "cannot initialise libcurl");
 		return -1;
 	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, protos);
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, protos);
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 3L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
@@ -55,24 +60,29 @@ static int read_url(const char *url, struct sink *s, char err[256])
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "latchkey/" "0.1");
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
+	if (f && f->cacert)
+		curl_easy_setopt(c, CURLOPT_CAINFO, f->cacert);
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
-	if (s->over)
+	curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &where);
+	if (s->over) {
+		curl_easy_cleanup(c);
 		return -2;
-	if (rc != CURLE_OK) {
+	}
+	if (rc == CURLE_UNSUPPORTED_PROTOCOL && where && strcmp(where, url) != 0 &&
+	    strcmp(protos, "https") == 0)
+		snprintf(err, 256, "cannot fetch %s: refused its redirect to %.100s (an https URL "
+			 "may only redirect to https)", url, where);
+	else if (rc != CURLE_OK)
 		snprintf(err, 256, "cannot fetch %s: %s", url, curl_easy_strerror(rc));
-		return -1;
-	}
-	if (status != 200) {
+	else if (status != 200)
 		snprintf(err, 256, "cannot fetch %s: HTTP status %ld", url, status);
-		return -1;
-	}
-	return 0;
+	curl_easy_cleanup(c);
+	return rc == CURLE_OK && status == 200 ? 0 : -1;
 }
 
-int lk_cli_read(const char *src, size_t cap, int allow_url, char **out, size_t *len,
-		char err[256])
+int lk_cli_read(const char *src, size_t cap, const struct lk_cli_fetch *url, char **out,
+		size_t *len, char err[256])
 {
 	struct sink s = {.buf = malloc(cap + 2), .cap = cap};
 	int rc = 0;
@@ -82,8 +92,8 @@ int lk_cli_read(const char *src, size_t cap, int allow_url, char **out, size_t *
 		snprintf(err, 256, "out of memory");
 		return -1;
 	}
-	if (allow_url && (strncmp(src, "http://", 7) == 0 || strncmp(src, "https://", 8) == 0)) {
-		rc = read_url(src, &s, err);
+	if (url && (strncmp(src, "http://", 7) == 0 || strncmp(src, "https://", 8) == 0)) {
+		rc = read_url(src, url, &s, err);
 	} else {
 		FILE *f = strcmp(src, "-") == 0 ? stdin : fopen(src, "rb");
 		char chunk[4096];

@@ -108,7 +108,7 @@ static int cmd_public(int argc, char **argv)
 		fprintf(stderr, "usage: latchkey jwk public JWK_OR_JWKS_FILE|-\n");
 		return LK_EXIT_USAGE;
 	}
-	if (lk_cli_read(argv[1], LK_MAX_JWKS, 0, &doc, &len, err_s) != 0) {
+	if (lk_cli_read(argv[1], LK_MAX_JWKS, NULL, &doc, &len, err_s) != 0) {
 		fprintf(stderr, "latchkey: %s\n", err_s);
 		free(doc);
 		return LK_EXIT_USAGE;

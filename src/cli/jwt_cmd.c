@@ -15,6 +15,12 @@
 #include "cli/cli.h"
 #include "latchkey.h"
 
+/* What stdin may hold for a token or for claims: room for a pretty-printed claims object or
+ * trailing whitespace, as a memory bound only. The 8 KiB rule is the library's: a token over
+ * LK_MAX_TOKEN is refused by lk_jwt_verify (too_large) and never made by lk_jws_sign, so the
+ * CLI agrees with every other verifier at the byte. */
+#define STDIN_CAP (4 * LK_MAX_TOKEN)
+
 /* Read a TOKEN argument or '-' (stdin); tokens over the cap are kept so that the library
  * refuses them with its own reason. Returns 0 or prints an error and returns -1. */
 static int read_token(const char *arg, char **tok, size_t *len)
@@ -25,7 +31,7 @@ static int read_token(const char *arg, char **tok, size_t *len)
 		*tok = strdup(arg);
 		return *tok ? 0 : -1;
 	}
-	if (lk_cli_read("-", 4 * LK_MAX_TOKEN, 0, tok, len, err) == -1) {
+	if (lk_cli_read("-", STDIN_CAP, NULL, tok, len, err) == -1) {
 		fprintf(stderr, "latchkey: %s\n", err);
 		return -1;
 	}
@@ -164,8 +170,9 @@ static int cmd_verify(int argc, char **argv)
 		{"jwks", required_argument, 0, 'k'}, {"alg", required_argument, 0, 'a'},
 		{"iss", required_argument, 0, 'i'},  {"aud", required_argument, 0, 'u'},
 		{"leeway", required_argument, 0, 'l'}, {"now", required_argument, 0, 'n'},
-		{0, 0, 0, 0}};
+		{"cacert", required_argument, 0, 'c'}, {0, 0, 0, 0}};
 	struct lk_verify_opts vo = {0};
+	struct lk_cli_fetch fetch = {0};
 	const char *jwks_src = NULL;
 	char *doc = NULL, *tok = NULL, *end, err_s[256];
 	size_t dlen, tlen;
@@ -178,6 +185,7 @@ static int cmd_verify(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k': jwks_src = optarg; break;
+		case 'c': fetch.cacert = optarg; break;
 		case 'a':
 			if (lk_alg_parse_list(optarg, &vo.allow) != LK_OK) {
 				fprintf(stderr, "latchkey: --alg: unknown algorithm in \"%s\"\n", optarg);
@@ -206,11 +214,11 @@ static int cmd_verify(int argc, char **argv)
 		}
 	}
 	if (!jwks_src || optind != argc - 1) {
-		fprintf(stderr, "usage: latchkey jwt verify --jwks FILE|URL [--alg A[,A...]] [--iss ISS] "
-				"[--aud AUD] [--leeway SECONDS] [--now UNIX] TOKEN|-\n");
+		fprintf(stderr, "usage: latchkey jwt verify --jwks FILE|URL [--cacert FILE] [--alg A[,A...]] "
+				"[--iss ISS] [--aud AUD] [--leeway SECONDS] [--now UNIX] TOKEN|-\n");
 		return LK_EXIT_USAGE;
 	}
-	if (lk_cli_read(jwks_src, LK_MAX_JWKS, 1, &doc, &dlen, err_s) != 0) {
+	if (lk_cli_read(jwks_src, LK_MAX_JWKS, &fetch, &doc, &dlen, err_s) != 0) {
 		fprintf(stderr, "latchkey: --jwks: %s\n", err_s);
 		goto out;
 	}
@@ -274,7 +282,7 @@ static int cmd_sign(int argc, char **argv)
 		fprintf(stderr, "usage: latchkey jwt sign --key JWK_FILE [--exp-in DURATION] CLAIMS_JSON|-\n");
 		return LK_EXIT_USAGE;
 	}
-	if (lk_cli_read(key_src, LK_MAX_JWK, 0, &doc, &dlen, err_s) != 0) {
+	if (lk_cli_read(key_src, LK_MAX_JWK, NULL, &doc, &dlen, err_s) != 0) {
 		fprintf(stderr, "latchkey: --key: %s\n", err_s);
 		goto out;
 	}
@@ -287,7 +295,7 @@ static int cmd_sign(int argc, char **argv)
 		goto out;
 	}
 	if (strcmp(argv[optind], "-") == 0) {
-		if (lk_cli_read("-", LK_MAX_TOKEN, 0, &claims, &clen, err_s) != 0) {
+		if (lk_cli_read("-", STDIN_CAP, NULL, &claims, &clen, err_s) != 0) {
 			fprintf(stderr, "latchkey: claims: %s\n", err_s);
 			goto out;
 		}
@@ -327,8 +335,8 @@ out:
 static const char *const jwt_usage[] = {
 	"decode", "usage: latchkey jwt decode [--json] TOKEN|-\n"
 		  "  Show header and payload; times in human form. Nothing is verified.\n",
-	"verify", "usage: latchkey jwt verify --jwks FILE|URL [--alg A[,A...]] [--iss ISS] [--aud AUD]\n"
-		  "                           [--leeway SECONDS] [--now UNIX] TOKEN|-\n"
+	"verify", "usage: latchkey jwt verify --jwks FILE|URL [--cacert FILE] [--alg A[,A...]] [--iss ISS]\n"
+		  "                           [--aud AUD] [--leeway SECONDS] [--now UNIX] TOKEN|-\n"
 		  "  exit 0: valid, payload on stdout; 1: `invalid: REASON` on stderr; 2: usage.\n",
 	"sign", "usage: latchkey jwt sign --key JWK_FILE [--exp-in DURATION] CLAIMS_JSON|-\n",
 };

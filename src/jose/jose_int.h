@@ -39,6 +39,10 @@ struct lk_alginfo {
 #define LK_RSA_MIN_BITS 2048
 #define LK_MAX_COMPS 8
 
+/* What a key's JWK "key_ops" (RFC 7517 §4.3) lets it do; both when key_ops is absent. */
+#define LK_OP_SIGN 1u
+#define LK_OP_VERIFY 2u
+
 /*
  * HMAC (RFC 2104) with the inner and outer hash states precomputed from the key, so a MAC
  * is two struct copies plus the hashing. OpenSSL 3.0's EVP_MAC re-duplicates provider
@@ -69,6 +73,8 @@ struct lk_jwk {
 	enum lk_alg alg;      /* declared, or fixed by the curve; LK_ALG_NONE if ambiguous */
 	unsigned algs;        /* every alg this key may be used with */
 	bool is_private;
+	unsigned ops;         /* LK_OP_*: key_ops allows; a public key never signs anyway */
+	bool ops_given;       /* key_ops was present, so it is written back out */
 	char *kid;
 	const char *crv;      /* static, EC/OKP */
 	int bits;             /* RSA modulus bits */

@@ -388,23 +388,37 @@ static enum lk_err parse_oct(json_t *o, lk_jwk *k, struct lk_errinfo *ei)
 	return LK_OK;
 }
 
-static enum lk_err check_use(json_t *o, struct lk_errinfo *ei)
+/* "use" and "key_ops" (RFC 7517 §4.2, §4.3). "use" other than "sig" excludes the key from
+ * everything this library does. "key_ops" sets k->ops to the subset of sign/verify it lists
+ * (other operations are ignored); absent, both. Whether anything is left once the key's
+ * private part is known is checked by jwk_from_json. */
+static enum lk_err parse_use(json_t *o, lk_jwk *k, struct lk_errinfo *ei)
 {
 	json_t *use = json_object_get(o, "use"), *ops = json_object_get(o, "key_ops"), *v;
 	size_t i;
 
+	k->ops = LK_OP_SIGN | LK_OP_VERIFY;
 	if (use && (!json_is_string(use) || strcmp(json_string_value(use), "sig") != 0))
 		return lk_errf(ei, LK_EKEY_USE, "JWK \"use\" is not \"sig\"");
 	if (!ops)
 		return LK_OK;
 	if (!json_is_array(ops))
 		return lk_errf(ei, LK_EKEY, "JWK \"key_ops\" is not an array");
+	k->ops = 0;
+	k->ops_given = true;
 	json_array_foreach(ops, i, v) {
-		if (json_is_string(v) && (strcmp(json_string_value(v), "verify") == 0 ||
-					  strcmp(json_string_value(v), "sign") == 0))
-			return LK_OK;
+		unsigned bit;
+		if (!json_is_string(v))
+			return lk_errf(ei, LK_EKEY, "JWK \"key_ops\" holds a value that is not a string");
+		bit = strcmp(json_string_value(v), "sign") == 0     ? LK_OP_SIGN
+		      : strcmp(json_string_value(v), "verify") == 0 ? LK_OP_VERIFY
+								    : 0;
+		if (k->ops & bit) /* §4.3: duplicates MUST NOT be present; others are not ours */
+			return lk_errf(ei, LK_EKEY, "JWK \"key_ops\" lists \"%s\" twice",
+				       json_string_value(v));
+		k->ops |= bit;
 	}
-	return lk_errf(ei, LK_EKEY_USE, "JWK \"key_ops\" allows neither sign nor verify");
+	return LK_OK;
 }
 
 /* Parse one JWK object. On success *out owns a new key. */
@@ -429,10 +443,10 @@ static enum lk_err jwk_from_json(json_t *o, lk_jwk **out, struct lk_errinfo *ei)
 		return lk_errf(ei, LK_EKEY, "JWK \"kid\" is not a string");
 	if (alg && !json_is_string(alg))
 		return lk_errf(ei, LK_EKEY, "JWK \"alg\" is not a string");
-	if ((err = check_use(o, ei)))
-		return err;
 	if (!(k = jwk_alloc()))
 		return LK_ENOMEM;
+	if ((err = parse_use(o, k, ei)))
+		goto fail;
 	if (kid && !(k->kid = OPENSSL_strdup(json_string_value(kid)))) {
 		err = LK_ENOMEM;
 		goto fail;
@@ -485,6 +499,13 @@ static enum lk_err jwk_from_json(json_t *o, lk_jwk **out, struct lk_errinfo *ei)
 	}
 	if (err)
 		goto fail;
+	/* A key that may neither verify nor (holding its private part) sign is of no use. */
+	if (!(k->ops & LK_OP_VERIFY) && !(k->is_private && (k->ops & LK_OP_SIGN))) {
+		err = lk_errf(ei, LK_EKEY_USE, k->is_private
+				  ? "JWK \"key_ops\" contains neither \"sign\" nor \"verify\""
+				  : "JWK \"key_ops\" lacks \"verify\" and a public key cannot sign");
+		goto fail;
+	}
 	*out = k;
 	return LK_OK;
 mismatch:
@@ -564,6 +585,14 @@ static json_t *jwk_to_obj(const lk_jwk *k, int private_part)
 	if (k->kid)
 		r |= json_object_set_new(o, "kid", json_string(k->kid));
 	r |= json_object_set_new(o, "use", json_string("sig"));
+	if (k->ops_given) { /* the public half may only verify, and only if the key may */
+		json_t *ops = json_array();
+		r |= json_object_set_new(o, "key_ops", ops);
+		if ((k->ops & LK_OP_SIGN) && private_part)
+			r |= json_array_append_new(ops, json_string("sign"));
+		if (k->ops & LK_OP_VERIFY)
+			r |= json_array_append_new(ops, json_string("verify"));
+	}
 	if (r) {
 		json_decref(o);
 		return NULL;
@@ -591,6 +620,8 @@ enum lk_err lk_jwk_to_json(const lk_jwk *k, int private_part, char **out, size_t
 		return LK_EINVAL;
 	if (k->kty == LK_KTY_OCT && !private_part)
 		return LK_EUNSUPPORTED;
+	if (!private_part && !(k->ops & LK_OP_VERIFY))
+		return LK_EKEY_USE; /* its public half would verify nothing */
 	if (!(o = jwk_to_obj(k, private_part)))
 		return LK_ENOMEM;
 	return dump(o, out, len);
@@ -801,6 +832,11 @@ static void set_entry(lk_jwks *s, json_t *o)
 	json_t *kid = json_object_get(o, "kid");
 
 	e->why = jwk_from_json(o, &k, NULL);
+	if (!e->why && !(k->ops & LK_OP_VERIFY)) { /* a set only verifies: key_ops say no */
+		lk_jwk_free(k);
+		k = NULL;
+		e->why = LK_EKEY_USE;
+	}
 	if (!e->why && k->is_private && k->kty != LK_KTY_OCT) {
 		json_t *pub = jwk_to_obj(k, 0);
 		lk_jwk_free(k);
@@ -875,7 +911,7 @@ enum lk_err lk_jwks_to_json(const lk_jwks *s, char **out, size_t *len)
 	}
 	for (size_t i = 0; i < s->n; i++) {
 		const lk_jwk *k = s->e[i].key;
-		if (!k || k->kty == LK_KTY_OCT)
+		if (!k || k->kty == LK_KTY_OCT || !(k->ops & LK_OP_VERIFY))
 			continue;
 		json_t *ko = jwk_to_obj(k, 0);
 		if (!ko || json_array_append_new(arr, ko)) {

@@ -95,10 +95,24 @@ enum lk_err lk_jws_header(struct lk_jws_parts *p, struct lk_errinfo *ei)
 	return LK_OK;
 }
 
+/* One signature check: LK_OK, LK_EBAD_SIGNATURE, or the crypto library's failure. The
+ * signing input is the ASCII of header '.' payload, as received. */
+static enum lk_err try_key(const lk_jwk *k, const struct lk_alginfo *a,
+			   const struct lk_jws_parts *p, const unsigned char *sig, size_t slen,
+			   struct lk_errinfo *ei)
+{
+	enum lk_err err = lk_crypto_verify(k, a, (const unsigned char *)p->h64, p->hl + 1 + p->pl,
+					   sig, slen);
+	if (err != LK_OK && err != LK_EBAD_SIGNATURE)
+		return lk_errf(ei, err, "the crypto library failed");
+	return err;
+}
+
 enum lk_err lk_jws_check_sig(const lk_jwks *keys, struct lk_jws_parts *p, unsigned allow,
 			     struct lk_errinfo *ei)
 {
 	const struct lk_alginfo *a = lk_alginfo(p->alg);
+	const lk_jwk *only = NULL;
 	unsigned char sig[LK_MAX_SIG];
 	size_t slen = 0;
 	enum lk_err why = LK_ENO_KEY, err;
@@ -113,6 +127,10 @@ enum lk_err lk_jws_check_sig(const lk_jwks *keys, struct lk_jws_parts *p, unsign
 		return lk_errf(ei, p->sl > lk_b64url_enc_len(sizeof sig) ? LK_EBAD_SIGNATURE : LK_EBASE64,
 			       "the signature is not strict base64url of a plausible length");
 
+	/* With a kid, the candidates are the keys of that kid. Without one, exactly one key of
+	 * the set may fit the algorithm: with two, which one the issuer meant is a guess, and
+	 * trying each would let one forged token cost a signature check per key. A key fits
+	 * when it is usable, may verify (use/key_ops) and admits the token's alg. */
 	for (size_t i = 0; i < keys->n; i++) {
 		const struct lk_jwks_entry *e = &keys->e[i];
 		const char *kid = e->key ? e->key->kid : e->kid;
@@ -124,19 +142,31 @@ enum lk_err lk_jws_check_sig(const lk_jwks *keys, struct lk_jws_parts *p, unsign
 				why = e->why;
 			continue;
 		}
+		if (!(e->key->ops & LK_OP_VERIFY)) { /* key_ops without "verify" */
+			if (p->kid)
+				why = LK_EKEY_USE;
+			continue;
+		}
 		if (!(e->key->algs & p->alg)) {
 			if (why == LK_ENO_KEY)
 				why = LK_EALG_NOT_ALLOWED;
 			continue;
 		}
+		if (!p->kid) {
+			if (only)
+				return lk_errf(ei, LK_EKEY_AMBIGUOUS,
+					       "the token has no kid and several keys fit %s", a->name);
+			only = e->key;
+			continue;
+		}
 		tried = true;
-		/* signing input: the ASCII of header '.' payload, as received */
-		err = lk_crypto_verify(e->key, a, (const unsigned char *)p->h64, p->hl + 1 + p->pl,
-				       sig, slen);
-		if (err == LK_OK)
-			return LK_OK;
-		if (err != LK_EBAD_SIGNATURE)
-			return lk_errf(ei, err, "the crypto library failed");
+		if ((err = try_key(e->key, a, p, sig, slen, ei)) != LK_EBAD_SIGNATURE)
+			return err;
+	}
+	if (only) {
+		tried = true;
+		if ((err = try_key(only, a, p, sig, slen, ei)) != LK_EBAD_SIGNATURE)
+			return err;
 	}
 	if (tried)
 		return lk_errf(ei, LK_EBAD_SIGNATURE, "the signature does not verify");
@@ -202,6 +232,8 @@ enum lk_err lk_jws_sign(const lk_jwk *key, const char *typ, const void *payload,
 		return lk_errf(ei, LK_EUNSUPPORTED, "the key has no usable algorithm");
 	if (!key->is_private)
 		return lk_errf(ei, LK_ENO_PRIVATE, "signing needs a private key");
+	if (!(key->ops & LK_OP_SIGN))
+		return lk_errf(ei, LK_EKEY_USE, "the key's \"key_ops\" do not include \"sign\"");
 	if (!(h = json_object()))
 		return LK_ENOMEM;
 	r = json_object_set_new(h, "alg", json_string(a->name));

@@ -162,6 +162,55 @@ printf '%s' "$OUT" >"$TMP/es_pub.json"
 run jwt verify --jwks "$TMP/es_pub.json" "$(mk '{"alg":"HS256","typ":"JWT","kid":"es1"}' "$CLAIMS")"
 expect_invalid "HS256 token naming an ES256 key -> 1 alg_not_allowed" alg_not_allowed
 
+# ---- a token without kid: exactly one key of the set may fit its alg
+NOKID=$(mk '{"alg":"HS256","typ":"JWT"}' "$CLAIMS")
+run jwt verify --jwks "$TMP/jwks.json" "$NOKID"
+expect_valid "no kid, one HS256 key in the set -> exit 0"
+SECRET2_HEX=$(python3 -c 'import os; print(os.urandom(32).hex())')
+K2=$(py 'import sys; print(lkt.b64u(bytes.fromhex(sys.argv[1])))' "$SECRET2_HEX")
+write_file "$TMP/two.json" '{"keys":['"$JWK"',{"kty":"oct","kid":"k2","alg":"HS256","k":"'$K2'"}]}'
+run jwt verify --jwks "$TMP/two.json" "$NOKID"
+expect_invalid "no kid, two HS256 keys in the set -> 1 ambiguous_key" ambiguous_key
+run jwt verify --jwks "$TMP/two.json" "$TOK"
+expect_valid "the same token naming kid k1, two keys in the set -> exit 0"
+write_file "$TMP/two_enc.json" '{"keys":['"$JWK"',{"kty":"oct","kid":"k2","alg":"HS256","use":"enc","k":"'$K2'"}]}'
+run jwt verify --jwks "$TMP/two_enc.json" "$NOKID"
+expect_valid "no kid, second key is use enc (cannot verify, does not count) -> exit 0"
+
+# one RSA and one EC key: an ES256 token without kid has exactly one key that fits
+run jwk generate --alg RS256 --kid rs1
+printf '%s' "$OUT" >"$TMP/rs_priv.json"
+run jwk generate --alg ES256 --kid ec1
+printf '%s' "$OUT" >"$TMP/ec1_priv.json"
+py 'import sys, json
+keys = [json.load(open(f)) for f in sys.argv[1:3]]
+for k in keys:
+    for m in ("d", "p", "q", "dp", "dq", "qi"):
+        k.pop(m, None)
+json.dump({"keys": keys}, open(sys.argv[3], "w"))
+k = json.load(open(sys.argv[2])); del k["kid"]
+json.dump(k, open(sys.argv[4], "w"))' "$TMP/rs_priv.json" "$TMP/ec1_priv.json" "$TMP/mixed.json" "$TMP/ec1_nokid.json"
+run jwt sign --key "$TMP/ec1_nokid.json" "$CLAIMS"
+ES_NOKID=$OUT
+check "jwt sign with a key without kid writes no kid" py 'import sys; sys.exit("kid" in lkt.parts(sys.argv[1])[0])' "$ES_NOKID"
+run jwt verify --jwks "$TMP/mixed.json" "$ES_NOKID"
+expect_valid "no kid, ES256 token, set of one RSA and one EC key -> exit 0"
+
+# ---- use / key_ops
+write_file "$TMP/enc.json" '{"keys":[{"kty":"oct","kid":"k1","alg":"HS256","use":"enc","k":"'$K'"}]}'
+run jwt verify --jwks "$TMP/enc.json" "$TOK"
+expect_invalid "the kid names a key with use enc -> 1 key_not_for_signing" key_not_for_signing
+write_file "$TMP/signonly.json" '{"keys":[{"kty":"oct","kid":"k1","alg":"HS256","key_ops":["sign"],"k":"'$K'"}]}'
+run jwt verify --jwks "$TMP/signonly.json" "$TOK"
+expect_invalid "the kid names a key whose key_ops lack verify -> 1 key_not_for_signing" key_not_for_signing
+write_file "$TMP/verifyonly.json" '{"keys":[{"kty":"oct","kid":"k1","alg":"HS256","key_ops":["verify"],"k":"'$K'"}]}'
+run jwt verify --jwks "$TMP/verifyonly.json" "$TOK"
+expect_valid "key_ops [verify] -> exit 0"
+write_file "$TMP/verifyonly.key" '{"kty":"oct","kid":"k1","alg":"HS256","key_ops":["verify"],"k":"'$K'"}'
+run jwt sign --key "$TMP/verifyonly.key" "$CLAIMS"
+expect_rc "jwt sign with key_ops [verify] -> exit 1" 1
+check "... saying key_not_for_signing" test "${ERR#*key_not_for_signing}" != "$ERR"
+
 # ---- mutations: never exit 0, never crash, always exactly one "invalid: WORD" line
 REASONS="malformed too_large bad_base64 bad_json duplicate_member alg_none alg_not_allowed no_matching_key bad_signature weak_key unsupported_crit expired not_yet_valid issued_in_future bad_issuer bad_audience missing_claim bad_claim bad_typ bad_header"
 py 'import sys, random

@@ -542,53 +542,191 @@ static void test_unsupported(void **state)
 	}
 }
 
-/* use / key_ops that exclude signatures (RFC 7517 §4.2, §4.3): the key never verifies. */
+/* base (a JWK's JSON) with the members of the object text extra set on it. */
+static char *with_members(const char *base, const char *extra)
+{
+	json_t *o = loads(base), *x = loads(extra);
+	assert_int_equal(json_object_update(o, x), 0);
+	char *s = json_dumps(o, JSON_COMPACT);
+	assert_non_null(s);
+	json_decref(o);
+	json_decref(x);
+	return s;
+}
+
+/*
+ * use / key_ops (RFC 7517 §4.2, §4.3) are honoured in both directions: "use" other than
+ * "sig", or key_ops without "verify", never verifies, whether the key comes from
+ * lk_jwk_parse (then lk_jwks_new) or from a JWKS, and a token naming it by kid fails with
+ * key_not_for_signing; key_ops without "sign" never signs. A key left with no operation at
+ * all is refused at parse. key_ops must be an array of strings without repeated values.
+ *
+ * The hazard: a JWKS publishes a key marked for encryption, or for signing only, and a
+ * verifier that ignores the marking (or that reads ["sign"] as "a signature key, so fine
+ * for verifying") accepts tokens under a key its owner never meant to vouch for tokens.
+ */
 static void test_key_use(void **state)
 {
-	lk_jwk *hk = lkt_gen(LK_ALG_HS256, "u");
-	char *tok = NULL;
-	struct lk_errinfo ei;
-	assert_rc(lk_jws_sign(hk, NULL, "{}", 2, &tok, NULL, &ei), LK_OK);
-	size_t sl;
-	uint8_t *secret = lkt_member(hk, "k", &sl);
-	char *kb = lkt_b64e(secret, sl);
+	enum { NA = -1 };
+	lk_jwk *hk = lkt_gen(LK_ALG_HS256, "u"), *ek = lkt_gen(LK_ALG_ES256, "u");
+	char *hs = NULL, *ec = NULL, *ecpub = NULL;
+	assert_rc(lk_jwk_to_json(hk, 1, &hs, NULL), LK_OK);
+	assert_rc(lk_jwk_to_json(ek, 1, &ec, NULL), LK_OK);
+	assert_rc(lk_jwk_to_json(ek, 0, &ecpub, NULL), LK_OK);
 	static const struct {
+		int base; /* 0 oct, 1 EC private, 2 EC public */
 		const char *extra;
-		int usable;
+		int parse, sign, verify, jwks; /* NA: not applicable */
 	} cases[] = {
-		{"\"use\":\"enc\"", 0},
-		{"\"key_ops\":[\"encrypt\",\"decrypt\"]", 0},
-		{"\"use\":\"sig\"", 1},
-		{"\"key_ops\":[\"verify\"]", 1},
-		{"\"key_ops\":[\"sign\",\"verify\"]", 1},
+		{0, "{\"use\":\"enc\"}", LK_EKEY_USE, NA, NA, LK_EKEY_USE},
+		{0, "{\"use\":\"sig\"}", LK_OK, LK_OK, LK_OK, LK_OK},
+		{0, "{\"key_ops\":[\"encrypt\",\"decrypt\"]}", LK_EKEY_USE, NA, NA, LK_EKEY_USE},
+		{0, "{\"key_ops\":[]}", LK_EKEY_USE, NA, NA, LK_EKEY_USE},
+		{0, "{\"key_ops\":[\"verify\"]}", LK_OK, LK_EKEY_USE, LK_OK, LK_OK},
+		{0, "{\"key_ops\":[\"sign\"]}", LK_OK, LK_OK, LK_EKEY_USE, LK_EKEY_USE},
+		{0, "{\"key_ops\":[\"sign\",\"verify\"]}", LK_OK, LK_OK, LK_OK, LK_OK},
+		{0, "{\"use\":\"sig\",\"key_ops\":[\"sign\"]}", LK_OK, LK_OK, LK_EKEY_USE, LK_EKEY_USE},
+		{0, "{\"key_ops\":[\"verify\",\"wrapKey\"]}", LK_OK, LK_EKEY_USE, LK_OK, LK_OK},
+		{0, "{\"use\":\"enc\",\"key_ops\":[\"verify\"]}", LK_EKEY_USE, NA, NA, LK_EKEY_USE},
+		{0, "{\"key_ops\":\"verify\"}", LK_EKEY, NA, NA, LK_EKEY},
+		{0, "{\"key_ops\":[\"verify\",7]}", LK_EKEY, NA, NA, LK_EKEY},
+		{0, "{\"key_ops\":[\"verify\",\"verify\"]}", LK_EKEY, NA, NA, LK_EKEY},
+		{0, "{\"key_ops\":[\"sign\",\"verify\",\"sign\"]}", LK_EKEY, NA, NA, LK_EKEY},
+		{1, "{\"key_ops\":[\"sign\"]}", LK_OK, LK_OK, LK_EKEY_USE, LK_EKEY_USE},
+		{1, "{\"key_ops\":[\"verify\"]}", LK_OK, LK_EKEY_USE, LK_OK, LK_OK},
+		{1, "{\"key_ops\":[\"sign\",\"verify\"]}", LK_OK, LK_OK, LK_OK, LK_OK},
+		{1, "{\"use\":\"enc\"}", LK_EKEY_USE, NA, NA, LK_EKEY_USE},
+		{2, "{\"key_ops\":[\"verify\"]}", LK_OK, LK_ENO_PRIVATE, LK_OK, LK_OK},
+		{2, "{\"key_ops\":[\"sign\"]}", LK_EKEY_USE, NA, NA, LK_EKEY_USE},
+		{2, "{\"use\":\"enc\"}", LK_EKEY_USE, NA, NA, LK_EKEY_USE},
+		{2, "{}", LK_OK, LK_ENO_PRIVATE, LK_OK, LK_OK},
 	};
+	/* tokens by the unrestricted keys, naming kid "u", and without kid */
+	char *tok[2] = {NULL, NULL}, *nokid[2] = {NULL, NULL};
+	struct lk_errinfo ei;
+	assert_rc(lk_jws_sign(hk, NULL, "{}", 2, &tok[0], NULL, &ei), LK_OK);
+	assert_rc(lk_jws_sign(ek, NULL, "{}", 2, &tok[1], NULL, &ei), LK_OK);
+	for (int b = 0; b < 2; b++) {
+		json_t *o = loads(b ? ec : hs);
+		json_object_del(o, "kid");
+		char *js = json_dumps(o, JSON_COMPACT);
+		lk_jwk *k = lkt_jwk(js);
+		assert_rc(lk_jws_sign(k, NULL, "{}", 2, &nokid[b], NULL, &ei), LK_OK);
+		char *h = NULL, *pl = NULL;
+		assert_rc(lk_jws_decode_unverified(nokid[b], strlen(nokid[b]), &h, &pl, NULL, &ei),
+			  LK_OK);
+		assert_null(strstr(h, "kid"));
+		free(h);
+		free(pl);
+		lk_jwk_free(k);
+		free(js);
+		json_decref(o);
+	}
+	const char *base[3] = {hs, ec, ecpub};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		char *js = lkt_fmt("{\"kty\":\"oct\",\"alg\":\"HS256\",\"kid\":\"u\",\"k\":\"%s\",%s}",
-				   kb, cases[i].extra);
+		int b = cases[i].base, t = b ? 1 : 0;
+		char *js = with_members(base[b], cases[i].extra);
 		lk_jwk *k = NULL;
 		enum lk_err rc = parse(js, &k);
-		if (cases[i].usable) {
-			assert_rc(rc, LK_OK);
+		if ((int)rc != cases[i].parse)
+			fail_msg("case %zu %s: parse %s, want %s", i, cases[i].extra, lk_err_str(rc),
+				 lk_err_str((enum lk_err)cases[i].parse));
+		if (k) {
+			char *out = NULL;
+			rc = lk_jws_sign(k, NULL, "{}", 2, &out, NULL, &ei);
+			if ((int)rc != cases[i].sign)
+				fail_msg("case %zu %s: sign %s, want %s", i, cases[i].extra,
+					 lk_err_str(rc), lk_err_str((enum lk_err)cases[i].sign));
+			free(out);
 			lk_jwks *s = lkt_set1(k);
-			assert_rc(lkt_jws_verify(s, tok, strlen(tok), 0, NULL, NULL), LK_OK);
+			if ((int)(rc = lkt_jws_verify(s, tok[t], strlen(tok[t]), 0, NULL, NULL)) !=
+			    cases[i].verify)
+				fail_msg("case %zu %s: verify %s, want %s", i, cases[i].extra,
+					 lk_err_str(rc), lk_err_str((enum lk_err)cases[i].verify));
+			/* without kid, a key that cannot verify is no candidate at all */
+			rc = lkt_jws_verify(s, nokid[t], strlen(nokid[t]), 0, NULL, NULL);
+			if (rc != (cases[i].verify == LK_OK ? LK_OK : LK_ENO_KEY))
+				fail_msg("case %zu %s: no kid: %s", i, cases[i].extra, lk_err_str(rc));
 			lk_jwks_free(s);
-		} else if (rc == LK_OK) {
-			/* kept, but a token for it fails */
-			lk_jwks *s = lkt_set1(k);
-			assert_rc(lkt_jws_verify(s, tok, strlen(tok), 0, NULL, NULL), LK_EKEY_USE);
-			lk_jwks_free(s);
-		} else {
-			if (rc != LK_EKEY_USE)
-				fail_msg("%s: %s, want key_not_for_signing", cases[i].extra,
-					 lk_err_str(rc));
 		}
+		/* the same key inside a JWKS (a private EC key is reduced to its public part) */
+		char *doc = lkt_fmt("{\"keys\":[%s]}", js);
+		lk_jwks *set = NULL;
+		assert_rc(lk_jwks_parse(doc, strlen(doc), &set, &ei), LK_OK);
+		if ((int)(rc = lkt_jws_verify(set, tok[t], strlen(tok[t]), 0, NULL, NULL)) !=
+		    cases[i].jwks)
+			fail_msg("case %zu %s: JWKS verify %s, want %s", i, cases[i].extra,
+				 lk_err_str(rc), lk_err_str((enum lk_err)cases[i].jwks));
+		rc = lkt_jws_verify(set, nokid[t], strlen(nokid[t]), 0, NULL, NULL);
+		if (rc != (cases[i].jwks == LK_OK ? LK_OK : LK_ENO_KEY))
+			fail_msg("case %zu %s: JWKS, no kid: %s", i, cases[i].extra, lk_err_str(rc));
+		assert_int_equal(lk_jwks_get(set, 0) != NULL, cases[i].jwks == LK_OK);
+		lk_jwks_free(set);
+		free(doc);
 		lk_jwk_free(k);
 		free(js);
 	}
-	free(kb);
-	free(secret);
-	free(tok);
+
+	/* key_ops is written back out: in full for the private form, and as ["verify"] (or
+	 * not at all: LK_EKEY_USE) for the public form, which can only verify */
+	char *js = with_members(ec, "{\"key_ops\":[\"sign\",\"verify\"]}");
+	lk_jwk *k = lkt_jwk(js), *so;
+	char *out = NULL;
+	assert_rc(lk_jwk_to_json(k, 1, &out, NULL), LK_OK);
+	json_t *o = loads(out);
+	json_t *want = loads("[\"sign\",\"verify\"]");
+	assert_true(json_equal(json_object_get(o, "key_ops"), want));
+	json_decref(want);
+	json_decref(o);
+	free(out);
+	assert_rc(lk_jwk_to_json(k, 0, &out, NULL), LK_OK);
+	o = loads(out);
+	want = loads("[\"verify\"]");
+	assert_true(json_equal(json_object_get(o, "key_ops"), want));
+	json_decref(want);
+	json_decref(o);
+	free(out);
+	lk_jwk_free(k);
+	free(js);
+	js = with_members(ec, "{\"key_ops\":[\"sign\"]}");
+	so = lkt_jwk(js);
+	out = (char *)0x1;
+	assert_rc(lk_jwk_to_json(so, 0, &out, NULL), LK_EKEY_USE);
+	assert_null(out);
+	/* the private form round-trips and stays sign-only */
+	assert_rc(lk_jwk_to_json(so, 1, &out, NULL), LK_OK);
+	k = lkt_jwk(out);
+	lk_jwks *s = lkt_set1(k);
+	assert_rc(lkt_jws_verify(s, tok[1], strlen(tok[1]), 0, NULL, NULL), LK_EKEY_USE);
+	lk_jwks_free(s);
+	lk_jwk_free(k);
+	free(out);
+	/* a published set leaves the sign-only key out */
+	lk_jwk *ed = lkt_gen(LK_ALG_EDDSA, "ed");
+	lk_jwk *two[] = {so, ed};
+	s = lkt_set(two, 2);
+	assert_rc(lk_jwks_to_json(s, &out, NULL), LK_OK);
+	o = loads(out);
+	assert_int_equal(json_array_size(json_object_get(o, "keys")), 1);
+	assert_str(json_string_value(json_object_get(json_array_get(json_object_get(o, "keys"), 0),
+						     "kid")),
+		   "ed");
+	json_decref(o);
+	free(out);
+	lk_jwks_free(s);
+	lk_jwk_free(ed);
+	lk_jwk_free(so);
+	free(js);
+
+	for (int b = 0; b < 2; b++) {
+		free(tok[b]);
+		free(nokid[b]);
+	}
+	free(hs);
+	free(ec);
+	free(ecpub);
 	lk_jwk_free(hk);
+	lk_jwk_free(ek);
 }
 
 /* A JWKS with one bad key and good ones: the set parses, keeps the bad key unusable,

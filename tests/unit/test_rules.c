@@ -1125,6 +1125,120 @@ static void test_max_token_size(void **state)
 	lk_jwk_free(k);
 }
 
+/* Claims JSON of exactly n bytes: sub, iat, 100 numbered claims, then a "pad" string. */
+static char *claims_of_len(size_t n)
+{
+	char *c = malloc(n + 1), *w = c;
+	assert_non_null(c);
+	w += sprintf(w, "{\"sub\":\"alice\",\"iat\":1700000000");
+	for (int i = 0; i < 100; i++)
+		w += sprintf(w, ",\"c%03d\":%d", i, i);
+	w += sprintf(w, ",\"pad\":\"");
+	size_t used = (size_t)(w - c) + 2;
+	assert_true(n >= used);
+	memset(w, 'p', n - used);
+	memcpy(w + (n - used), "\"}", 3);
+	assert_int_equal(strlen(c), n);
+	return c;
+}
+
+/*
+ * Rule: tokens over 8 KiB are refused, at the byte: 8,192 bytes of compact token verify,
+ * 8,193 do not, for HS256 and for ES256, with a payload of many claims. The token one byte
+ * over is correctly signed (by hand, through OpenSSL), so its only fault is its size; and
+ * lk_jws_sign makes the 8,192-byte token but refuses to make the 8,193-byte one.
+ */
+static void test_max_token_boundary(void **state)
+{
+	static const enum lk_alg algs[] = {LK_ALG_HS256, LK_ALG_ES256};
+	struct lk_verify_opts o = opts_now();
+
+	for (size_t ai = 0; ai < 2; ai++) {
+		const char *an = lk_alg_name(algs[ai]);
+		size_t siglen64 = algs[ai] == LK_ALG_HS256 ? 43 : 86;
+		/* a kid length that leaves a payload length L with L % 4 in {2, 3}: then both
+		 * L and L + 1 are lengths of some base64url text */
+		char kid[16], *hj = NULL;
+		size_t L = 0;
+		for (size_t kl = 1; kl < sizeof kid; kl++) {
+			memset(kid, 'k', kl);
+			kid[kl] = '\0';
+			free(hj);
+			hj = lkt_fmt("{\"alg\":\"%s\",\"kid\":\"%s\"}", an, kid);
+			char *h64 = lkt_b64e_str(hj);
+			L = LK_MAX_TOKEN - strlen(h64) - 2 - siglen64;
+			free(h64);
+			if (L % 4 >= 2)
+				break;
+		}
+		assert_true(L % 4 >= 2);
+		size_t m = L / 4 * 3 + L % 4 - 1; /* payload bytes whose encoding is L long */
+		char *at = claims_of_len(m), *over = claims_of_len(m + 1);
+
+		/* the library's own key signs the exact-size token, not the one over */
+		lk_jwk *k = lkt_gen(algs[ai], kid);
+		char *tok = NULL;
+		size_t tlen = 0;
+		struct lk_errinfo ei;
+		assert_rc(lk_jws_sign(k, NULL, at, m, &tok, &tlen, &ei), LK_OK);
+		assert_int_equal(tlen, LK_MAX_TOKEN);
+		assert_int_equal(strlen(tok), LK_MAX_TOKEN);
+		char *tok2 = (char *)0x1;
+		assert_rc(lk_jws_sign(k, NULL, over, m + 1, &tok2, NULL, &ei), LK_ETOO_LARGE);
+		assert_null(tok2);
+		lk_jwks *set = algs[ai] == LK_ALG_HS256 ? lkt_set1(k) : lkt_pubset(k);
+		lk_jwt *jwt = NULL;
+		assert_rc(lkt_jwt_verify(set, tok, &o, &jwt), LK_OK);
+		size_t rl;
+		const char *raw = lk_jwt_claim_raw(jwt, "c099", &rl);
+		assert_non_null(raw);
+		assert_int_equal(rl, 2);
+		assert_memory_equal(raw, "99", 2);
+		assert_str(lk_jwt_claim_str(jwt, "sub"), "alice");
+		lk_jwt_free(jwt);
+		assert_rc(lkt_jws_verify(set, tok, tlen, 0, NULL, NULL), LK_OK);
+		free(tok);
+
+		/* hand-signed: 8,192 bytes verify (control), 8,193 are too_large */
+		char *hand_at, *hand_over;
+		lk_jwks *hset;
+		EVP_PKEY *ek = NULL;
+		if (algs[ai] == LK_ALG_HS256) {
+			size_t sl;
+			uint8_t *sec = secret_of(k, &sl);
+			hand_at = lkt_hs_token(an, sec, sl, hj, at, m);
+			hand_over = lkt_hs_token(an, sec, sl, hj, over, m + 1);
+			free(sec);
+			hset = lk_jwks_ref(set);
+		} else {
+			ek = EVP_EC_gen("P-256");
+			assert_non_null(ek);
+			char *pj = lkt_pkey_jwk(ek, kid);
+			lk_jwk *pk = lkt_jwk(pj);
+			hset = lkt_set1(pk);
+			lk_jwk_free(pk);
+			free(pj);
+			hand_at = lkt_pkey_token(ek, an, hj, at, m);
+			hand_over = lkt_pkey_token(ek, an, hj, over, m + 1);
+		}
+		assert_int_equal(strlen(hand_at), LK_MAX_TOKEN);
+		assert_int_equal(strlen(hand_over), LK_MAX_TOKEN + 1);
+		assert_rc(lkt_jwt_verify(hset, hand_at, &o, NULL), LK_OK);
+		assert_rc(lkt_jwt_verify(hset, hand_over, &o, NULL), LK_ETOO_LARGE);
+		assert_rc(lkt_jws_verify(hset, hand_over, LK_MAX_TOKEN + 1, 0, NULL, NULL),
+			  LK_ETOO_LARGE);
+		EVP_PKEY_free(ek);
+		lk_jwks_free(hset);
+		free(hand_at);
+		free(hand_over);
+		lk_jwks_free(set);
+		lk_jwk_free(k);
+		free(at);
+		free(over);
+		free(hj);
+	}
+}
+
 /*
  * Rule: no duplicate members, in header or payload.
  *
@@ -1385,6 +1499,196 @@ static void test_kid_selection(void **state)
 	lk_jwk_free(b);
 }
 
+/* An oct JWK with a secret of n bytes (all equal to fill), kid and extra members. */
+static char *oct_json(const char *kid, int fill, size_t n, const char *extra)
+{
+	uint8_t sec[64];
+	assert_true(n <= sizeof sec);
+	memset(sec, fill, n);
+	char *kb = lkt_b64e(sec, n);
+	char *js = lkt_fmt("{\"kty\":\"oct\",\"kid\":\"%s\",\"k\":\"%s\"%s%s}", kid, kb,
+			   *extra ? "," : "", extra);
+	free(kb);
+	return js;
+}
+
+/* An HS256 token over CLAIMS with header h, MACed with n bytes of fill. */
+static char *hs_fill(int fill, size_t n, const char *h)
+{
+	uint8_t sec[64];
+	memset(sec, fill, n);
+	return lkt_hs_token("HS256", sec, n, h, CLAIMS, strlen(CLAIMS));
+}
+
+static lk_jwks *parse_set(const char *doc)
+{
+	lk_jwks *s = NULL;
+	struct lk_errinfo ei;
+	enum lk_err rc = lk_jwks_parse(doc, strlen(doc), &s, &ei);
+	if (rc != LK_OK)
+		fail_msg("lk_jwks_parse: %s (%s)", lk_err_str(rc), ei.detail);
+	return s;
+}
+
+/* Both verify entry points give want for token t. */
+static void both_rc(const lk_jwks *set, const char *t, enum lk_err want)
+{
+	struct lk_verify_opts o = opts_now();
+	assert_rc(lkt_jwt_verify(set, t, &o, NULL), want);
+	assert_rc(lkt_jws_verify(set, t, strlen(t), 0, NULL, NULL), want);
+}
+
+/*
+ * Rule: a token without kid verifies only when exactly one key of the set fits its
+ * algorithm; with two or more it is refused as ambiguous.
+ *
+ * Attack: a verifier that, lacking a kid, tries every key of its set accepts a token under
+ * whichever key happens to verify it, so a key the operator meant for one issuer or tenant
+ * silently vouches for another's tokens; and every forged token without kid costs one
+ * signature check per key (a full JWKS is 64 keys, 64 RSA verifications). latchkey counts
+ * the keys that fit first and refuses with ambiguous_key before any signature check. Keys
+ * that cannot verify are not candidates: another key type, "use":"enc", key_ops without
+ * "verify", a weak key; so a set of one RSA and one EC key still verifies ES256 tokens
+ * without kid.
+ */
+static void test_kidless_one_fitting_key(void **state)
+{
+	const char *nokid = "{\"alg\":\"HS256\"}";
+	char *ja = oct_json("a", 'a', 32, ""), *jb = oct_json("b", 'b', 32, "");
+	lk_jwk *a = lkt_jwk(ja), *b = lkt_jwk(jb);
+	lk_jwk *ab[] = {a, b};
+	lk_jwks *one = lkt_set1(a), *two = lkt_set(ab, 2), *empty = lkt_set(NULL, 0);
+	char *ta = hs_fill('a', 32, nokid), *tb = hs_fill('b', 32, nokid);
+
+	/* 1 fitting key: verifies */
+	both_rc(one, ta, LK_OK);
+	/* 2 fitting keys: refused, even though b's token is genuine */
+	both_rc(two, tb, LK_EKEY_AMBIGUOUS);
+	both_rc(two, ta, LK_EKEY_AMBIGUOUS);
+	/* a forged signature gets the same answer: no key was tried */
+	char *forged = lkt_fmt("%.*s%s", (int)(strrchr(tb, '.') + 1 - tb), tb,
+			       "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+	both_rc(two, forged, LK_EKEY_AMBIGUOUS);
+	both_rc(one, forged, LK_EBAD_SIGNATURE);
+	/* control: naming the key settles it */
+	char *tbk = hs_fill('b', 32, "{\"alg\":\"HS256\",\"kid\":\"b\"}");
+	both_rc(two, tbk, LK_OK);
+	/* 0 fitting keys */
+	both_rc(empty, ta, LK_ENO_KEY);
+	lk_jwk *es = lkt_gen(LK_ALG_ES256, "es");
+	lk_jwks *esonly = lkt_set1(es);
+	both_rc(esonly, ta, LK_EALG_NOT_ALLOWED);
+
+	/* an oct key without "alg" and a 64-byte secret admits HS256 too: it fits */
+	char *j64 = oct_json("wide", 'w', 64, "");
+	char *doc = lkt_fmt("{\"keys\":[%s,%s]}", ja, j64);
+	lk_jwks *wide = parse_set(doc);
+	both_rc(wide, ta, LK_EKEY_AMBIGUOUS);
+	lk_jwks_free(wide);
+	free(doc);
+	/* ... but one whose "alg" is HS384 does not */
+	char *j384 = oct_json("h384", 'h', 48, "\"alg\":\"HS384\"");
+	doc = lkt_fmt("{\"keys\":[%s,%s]}", ja, j384);
+	lk_jwks *s384 = parse_set(doc);
+	both_rc(s384, ta, LK_OK);
+	lk_jwks_free(s384);
+	free(doc);
+
+	/* keys that cannot verify do not count: "use":"enc", key_ops without "verify", weak
+	 * (16 bytes), and an ES256 key; each one's control twin with the flaw removed does */
+	static const struct {
+		const char *extra;
+		size_t n;
+	} cannot[] = {
+		{"\"use\":\"enc\"", 32},
+		{"\"key_ops\":[\"sign\"]", 32},
+		{"\"key_ops\":[\"encrypt\"]", 32},
+		{"", 16},
+	};
+	for (size_t i = 0; i < sizeof cannot / sizeof cannot[0]; i++) {
+		char *jx = oct_json("x", 'x', cannot[i].n, cannot[i].extra);
+		char *jok = oct_json("x", 'x', 32, "\"use\":\"sig\",\"key_ops\":[\"sign\",\"verify\"]");
+		char *esj = NULL;
+		assert_rc(lk_jwk_to_json(es, 0, &esj, NULL), LK_OK);
+		doc = lkt_fmt("{\"keys\":[%s,%s,%s]}", jx, ja, esj);
+		lk_jwks *s = parse_set(doc);
+		both_rc(s, ta, LK_OK);
+		lk_jwks_free(s);
+		free(doc);
+		doc = lkt_fmt("{\"keys\":[%s,%s,%s]}", jok, ja, esj);
+		s = parse_set(doc);
+		both_rc(s, ta, LK_EKEY_AMBIGUOUS);
+		lk_jwks_free(s);
+		free(doc);
+		free(esj);
+		free(jok);
+		free(jx);
+	}
+	/* the same for a sign-only key handed to lk_jwks_new (not reduced by a JWKS parse) */
+	char *jso = oct_json("so", 's', 32, "\"key_ops\":[\"sign\"]");
+	lk_jwk *so = lkt_jwk(jso);
+	lk_jwk *aso[] = {so, a};
+	lk_jwks *sset = lkt_set(aso, 2);
+	both_rc(sset, ta, LK_OK);
+	lk_jwks_free(sset);
+
+	/* mixed types: one RSA and one EC key, tokens without kid */
+	EVP_PKEY *rk = EVP_RSA_gen(2048), *ek = EVP_EC_gen("P-256"), *ek2 = EVP_EC_gen("P-256");
+	assert_non_null(rk);
+	assert_non_null(ek);
+	assert_non_null(ek2);
+	char *rj = lkt_pkey_jwk(rk, NULL), *ej = lkt_pkey_jwk(ek, NULL), *ej2 = lkt_pkey_jwk(ek2, NULL);
+	doc = lkt_fmt("{\"keys\":[%s,%s]}", rj, ej);
+	lk_jwks *mixed = parse_set(doc);
+	free(doc);
+	char *tes = lkt_pkey_token(ek, "ES256", "{\"alg\":\"ES256\"}", CLAIMS, strlen(CLAIMS));
+	char *trs = lkt_pkey_token(rk, "RS256", "{\"alg\":\"RS256\"}", CLAIMS, strlen(CLAIMS));
+	char *tps = lkt_pkey_token(rk, "PS256", "{\"alg\":\"PS256\"}", CLAIMS, strlen(CLAIMS));
+	char *tes2 = lkt_pkey_token(ek2, "ES256", "{\"alg\":\"ES256\"}", CLAIMS, strlen(CLAIMS));
+	both_rc(mixed, tes, LK_OK);
+	both_rc(mixed, trs, LK_OK);
+	both_rc(mixed, tps, LK_OK);
+	both_rc(mixed, tes2, LK_EBAD_SIGNATURE); /* the one EC key was tried, and is not ek2 */
+	both_rc(mixed, ta, LK_EALG_NOT_ALLOWED);
+	/* a second EC key makes ES256 ambiguous; RS256 still has one key */
+	doc = lkt_fmt("{\"keys\":[%s,%s,%s]}", rj, ej, ej2);
+	lk_jwks *mixed2 = parse_set(doc);
+	free(doc);
+	both_rc(mixed2, tes, LK_EKEY_AMBIGUOUS);
+	both_rc(mixed2, tes2, LK_EKEY_AMBIGUOUS);
+	both_rc(mixed2, trs, LK_OK);
+
+	lk_jwks_free(mixed2);
+	lk_jwks_free(mixed);
+	free(tes);
+	free(trs);
+	free(tps);
+	free(tes2);
+	free(rj);
+	free(ej);
+	free(ej2);
+	EVP_PKEY_free(rk);
+	EVP_PKEY_free(ek);
+	EVP_PKEY_free(ek2);
+	lk_jwk_free(so);
+	free(jso);
+	free(j384);
+	free(j64);
+	lk_jwks_free(esonly);
+	lk_jwk_free(es);
+	free(tbk);
+	free(forged);
+	free(ta);
+	free(tb);
+	lk_jwks_free(empty);
+	lk_jwks_free(two);
+	lk_jwks_free(one);
+	lk_jwk_free(a);
+	lk_jwk_free(b);
+	free(ja);
+	free(jb);
+}
+
 /* Every code has its stable reason word and class (docs/errors.md, `jwt verify` output);
  * an unknown number is "unknown". */
 static void test_error_words(void **state)
@@ -1415,6 +1719,8 @@ static void test_error_words(void **state)
 		{LK_ECLAIM_TYPE, "bad_claim", LK_CLASS_REJECTED},
 		{LK_ETYP, "bad_typ", LK_CLASS_REJECTED},
 		{LK_EHEADER, "bad_header", LK_CLASS_REJECTED},
+		{LK_EREVOKED, "revoked", LK_CLASS_REJECTED},
+		{LK_EKEY_AMBIGUOUS, "ambiguous_key", LK_CLASS_REJECTED},
 		{LK_EKEY, "bad_key", LK_CLASS_KEY},
 		{LK_EUNSUPPORTED, "unsupported", LK_CLASS_KEY},
 		{LK_EKEY_USE, "key_not_for_signing", LK_CLASS_KEY},
@@ -1456,11 +1762,13 @@ int main(void)
 		cmocka_unit_test(test_typ),
 		cmocka_unit_test(test_strict_base64url),
 		cmocka_unit_test(test_max_token_size),
+		cmocka_unit_test(test_max_token_boundary),
 		cmocka_unit_test(test_duplicate_members),
 		cmocka_unit_test(test_structure),
 		cmocka_unit_test(test_payload_not_object),
 		cmocka_unit_test(test_invalid_utf8),
 		cmocka_unit_test(test_kid_selection),
+		cmocka_unit_test(test_kidless_one_fitting_key),
 		cmocka_unit_test(test_error_words),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
