@@ -56,7 +56,7 @@
 
 #define AUDIT_CAP 10000       /* audit events kept (a capped list; sqlite keeps all) */
 #define PURGE_BATCH 1000      /* index members one session_purge script handles */
-#define SCHEMA_VERSION 1      /* lk:{g}:schema; bump when the layout changes */
+#define SCHEMA_VERSION 2      /* lk:{g}:schema; bump when the layout changes */
 
 /* ---------------------------------------------------------------- Lua */
 
@@ -132,11 +132,13 @@
 	"  if num(f[2]) > t then record('sid', f[1], 0, t + rev_ttl(), t) end\n"           \
 	"  return 1\n"                                                                     \
 	"end\n"                                                                            \
-	/* Delete one refresh token; the refresh_end trigger. 1 when it existed. */        \
-	"local function rt_del(uid, hex, t)\n"                                             \
+	/* Delete one refresh token; the refresh_end trigger unless quiet (the caller has  \
+	 * revoked the family already). 1 when it existed. */                              \
+	"local function rt_del(uid, hex, t, quiet)\n"                                      \
 	"  local k = U(uid, 'r:' .. hex)\n"                                                \
 	"  local f = redis.call('HMGET', k, 'family', 'used_at', 'expires')\n"             \
 	"  redis.call('SREM', U(uid, 'refresh'), hex)\n"                                   \
+	"  redis.call('ZREM', G .. 'rt_used', uid .. ':' .. hex)\n"                        \
 	"  if redis.call('GET', 'lk:rt:' .. hex) == uid then\n"                            \
 	"    redis.call('DEL', 'lk:rt:' .. hex)\n"                                         \
 	"  end\n"                                                                          \
@@ -147,7 +149,7 @@
 	"  if redis.call('SCARD', fk) == 0 and redis.call('GET', 'lk:fam:' .. f[1]) == uid then\n" \
 	"    redis.call('DEL', 'lk:fam:' .. f[1])\n"                                       \
 	"  end\n"                                                                          \
-	"  if num(f[2]) == 0 and num(f[3]) > t then\n"                                     \
+	"  if not quiet and num(f[2]) == 0 and num(f[3]) > t then\n"                       \
 	"    record('sid', f[1], 0, t + rev_ttl(), t)\n"                                   \
 	"  end\n"                                                                          \
 	"  return 1\n"                                                                     \
@@ -191,6 +193,10 @@ enum scr {
 	SC_RT_DEL_USER,
 	SC_REVOKE_ADD,
 	SC_RL_FAIL,
+	SC_RL_STEP,
+	SC_REVOKE_USER,
+	SC_RT_PURGE,
+	SC_MIGRATE_2,
 	SC_COUNT_
 };
 
@@ -296,14 +302,15 @@ static struct lk_rd_script lua[SC_COUNT_] = {
 	SESS_OUT
 	"return out\n"},
 
-	/* ARGV: hex now older_than. -> {0} whether or not it wrote. */
+	/* ARGV: hex now older_than. -> {0} whether or not it wrote; {1}: no such session. */
 	[SC_SESS_TOUCH] = {RW
 	"local hex = ARGV[1]\n"
 	"local uid = redis.call('GET', 'lk:sess:' .. hex)\n"
-	"if not uid then return {0} end\n"
+	"if not uid then return {1} end\n"
 	"local k = U(uid, 's:' .. hex)\n"
 	"local ls = redis.call('HGET', k, 'last_seen')\n"
-	"if ls and num(ls) < num(ARGV[3]) then\n"
+	"if not ls then return {1} end\n"
+	"if num(ls) < num(ARGV[3]) then\n"
 	"  redis.call('HSET', k, 'last_seen', ARGV[2])\n"
 	"  redis.call('ZADD', G .. 'sess_seen', 'XX', num(ARGV[2]), uid .. ':' .. hex)\n"
 	"end\n"
@@ -494,22 +501,25 @@ static struct lk_rd_script lua[SC_COUNT_] = {
 	"if not used then return {1} end\n"
 	"if num(used) ~= 0 then return {2} end\n"
 	"redis.call('HSET', k, 'used_at', ARGV[2], 'next_access', ARGV[3])\n"
+	"if ARGV[3] ~= '' then\n"
+	"  redis.call('ZADD', G .. 'rt_used', num(ARGV[2]), uid .. ':' .. ARGV[1])\n"
+	"end\n"
 	"return {0}\n"},
 
 	/* ARGV: family until. -> {0, n} */
 	[SC_FAMILY_REVOKE] = {RW
 	"local t, n = clock(), 0\n"
+	"record('sid', ARGV[1], 0, ARGV[2], t)\n"
 	"local uid = redis.call('GET', 'lk:fam:' .. ARGV[1])\n"
 	"if uid then\n"
 	"  for _, hex in ipairs(redis.call('SMEMBERS', U(uid, 'f:' .. ARGV[1]))) do\n"
-	"    n = n + rt_del(uid, hex, t)\n"
+	"    n = n + rt_del(uid, hex, t, true)\n"
 	"  end\n"
 	"  redis.call('DEL', U(uid, 'f:' .. ARGV[1]))\n"
 	"  if redis.call('GET', 'lk:fam:' .. ARGV[1]) == uid then\n"
 	"    redis.call('DEL', 'lk:fam:' .. ARGV[1])\n"
 	"  end\n"
 	"end\n"
-	"record('sid', ARGV[1], 0, ARGV[2], t)\n"
 	"bump()\n"
 	"return {0, n}\n"},
 
@@ -545,6 +555,112 @@ static struct lk_rd_script lua[SC_COUNT_] = {
 	"if b[1] then t = math.min(cap, num(b[1]) + (now - num(b[2])) * cap / 60) end\n"
 	"redis.call('HSET', i, 't', tostring(t - 1), 'l', now)\n"
 	"redis.call('EXPIRE', i, ttl)\n"
+	"return {0}\n"},
+	/* ARGV: pair ip now pair_free backoff_max ip_per_min step ('take' or 'release').
+	 * lk_rl_policy() of auth/rlpolicy.h, step for step: change the two together. Keys
+	 * live backoff_max + 60 s after their last change. -> {0, wait}; a take that must
+	 * wait writes nothing. */
+	[SC_RL_STEP] = {RW
+	"local p, i = 'lk:rl:' .. ARGV[1], 'lk:rl:' .. ARGV[2]\n"
+	"local now, free, bmax, cap = num(ARGV[3]), num(ARGV[4]), num(ARGV[5]), num(ARGV[6])\n"
+	"if cap <= 0 then cap = 1 end\n"
+	"local rate, ttl = cap / 60, bmax + 60\n"
+	"local pf = redis.call('HMGET', p, 'f', 'l')\n"
+	"local ib = redis.call('HMGET', i, 't', 'l')\n"
+	"local fails, plast = 0, 0\n"
+	"if pf[2] and now - num(pf[2]) <= ttl then fails, plast = num(pf[1]), num(pf[2]) end\n"
+	"local tok, ilast, had = cap, now, false\n"
+	"if ib[2] and now - num(ib[2]) <= ttl then\n"
+	"  tok, ilast, had = num(ib[1]), num(ib[2]), true\n"
+	"end\n"
+	"if now > ilast then tok = tok + (now - ilast) * rate end\n"
+	"if tok > cap then tok = cap end\n"
+	"if now > ilast then ilast = now end\n"
+	"local wait = 0\n"
+	"if tok < 1 then wait = math.floor((1 - tok) / rate) + 1 end\n"
+	"if fails >= free then\n"
+	"  local backoff = bmax\n"
+	"  if fails - free < 30 then backoff = math.min(2 ^ (fails - free), bmax) end\n"
+	"  if plast + backoff - now > wait then wait = plast + backoff - now end\n"
+	"end\n"
+	"if ARGV[7] == 'take' then\n"
+	"  if wait > 0 then return {0, wait} end\n"
+	"  redis.call('HSET', p, 'f', fails + 1, 'l', now)\n"
+	"  redis.call('EXPIRE', p, ttl)\n"
+	"  redis.call('HSET', i, 't', tostring(tok - 1), 'l', now)\n"
+	"  redis.call('EXPIRE', i, ttl)\n"
+	"  return {0, 0}\n"
+	"end\n"
+	"redis.call('DEL', p)\n"
+	"if had then\n"
+	"  redis.call('HSET', i, 't', tostring(math.min(cap, tok + 1)), 'l', ilast)\n"
+	"  redis.call('EXPIRE', i, ttl)\n"
+	"end\n"
+	"return {0, 0}\n"},
+
+	/* ARGV: uid (negative: everyone), keep-hex (may be ''), until. The sessions (each
+	 * recording its sid as sess_del does), then one sid revocation per refresh family until
+	 * `until`, then the refresh tokens, quietly. -> {0, sessions, families} */
+	[SC_REVOKE_USER] = {RW
+	"local t, ns, nf = clock(), 0, 0\n"
+	"local ids = {ARGV[1]}\n"
+	"if num(ARGV[1]) < 0 then ids = redis.call('HVALS', G .. 'names') end\n"
+	"for _, id in ipairs(ids) do\n"
+	"  for _, hex in ipairs(redis.call('SMEMBERS', U(id, 'sessions'))) do\n"
+	"    if hex ~= ARGV[2] then ns = ns + sess_del(id, hex, t) end\n"
+	"  end\n"
+	"  local rts, seen = redis.call('SMEMBERS', U(id, 'refresh')), {}\n"
+	"  for _, hex in ipairs(rts) do\n"
+	"    local f = redis.call('HGET', U(id, 'r:' .. hex), 'family')\n"
+	"    if f and not seen[f] then\n"
+	"      seen[f] = true\n"
+	"      nf = nf + 1\n"
+	"      record('sid', f, 0, ARGV[3], t)\n"
+	"    end\n"
+	"  end\n"
+	"  for _, hex in ipairs(rts) do rt_del(id, hex, t, true) end\n"
+	"  redis.call('DEL', U(id, 'refresh'))\n"
+	"end\n"
+	"if ns + nf > 0 then bump() end\n"
+	"return {0, ns, nf}\n"},
+
+	/* ARGV: used_before batch. Clear next_access of tokens used before used_before (their
+	 * grace window is over), one batch of lk:{g}:rt_used. -> {0, trimmed, more} */
+	[SC_RT_PURGE] = {RW
+	"local n = 0\n"
+	"local batch = num(ARGV[2])\n"
+	"local m = redis.call('ZRANGEBYSCORE', G .. 'rt_used', '-inf', '(' .. ARGV[1],\n"
+	"                     'LIMIT', 0, batch)\n"
+	"for _, x in ipairs(m) do\n"
+	"  local u, h = split(x)\n"
+	"  if u then\n"
+	"    local k = U(u, 'r:' .. h)\n"
+	"    local na = redis.call('HGET', k, 'next_access')\n"
+	"    if na and na ~= '' then\n"
+	"      redis.call('HSET', k, 'next_access', '')\n"
+	"      n = n + 1\n"
+	"    end\n"
+	"  end\n"
+	"  redis.call('ZREM', G .. 'rt_used', x)\n"
+	"end\n"
+	"local more = 0\n"
+	"if #m == batch then more = 1 end\n"
+	"return {0, n, more}\n"},
+
+	/* Layout 1 -> 2: index the used refresh tokens that still hold next_access in
+	 * lk:{g}:rt_used (for refresh_purge). Runs once, under the schema's own check. ->
+	 * {0} */
+	[SC_MIGRATE_2] = {RW
+	"if redis.call('GET', G .. 'schema') ~= '1' then return {0} end\n"
+	"for _, id in ipairs(redis.call('HVALS', G .. 'names')) do\n"
+	"  for _, hex in ipairs(redis.call('SMEMBERS', U(id, 'refresh'))) do\n"
+	"    local f = redis.call('HMGET', U(id, 'r:' .. hex), 'used_at', 'next_access')\n"
+	"    if f[1] and num(f[1]) ~= 0 and f[2] and f[2] ~= '' then\n"
+	"      redis.call('ZADD', G .. 'rt_used', num(f[1]), id .. ':' .. hex)\n"
+	"    end\n"
+	"  end\n"
+	"end\n"
+	"redis.call('SET', G .. 'schema', '2')\n"
 	"return {0}\n"},
 };
 
@@ -606,6 +722,8 @@ static void rd_close(struct lk_store *base)
 	lk_rd_free(rd(base));
 }
 
+/* Claim the database for this layout version, migrate an older one, or refuse a newer
+ * one. */
 static enum lk_err check_schema(struct rd_store *st, struct lk_errinfo *ei)
 {
 	char ver[16];
@@ -629,6 +747,10 @@ static enum lk_err check_schema(struct rd_store *st, struct lk_errinfo *ei)
 		err = lk_errf(ei, LK_ESTORE_VERSION,
 			      "%s: layout v%lld is newer than this latchkey (v%d); upgrade",
 			      st->where, (long long)v, SCHEMA_VERSION);
+	} else if (v == 1) {
+		struct lk_rd_args a = {0};
+		if ((err = rscript0(st, SC_MIGRATE_2, &a)))
+			err = lk_errf(ei, err, "%s: cannot migrate layout v1 to v2", st->where);
 	}
 	freeReplyObject(r);
 	return err;
@@ -931,7 +1053,7 @@ static enum lk_err rd_session_get(struct lk_store *base, const unsigned char id_
 	return err;
 }
 
-/* LK_OK both when last_seen moved and when there was nothing to do (as sqlite.c). */
+/* LK_OK when the session exists (last_seen moved or not), LK_ENOT_FOUND when not. */
 static enum lk_err rd_session_touch(struct lk_store *base, const unsigned char id_hash[32],
 				    int64_t now, int64_t older_than)
 {
@@ -1425,6 +1547,73 @@ static enum lk_err rd_refresh_del_user(struct lk_store *base, int64_t user_id, i
 	return rscript_n(rd(base), SC_RT_DEL_USER, &a, n);
 }
 
+/* ---------------------------------------------------------------- sign-out */
+
+static enum lk_err rd_revoke_user(struct lk_store *base, int64_t user_id,
+				  const unsigned char *keep, int64_t until, int64_t *sessions,
+				  int64_t *families)
+{
+	struct lk_rd_args a = {0};
+	redisReply *r = NULL;
+	int64_t ns = 0, nf = 0;
+	enum lk_err err;
+
+	lk_rd_arg_i64(&a, user_id < 0 ? -1 : user_id);
+	if (keep)
+		lk_rd_arg_hex(&a, keep);
+	else
+		lk_rd_arg(&a, "", 0);
+	lk_rd_arg_i64(&a, until);
+	if ((err = rscript(rd(base), SC_REVOKE_USER, &a, &r)))
+		return err;
+	if (r->elements != 3 || !lk_rd_int(r->element[1], &ns) || !lk_rd_int(r->element[2], &nf))
+		err = LK_ESTORE_CORRUPT;
+	freeReplyObject(r);
+	if (err)
+		return err;
+	if (sessions)
+		*sessions = ns;
+	if (families)
+		*families = nf;
+	return LK_OK;
+}
+
+/*
+ * Expired refresh tokens leave by their own TTL, so what remains is trimming: next_access
+ * of every token used before used_before goes, through the lk:{g}:rt_used index that
+ * refresh_claim fills, in batches of PURGE_BATCH (each atomic, the whole not). *n: tokens
+ * trimmed (expired ones are never counted here: they were gone already).
+ */
+static enum lk_err rd_refresh_purge(struct lk_store *base, int64_t now, int64_t used_before,
+				    int64_t *n)
+{
+	int64_t total = 0;
+	enum lk_err err = LK_OK;
+
+	(void)now; /* expiry is native */
+	for (int round = 0; round < 100000; round++) {
+		struct lk_rd_args a = {0};
+		redisReply *r = NULL;
+		int64_t k = 0, more = 0;
+		lk_rd_arg_i64(&a, used_before);
+		lk_rd_arg_i64(&a, PURGE_BATCH);
+		if ((err = rscript(rd(base), SC_RT_PURGE, &a, &r)))
+			return err;
+		if (r->elements != 3 || !lk_rd_int(r->element[1], &k) ||
+		    !lk_rd_int(r->element[2], &more))
+			err = LK_ESTORE_CORRUPT;
+		freeReplyObject(r);
+		if (err)
+			return err;
+		total += k;
+		if (!more)
+			break;
+	}
+	if (n)
+		*n = total;
+	return LK_OK;
+}
+
 /* ---------------------------------------------------------------- revocations */
 
 static enum lk_err rd_revoke_add(struct lk_store *base, const char *type, const char *value,
@@ -1636,6 +1825,56 @@ static enum lk_err rd_rl_reset(struct lk_store *base, const char *pair)
 	return err;
 }
 
+/* One step of the policy (SC_RL_STEP) on both keys; *wait: its answer. */
+static enum lk_err rl_step(struct rd_store *st, const char *step, const char *pair,
+			   const char *ip, int64_t now, const struct lk_rlcfg *cfg, int64_t *wait)
+{
+	struct lk_rd_args a = {0};
+	redisReply *r = NULL;
+	enum lk_err err;
+
+	lk_rd_arg_str(&a, pair, 128);
+	lk_rd_arg_str(&a, ip, 128);
+	lk_rd_arg_i64(&a, now);
+	lk_rd_arg_i64(&a, cfg->pair_free);
+	lk_rd_arg_i64(&a, cfg->backoff_max);
+	lk_rd_arg_i64(&a, cfg->ip_per_min);
+	lk_rd_arg_str(&a, step, 8);
+	if ((err = rscript(st, SC_RL_STEP, &a, &r)))
+		return err;
+	if (r->elements != 2 || !lk_rd_int(r->element[1], wait))
+		err = LK_ESTORE_CORRUPT;
+	freeReplyObject(r);
+	return err;
+}
+
+static enum lk_err rd_rl_take(struct lk_store *base, const char *pair, const char *ip,
+			      int64_t now, const struct lk_rlcfg *cfg, int64_t *retry_after)
+{
+	int64_t wait = 0;
+	enum lk_err err;
+
+	if (!pair || !ip || !cfg || !retry_after)
+		return LK_EINVAL;
+	if ((err = rl_step(rd(base), "take", pair, ip, now, cfg, &wait)))
+		return err;
+	if (wait > 0) {
+		*retry_after = wait;
+		return LK_ERATE_LIMITED;
+	}
+	return LK_OK;
+}
+
+static enum lk_err rd_rl_release(struct lk_store *base, const char *pair, const char *ip,
+				 int64_t now, const struct lk_rlcfg *cfg)
+{
+	int64_t wait = 0;
+
+	if (!pair || !ip || !cfg)
+		return LK_EINVAL;
+	return rl_step(rd(base), "release", pair, ip, now, cfg, &wait);
+}
+
 const struct lk_store_ops lk_store_redis_ops = {
 	.scheme = "redis",
 	.open = rd_open,
@@ -1681,4 +1920,8 @@ const struct lk_store_ops lk_store_redis_ops = {
 	.rl_get = rd_rl_get,
 	.rl_fail = rd_rl_fail,
 	.rl_reset = rd_rl_reset,
+	.rl_take = rd_rl_take,
+	.rl_release = rd_rl_release,
+	.revoke_user = rd_revoke_user,
+	.refresh_purge = rd_refresh_purge,
 };

@@ -1843,7 +1843,18 @@ static enum lk_err refresh_delete(struct sq_store *st, enum sid id, const char *
 		return map_rc(rc);
 	if ((rc = run(st, S_BEGIN)) != SQLITE_OK)
 		return map_rc(rc);
-	if ((rc = q_begin(st, id, &q)) == SQLITE_OK) {
+	/* The family's revocation first: the refresh_end trigger then finds it revoked and
+	 * records no second event for its live head. */
+	if (family && (rc = q_begin(st, S_REVOKE_ADD, &q)) == SQLITE_OK) {
+		bind_str(&q, 1, "sid", 3, &rc);
+		bind_str(&q, 2, family, LK_HANDLE_LEN, &rc);
+		bind_i64(&q, 3, 0, &rc);
+		bind_i64(&q, 4, until, &rc);
+		if (rc == SQLITE_OK)
+			rc = step_done(&q);
+		q_end(&q);
+	}
+	if (rc == SQLITE_OK && (rc = q_begin(st, id, &q)) == SQLITE_OK) {
 		if (text)
 			bind_str(&q, 1, text, LK_HANDLE_LEN, &rc);
 		else if (id == S_REFRESH_DEL_USER)
@@ -1852,15 +1863,6 @@ static enum lk_err refresh_delete(struct sq_store *st, enum sid id, const char *
 			rc = step_done(&q);
 		if (rc == SQLITE_OK)
 			k = sqlite3_changes64(c->db);
-		q_end(&q);
-	}
-	if (rc == SQLITE_OK && family && (rc = q_begin(st, S_REVOKE_ADD, &q)) == SQLITE_OK) {
-		bind_str(&q, 1, "sid", 3, &rc);
-		bind_str(&q, 2, family, LK_HANDLE_LEN, &rc);
-		bind_i64(&q, 3, 0, &rc);
-		bind_i64(&q, 4, until, &rc);
-		if (rc == SQLITE_OK)
-			rc = step_done(&q);
 		q_end(&q);
 	}
 	rc = txn_end(st, c, rc);
