@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "auth/ratelimit.h"
+#include "auth/rlpolicy.h"
 
 #define RL_BUCKETS 4096
 #define RL_MAX_ENTRIES 100000
@@ -123,27 +124,6 @@ static struct entry *find(struct lk_ratelimit *rl, uint64_t key, bool pair, bool
 	return e;
 }
 
-static void refill(struct lk_ratelimit *rl, struct entry *e, int64_t now)
-{
-	double cap = rl->cfg.ip_per_min, rate = cap / 60.0;
-	if (now > e->last)
-		e->tokens += (double)(now - e->last) * rate;
-	if (e->tokens > cap)
-		e->tokens = cap;
-}
-
-static int64_t pair_wait(const struct lk_ratelimit *rl, const struct entry *e, int64_t now)
-{
-	if (e->failures < rl->cfg.pair_free)
-		return 0;
-	unsigned shift = e->failures - rl->cfg.pair_free;
-	int64_t backoff = shift >= 20 ? rl->cfg.backoff_max : (int64_t)1 << shift;
-	if (backoff > rl->cfg.backoff_max)
-		backoff = rl->cfg.backoff_max;
-	int64_t until = e->last + backoff;
-	return until > now ? until - now : 0;
-}
-
 /* Store keys: BLAKE2b-128 of the pair or IP, hex; nothing readable about who tried. */
 static void store_key(char kind, const char *user, const char *ip, char out[33])
 {
@@ -173,24 +153,55 @@ void lk_rl_use_store(struct lk_ratelimit *rl, struct lk_store *st)
 	rl->st = st;
 }
 
-static int64_t wait_for(const struct lk_ratelimit *rl, const struct entry *ipe,
-			const struct entry *pe, int64_t now)
+/* The two entries of (user, ip) as policy states. */
+static void state_of(const struct entry *e, struct lk_rlstate *o)
 {
-	int64_t wait = 0;
-	if (ipe) {
-		double t = ipe->tokens, rate = rl->cfg.ip_per_min / 60.0;
-		if (now > ipe->last)
-			t += (double)(now - ipe->last) * rate;
-		if (t > rl->cfg.ip_per_min)
-			t = rl->cfg.ip_per_min;
-		if (t < 1.0)
-			wait = (int64_t)((1.0 - t) / rate) + 1;
+	memset(o, 0, sizeof *o);
+	if (e) {
+		o->found = true;
+		o->failures = e->failures;
+		o->last = e->last;
+		o->tokens = e->tokens;
 	}
-	if (pe) {
-		int64_t w = pair_wait(rl, pe, now);
-		if (w > wait)
-			wait = w;
+}
+
+/* Write a policy state back into the table (creating the entry when needed). */
+static void state_put(struct lk_ratelimit *rl, uint64_t key, bool pair, struct entry *e,
+		      const struct lk_rlstate *s, int64_t now)
+{
+	if (!s->found) {
+		if (e && pair)
+			e->failures = 0; /* forgiven; the entry ages out with the others */
+		return;
 	}
+	if (!e && !(e = find(rl, key, pair, true, now)))
+		return; /* full of active entries: fail open for bookkeeping only */
+	e->failures = s->failures > UINT32_MAX ? UINT32_MAX : (unsigned)s->failures;
+	e->last = s->last;
+	e->tokens = s->tokens;
+}
+
+/* One step of the policy on the in-memory table, under the mutex: read, decide, write. */
+static int64_t mem_step(struct lk_ratelimit *rl, enum lk_rl_step step, const char *user,
+			const char *ip, int64_t now)
+{
+	struct lk_rlstate p, i;
+	uint64_t pk = key_of(rl, user, ip), ik = key_of(rl, NULL, ip);
+	int64_t wait;
+
+	pthread_mutex_lock(&rl->mu);
+	struct entry *pe = find(rl, pk, true, false, now);
+	struct entry *ie = find(rl, ik, false, false, now);
+	state_of(pe, &p);
+	state_of(ie, &i);
+	wait = lk_rl_policy(&rl->cfg, step, &p, &i, now);
+	if (step == LK_RL_FAIL || step == LK_RL_RELEASE || (step == LK_RL_TAKE && wait == 0)) {
+		/* the ip entry first: creating it may sweep, and the sweep may free pe */
+		state_put(rl, ik, false, ie, &i, now);
+		pe = find(rl, pk, true, false, now);
+		state_put(rl, pk, true, pe, &p, now);
+	}
+	pthread_mutex_unlock(&rl->mu);
 	return wait;
 }
 
@@ -201,29 +212,16 @@ enum lk_err lk_rl_check(struct lk_ratelimit *rl, const char *user, const char *i
 	if (shared(rl)) {
 		char pk[33], ik[33];
 		struct lk_rlstate p, i;
-		struct entry pe = {0}, ie = {0};
 		store_key('p', user, ip, pk);
 		store_key('i', NULL, ip, ik);
 		/* A store that cannot answer does not lock anyone out; sign-in itself will fail
 		 * on the same store moments later with a clear 503. */
 		if (rl->st->ops->rl_get(rl->st, pk, ik, now, &p, &i) != LK_OK)
 			return LK_OK;
-		pe.failures = (unsigned)p.failures;
-		pe.last = p.last;
-		ie.tokens = i.tokens;
-		ie.last = i.last;
-		wait = wait_for(rl, i.found ? &ie : NULL, p.found ? &pe : NULL, now);
-		if (wait > 0) {
-			*retry_after = wait;
-			return LK_ERATE_LIMITED;
-		}
-		return LK_OK;
+		wait = lk_rl_policy(&rl->cfg, LK_RL_CHECK, &p, &i, now);
+	} else {
+		wait = mem_step(rl, LK_RL_CHECK, user, ip, now);
 	}
-	pthread_mutex_lock(&rl->mu);
-	struct entry *ipe = find(rl, key_of(rl, NULL, ip), false, false, now);
-	struct entry *pe = find(rl, key_of(rl, user, ip), true, false, now);
-	wait = wait_for(rl, ipe, pe, now);
-	pthread_mutex_unlock(&rl->mu);
 	if (wait > 0) {
 		*retry_after = wait;
 		return LK_ERATE_LIMITED;
@@ -238,22 +236,43 @@ enum lk_err lk_rl_fail(struct lk_ratelimit *rl, const char *user, const char *ip
 		store_key('p', user, ip, pk);
 		store_key('i', NULL, ip, ik);
 		return rl->st->ops->rl_fail(rl->st, pk, ik, now, rl->cfg.ip_per_min,
-					    (int64_t)rl->cfg.backoff_max + 60);
+					    lk_rl_ttl(&rl->cfg));
 	}
-	pthread_mutex_lock(&rl->mu);
-	struct entry *ipe = find(rl, key_of(rl, NULL, ip), false, true, now);
-	if (ipe) {
-		refill(rl, ipe, now);
-		ipe->tokens -= 1.0;
-		ipe->last = now;
-	}
-	struct entry *pe = find(rl, key_of(rl, user, ip), true, true, now);
-	if (pe) {
-		pe->failures++;
-		pe->last = now;
-	}
-	pthread_mutex_unlock(&rl->mu);
+	(void)mem_step(rl, LK_RL_FAIL, user, ip, now);
 	return LK_OK;
+}
+
+/* The store's atomic reservation when it has one; else the table, under the mutex. */
+enum lk_err lk_rl_take(struct lk_ratelimit *rl, const char *user, const char *ip, int64_t now,
+		       int64_t *retry_after)
+{
+	int64_t wait;
+	if (rl->st && rl->st->ops->rl_take) {
+		char pk[33], ik[33];
+		store_key('p', user, ip, pk);
+		store_key('i', NULL, ip, ik);
+		return rl->st->ops->rl_take(rl->st, pk, ik, now, &rl->cfg, retry_after);
+	}
+	wait = mem_step(rl, LK_RL_TAKE, user, ip, now);
+	if (wait > 0) {
+		*retry_after = wait;
+		return LK_ERATE_LIMITED;
+	}
+	return LK_OK;
+}
+
+/* A store that cannot answer here leaves the reservation counted: it ages out like any
+ * failure, and the success it stood for has already happened. */
+void lk_rl_release(struct lk_ratelimit *rl, const char *user, const char *ip, int64_t now)
+{
+	if (rl->st && rl->st->ops->rl_release) {
+		char pk[33], ik[33];
+		store_key('p', user, ip, pk);
+		store_key('i', NULL, ip, ik);
+		(void)rl->st->ops->rl_release(rl->st, pk, ik, now, &rl->cfg);
+		return;
+	}
+	(void)mem_step(rl, LK_RL_RELEASE, user, ip, now);
 }
 
 void lk_rl_success(struct lk_ratelimit *rl, const char *user, const char *ip)

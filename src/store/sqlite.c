@@ -164,6 +164,45 @@ static const char *const migrations[] = {
 	"  expires INTEGER NOT NULL"
 	") WITHOUT ROWID;"
 	"CREATE INDEX ratelimit_expires ON ratelimit(expires);",
+	/* 4: user ids are never reused (AUTOINCREMENT), and a family already revoked is not
+	 * revoked again when its rows go. The users table is rebuilt (migrate() turns foreign
+	 * keys off around it, so the rebuild cascades nothing); ids and rows are kept. The
+	 * sequence starts past the largest id still known: a live user, or a deleted one whose
+	 * `sub` revocation has not been purged yet (the old schema kept no counter, so an id
+	 * deleted longer ago than that cannot be known). */
+	"CREATE TABLE users_new ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT UNIQUE NOT NULL,"
+	"  roles TEXT NOT NULL DEFAULT '',"
+	"  phc TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  pw_changed INTEGER NOT NULL"
+	");"
+	"INSERT INTO users_new (id, name, roles, phc, created, pw_changed)"
+	"  SELECT id, name, roles, phc, created, pw_changed FROM users;"
+	"DROP TABLE users;"
+	"ALTER TABLE users_new RENAME TO users;"
+	"DELETE FROM sqlite_sequence WHERE name = 'users';"
+	"INSERT INTO sqlite_sequence (name, seq) VALUES ('users', max("
+	"  coalesce((SELECT max(id) FROM users), 0),"
+	"  coalesce((SELECT max(CAST(value AS INTEGER)) FROM revocations WHERE type = 'sub'), 0)));"
+	"CREATE TRIGGER users_password AFTER UPDATE OF pw_changed ON users BEGIN"
+	"  INSERT INTO revocations (type, value, before, expires) VALUES ('sub', NEW.id,"
+	"    NEW.pw_changed, unixepoch() + (SELECT v FROM meta WHERE k = 'revocation_ttl'));"
+	"END;"
+	"CREATE TRIGGER users_gone AFTER DELETE ON users BEGIN"
+	"  INSERT INTO revocations (type, value, before, expires) VALUES ('sub', OLD.id,"
+	"    unixepoch() + 1, unixepoch() + (SELECT v FROM meta WHERE k = 'revocation_ttl'));"
+	"END;"
+	"CREATE INDEX revocations_value ON revocations(value);"
+	"DROP TRIGGER refresh_end;"
+	"CREATE TRIGGER refresh_end AFTER DELETE ON refresh"
+	"  WHEN OLD.used_at = 0 AND OLD.expires > unixepoch() AND NOT EXISTS ("
+	"    SELECT 1 FROM revocations WHERE value = OLD.family AND type = 'sid'"
+	"      AND expires > unixepoch()) BEGIN"
+	"  INSERT INTO revocations (type, value, expires) VALUES ('sid', OLD.family,"
+	"    unixepoch() + (SELECT v FROM meta WHERE k = 'revocation_ttl'));"
+	"END;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -225,6 +264,12 @@ enum sid {
 	S_RL_IP,
 	S_RL_RESET,
 	S_RL_PURGE,
+	S_SESS_EXISTS,
+	S_REVOKE_USER_SESS,
+	S_REVOKE_USER_FAM,
+	S_REVOKE_USER_RT,
+	S_RT_TRIM,
+	S_RL_PUT,
 	S_COUNT_
 };
 
@@ -304,6 +349,20 @@ static const char *const sql[S_COUNT_] = {
 		    "last = ?2, expires = ?3",
 	[S_RL_RESET] = "DELETE FROM ratelimit WHERE k = ?1",
 	[S_RL_PURGE] = "DELETE FROM ratelimit WHERE expires <= ?1",
+	[S_SESS_EXISTS] = "SELECT 1 FROM sessions WHERE id_hash = ?1",
+	/* ?1 < 0: everyone; ?2 NULL keeps nothing (as S_SESS_DEL_USER) */
+	[S_REVOKE_USER_SESS] = "DELETE FROM sessions WHERE (?1 < 0 OR user_id = ?1) "
+			       "AND id_hash IS NOT ?2",
+	/* Before the rows go: then the refresh_end trigger finds each family revoked. */
+	[S_REVOKE_USER_FAM] = "INSERT INTO revocations (type, value, before, expires) "
+			      "SELECT DISTINCT 'sid', family, 0, ?2 FROM refresh "
+			      "WHERE ?1 < 0 OR user_id = ?1",
+	[S_REVOKE_USER_RT] = "DELETE FROM refresh WHERE ?1 < 0 OR user_id = ?1",
+	/* The grace window is over: the successor's access token leaves the store. */
+	[S_RT_TRIM] = "UPDATE refresh SET next_access = '' "
+		      "WHERE used_at != 0 AND used_at < ?1 AND next_access != ''",
+	[S_RL_PUT] = "INSERT OR REPLACE INTO ratelimit (k, failures, tokens, last, expires) "
+		     "VALUES (?1, ?2, ?3, ?4, ?5)",
 };
 
 struct sq_store;
@@ -319,7 +378,8 @@ struct conn {
 
 struct sq_store {
 	struct lk_store base; /* first: (struct lk_store *) <-> (struct sq_store *) */
-	char *path;
+	char *path;           /* as typed: connections open it, details name it */
+	char *real;           /* realpath(path): names PATH-gen, shared by every path to it */
 	pthread_key_t key;    /* this thread's struct conn */
 	pthread_mutex_t mu;   /* guards conns */
 	struct conn *conns;
@@ -346,7 +406,7 @@ static uint64_t sq_generation(struct lk_store *base)
 /* Map PATH-gen, creating it (0600, zero-filled) when absent. */
 static enum lk_err map_gen(struct sq_store *st, struct lk_errinfo *ei)
 {
-	size_t n = strlen(st->path) + 5;
+	size_t n = strlen(st->real) + 5;
 	char *gp = malloc(n);
 	struct stat sb;
 	int fd = -1;
@@ -354,7 +414,7 @@ static enum lk_err map_gen(struct sq_store *st, struct lk_errinfo *ei)
 
 	if (!gp)
 		return lk_errf(ei, LK_ENOMEM, "out of memory opening the store");
-	snprintf(gp, n, "%s-gen", st->path);
+	snprintf(gp, n, "%s-gen", st->real);
 	fd = open(gp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
 	    (sb.st_size < GEN_FILE_LEN && ftruncate(fd, GEN_FILE_LEN) != 0)) {
@@ -787,17 +847,27 @@ static enum lk_err check_owner(sqlite3 *db, const char *path, int64_t *version,
 	return LK_OK;
 }
 
-/* Bring the schema to SCHEMA_VERSION, one transaction per step. Each step re-reads the
- * version under the write lock, so two processes opening one new file migrate it once. */
-static enum lk_err migrate(sqlite3 *db, const char *path, struct lk_errinfo *ei)
+/* Inside a migration with foreign keys off: SQLITE_CONSTRAINT_FOREIGNKEY when a row
+ * refers to one that is gone (the rebuild must keep every reference). */
+static int fk_check(sqlite3 *db)
 {
-	int64_t v = 0;
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &s, NULL);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(s);
+		rc = rc == SQLITE_DONE ? SQLITE_OK : rc == SQLITE_ROW ? SQLITE_CONSTRAINT_FOREIGNKEY : rc;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* The steps of migrate(), from version v, with foreign keys off. */
+static enum lk_err migrate_steps(sqlite3 *db, const char *path, int64_t v, struct lk_errinfo *ei)
+{
 	enum lk_err err;
 	char set[80];
 	int rc;
 
-	if ((err = check_owner(db, path, &v, ei)))
-		return err;
 	while (v < SCHEMA_VERSION) {
 		if ((rc = exec(db, "BEGIN IMMEDIATE")))
 			return open_err(ei, rc, path);
@@ -812,7 +882,7 @@ static enum lk_err migrate(sqlite3 *db, const char *path, struct lk_errinfo *ei)
 		snprintf(set, sizeof set, "PRAGMA application_id = %d; PRAGMA user_version = %lld;",
 			 APP_ID, (long long)v + 1);
 		if ((rc = exec(db, migrations[v])) || (rc = exec(db, set)) ||
-		    (rc = exec(db, "COMMIT"))) {
+		    (rc = fk_check(db)) || (rc = exec(db, "COMMIT"))) {
 			if (!sqlite3_get_autocommit(db))
 				exec(db, "ROLLBACK");
 			return open_err(ei, rc, path);
@@ -820,6 +890,29 @@ static enum lk_err migrate(sqlite3 *db, const char *path, struct lk_errinfo *ei)
 		v++;
 	}
 	return LK_OK;
+}
+
+/* Bring the schema to SCHEMA_VERSION, one transaction per step. Each step re-reads the
+ * version under the write lock, so two processes opening one new file migrate it once. */
+static enum lk_err migrate(sqlite3 *db, const char *path, struct lk_errinfo *ei)
+{
+	int64_t v = 0;
+	enum lk_err err;
+	int rc;
+
+	if ((err = check_owner(db, path, &v, ei)))
+		return err;
+	if (v >= SCHEMA_VERSION)
+		return LK_OK;
+	/* A migration may rebuild a table others reference (4: users): with foreign keys on,
+	 * dropping the old table would cascade into sessions and refresh tokens. The pragma
+	 * is a no-op inside a transaction, so it goes around them. */
+	if ((rc = exec(db, "PRAGMA foreign_keys = OFF")))
+		return open_err(ei, rc, path);
+	err = migrate_steps(db, path, v, ei);
+	if ((rc = exec(db, "PRAGMA foreign_keys = ON")) && !err)
+		err = open_err(ei, rc, path);
+	return err;
 }
 
 /* Create path with mode 0600 unless it exists; refuse anything but a regular file. */
@@ -871,6 +964,7 @@ static void sq_close(struct lk_store *base)
 	pthread_mutex_destroy(&st->mu);
 	if (st->gen)
 		munmap((void *)st->gen, GEN_FILE_LEN);
+	free(st->real);
 	free(st->path);
 	free(st);
 }
@@ -951,7 +1045,17 @@ static enum lk_err sq_open(const char *rest, struct lk_store **out, struct lk_er
 			goto fail;
 		}
 	}
-	if ((err = migrate(db, path, ei)) || (err = map_gen(st, ei)))
+	if ((err = migrate(db, path, ei)))
+		goto fail;
+	/* The generation file is named from the resolved path, so that a CLI reaching the same
+	 * database through a symlink, a relative path or "./x.db" bumps the counter the server
+	 * reads. */
+	if (!(st->real = realpath(path, NULL))) {
+		err = lk_errf(ei, LK_ESTORE, "cannot resolve the path (%s): sqlite:%s",
+			      strerror(errno), path);
+		goto fail;
+	}
+	if ((err = map_gen(st, ei)))
 		goto fail;
 	rc = conn_adopt(st, db, &c);
 	db = NULL;
@@ -1253,10 +1357,10 @@ static enum lk_err sq_session_get(struct lk_store *base, const unsigned char id_
 }
 
 /*
- * LK_OK both when last_seen moved to now and when there was nothing to do (last_seen not
- * older than older_than, or no such session): telling those apart would cost a read on
- * every coalesced call, the common case. Pass older_than <= now, so last_seen never goes
- * backwards.
+ * LK_OK when the session exists, whether last_seen moved to now or was not older than
+ * older_than; LK_ENOT_FOUND when there is no such session. Only an update that wrote
+ * nothing costs the second read that tells those apart; callers touch when they expect
+ * to write. Pass older_than <= now, so last_seen never goes backwards.
  */
 static enum lk_err sq_session_touch(struct lk_store *base, const unsigned char id_hash[32],
 				    int64_t now, int64_t older_than)
@@ -1273,8 +1377,20 @@ static enum lk_err sq_session_touch(struct lk_store *base, const unsigned char i
 	bind_i64(&q, 3, older_than, &rc);
 	if (rc == SQLITE_OK)
 		rc = step_done(&q);
+	if (rc == SQLITE_OK && sqlite3_changes64(q.c->db) == 0)
+		rc = NOT_FOUND; /* or not older: look */
 	q_end(&q);
-	return map_rc(rc);
+	if (rc != NOT_FOUND)
+		return map_rc(rc);
+	if ((rc = q_begin(sq(base), S_SESS_EXISTS, &q)) != SQLITE_OK)
+		return map_rc(rc);
+	bind_blob(&q, 1, id_hash, 32, &rc);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(q.s);
+		rc = rc == SQLITE_ROW ? SQLITE_OK : rc == SQLITE_DONE ? NOT_FOUND : rc;
+	}
+	q_end(&q);
+	return rc == NOT_FOUND ? LK_ENOT_FOUND : map_rc(rc);
 }
 
 /* Run a DELETE already bound in q; LK_ENOT_FOUND when it deleted nothing and want_one. */
@@ -1727,7 +1843,18 @@ static enum lk_err refresh_delete(struct sq_store *st, enum sid id, const char *
 		return map_rc(rc);
 	if ((rc = run(st, S_BEGIN)) != SQLITE_OK)
 		return map_rc(rc);
-	if ((rc = q_begin(st, id, &q)) == SQLITE_OK) {
+	/* The family's revocation first: the refresh_end trigger then finds it revoked and
+	 * records no second event for its live head. */
+	if (family && (rc = q_begin(st, S_REVOKE_ADD, &q)) == SQLITE_OK) {
+		bind_str(&q, 1, "sid", 3, &rc);
+		bind_str(&q, 2, family, LK_HANDLE_LEN, &rc);
+		bind_i64(&q, 3, 0, &rc);
+		bind_i64(&q, 4, until, &rc);
+		if (rc == SQLITE_OK)
+			rc = step_done(&q);
+		q_end(&q);
+	}
+	if (rc == SQLITE_OK && (rc = q_begin(st, id, &q)) == SQLITE_OK) {
 		if (text)
 			bind_str(&q, 1, text, LK_HANDLE_LEN, &rc);
 		else if (id == S_REFRESH_DEL_USER)
@@ -1736,15 +1863,6 @@ static enum lk_err refresh_delete(struct sq_store *st, enum sid id, const char *
 			rc = step_done(&q);
 		if (rc == SQLITE_OK)
 			k = sqlite3_changes64(c->db);
-		q_end(&q);
-	}
-	if (rc == SQLITE_OK && family && (rc = q_begin(st, S_REVOKE_ADD, &q)) == SQLITE_OK) {
-		bind_str(&q, 1, "sid", 3, &rc);
-		bind_str(&q, 2, family, LK_HANDLE_LEN, &rc);
-		bind_i64(&q, 3, 0, &rc);
-		bind_i64(&q, 4, until, &rc);
-		if (rc == SQLITE_OK)
-			rc = step_done(&q);
 		q_end(&q);
 	}
 	rc = txn_end(st, c, rc);
@@ -1770,6 +1888,81 @@ static enum lk_err sq_refresh_del_user(struct lk_store *base, int64_t user_id, i
 	(void)until; /* the refresh_end trigger records each family's revocation */
 	return refresh_delete(sq(base), user_id < 0 ? S_REFRESH_DEL_ALL : S_REFRESH_DEL_USER, NULL,
 			      user_id, NULL, 0, n);
+}
+
+
+/* ---------------------------------------------------------------- sign-out */
+
+/*
+ * One transaction: the sessions (their sessions_end trigger records each `sid`), then a
+ * `sid` revocation per refresh family until `until`, then the refresh rows (whose
+ * refresh_end trigger, finding each family revoked, records nothing more).
+ */
+static enum lk_err sq_revoke_user(struct lk_store *base, int64_t user_id,
+				  const unsigned char *keep, int64_t until, int64_t *sessions,
+				  int64_t *families)
+{
+	struct sq_store *st = sq(base);
+	struct conn *c;
+	struct q q;
+	int64_t ns = 0, nf = 0;
+	int rc;
+
+	if (user_id < 0)
+		user_id = -1;
+	if ((rc = conn_get(st, &c)) != SQLITE_OK)
+		return map_rc(rc);
+	if ((rc = run(st, S_BEGIN)) != SQLITE_OK)
+		return map_rc(rc);
+	if ((rc = q_begin(st, S_REVOKE_USER_SESS, &q)) == SQLITE_OK) {
+		bind_i64(&q, 1, user_id, &rc);
+		bind_blob(&q, 2, keep, 32, &rc);
+		if (rc == SQLITE_OK && (rc = step_done(&q)) == SQLITE_OK)
+			ns = sqlite3_changes64(c->db);
+		q_end(&q);
+	}
+	if (rc == SQLITE_OK && (rc = q_begin(st, S_REVOKE_USER_FAM, &q)) == SQLITE_OK) {
+		bind_i64(&q, 1, user_id, &rc);
+		bind_i64(&q, 2, until, &rc);
+		if (rc == SQLITE_OK && (rc = step_done(&q)) == SQLITE_OK)
+			nf = sqlite3_changes64(c->db);
+		q_end(&q);
+	}
+	if (rc == SQLITE_OK)
+		rc = run_i64(st, S_REVOKE_USER_RT, user_id, NULL);
+	if ((rc = txn_end(st, c, rc)) != SQLITE_OK)
+		return map_rc(rc);
+	if (ns || nf)
+		bump(st);
+	if (sessions)
+		*sessions = ns;
+	if (families)
+		*families = nf;
+	return LK_OK;
+}
+
+/* Expired rows go (they end by themselves: no revocation, no generation bump); used rows
+ * past their grace window lose next_access. One transaction. */
+static enum lk_err sq_refresh_purge(struct lk_store *base, int64_t now, int64_t used_before,
+				    int64_t *n)
+{
+	struct sq_store *st = sq(base);
+	struct conn *c;
+	int64_t a = 0, b = 0;
+	int rc;
+
+	if ((rc = conn_get(st, &c)) != SQLITE_OK)
+		return map_rc(rc);
+	if ((rc = run(st, S_BEGIN)) != SQLITE_OK)
+		return map_rc(rc);
+	rc = run_i64(st, S_REFRESH_PURGE, now, &a);
+	if (rc == SQLITE_OK)
+		rc = run_i64(st, S_RT_TRIM, used_before, &b);
+	if ((rc = txn_end(st, c, rc)) != SQLITE_OK)
+		return map_rc(rc);
+	if (n)
+		*n = a + b;
+	return LK_OK;
 }
 
 /* ---------------------------------------------------------------- revocations */
@@ -1990,6 +2183,93 @@ static enum lk_err sq_rl_reset(struct lk_store *base, const char *pair)
 	return map_rc(rc);
 }
 
+/* Write one limiter row: the state lives lk_rl_ttl() after its last change. */
+static int rl_put(struct sq_store *st, const char *k, const struct lk_rlstate *s,
+		  const struct lk_rlcfg *cfg)
+{
+	struct q q;
+	int rc = q_begin(st, S_RL_PUT, &q);
+	if (rc != SQLITE_OK)
+		return rc;
+	bind_str(&q, 1, k, 128, &rc);
+	bind_i64(&q, 2, s->failures, &rc);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_double(q.s, 3, s->tokens);
+	bind_i64(&q, 4, s->last, &rc);
+	bind_i64(&q, 5, s->last + lk_rl_ttl(cfg), &rc);
+	if (rc == SQLITE_OK)
+		rc = step_done(&q);
+	q_end(&q);
+	return rc;
+}
+
+/* Read both rows, apply one step of the shared policy (auth/rlpolicy.h) and write the
+ * result, all under the write lock of one BEGIN IMMEDIATE: two processes cannot both
+ * pass on the same last free attempt. *wait: the policy's answer. A TAKE that must wait
+ * writes nothing. */
+static enum lk_err rl_step(struct sq_store *st, enum lk_rl_step step, const char *pair,
+			   const char *ip, int64_t now, const struct lk_rlcfg *cfg, int64_t *wait)
+{
+	struct lk_rlstate p, i;
+	struct conn *c;
+	enum lk_err err;
+	int rc;
+
+	if ((rc = conn_get(st, &c)) != SQLITE_OK)
+		return map_rc(rc);
+	if ((rc = run(st, S_BEGIN)) != SQLITE_OK)
+		return map_rc(rc);
+	if ((err = rl_read(st, pair, now, &p)) || (err = rl_read(st, ip, now, &i))) {
+		(void)txn_end(st, c, SQLITE_ERROR);
+		return err;
+	}
+	*wait = lk_rl_policy(cfg, step, &p, &i, now);
+	if (step == LK_RL_TAKE && *wait > 0) {
+		rc = SQLITE_OK; /* nothing to write: end the read */
+	} else {
+		rc = i.found ? rl_put(st, ip, &i, cfg) : SQLITE_OK;
+		if (rc == SQLITE_OK && p.found)
+			rc = rl_put(st, pair, &p, cfg);
+		else if (rc == SQLITE_OK) {
+			struct q q;
+			if ((rc = q_begin(st, S_RL_RESET, &q)) == SQLITE_OK) {
+				bind_str(&q, 1, pair, 128, &rc);
+				if (rc == SQLITE_OK)
+					rc = step_done(&q);
+				q_end(&q);
+			}
+		}
+	}
+	return map_rc(txn_end(st, c, rc));
+}
+
+static enum lk_err sq_rl_take(struct lk_store *base, const char *pair, const char *ip,
+			      int64_t now, const struct lk_rlcfg *cfg, int64_t *retry_after)
+{
+	int64_t wait = 0;
+	enum lk_err err;
+
+	if (!pair || !ip || !cfg || !retry_after)
+		return LK_EINVAL;
+	if ((err = rl_step(sq(base), LK_RL_TAKE, pair, ip, now, cfg, &wait)))
+		return err;
+	if (wait > 0) {
+		*retry_after = wait;
+		return LK_ERATE_LIMITED;
+	}
+	return LK_OK;
+}
+
+static enum lk_err sq_rl_release(struct lk_store *base, const char *pair, const char *ip,
+				 int64_t now, const struct lk_rlcfg *cfg)
+{
+	int64_t wait = 0;
+
+	if (!pair || !ip || !cfg)
+		return LK_EINVAL;
+	return rl_step(sq(base), LK_RL_RELEASE, pair, ip, now, cfg, &wait);
+}
+
 const struct lk_store_ops lk_store_sqlite_ops = {
 	.scheme = "sqlite",
 	.open = sq_open,
@@ -2035,4 +2315,8 @@ const struct lk_store_ops lk_store_sqlite_ops = {
 	.rl_get = sq_rl_get,
 	.rl_fail = sq_rl_fail,
 	.rl_reset = sq_rl_reset,
+	.rl_take = sq_rl_take,
+	.rl_release = sq_rl_release,
+	.revoke_user = sq_revoke_user,
+	.refresh_purge = sq_refresh_purge,
 };

@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include "latchkey.h"
 #include "auth/records.h"
+#include "auth/rlpolicy.h" /* struct lk_rlstate, lk_rl_policy() */
 
 
 /* A refresh token, keyed by SHA-256 of its secret. A family is the chain of tokens that
@@ -55,15 +56,6 @@ struct lk_revocation {
 	char value[LK_KID_MAX + 1];
 	int64_t before;                  /* sub: tokens issued before this are void */
 	int64_t expires;
-};
-
-/* Sign-in limiter state for one key (auth/ratelimit.c): consecutive failures, the time
- * of the last one, and a token-bucket level. */
-struct lk_rlstate {
-	int64_t failures;
-	int64_t last;
-	double tokens;
-	bool found;
 };
 
 struct lk_store;

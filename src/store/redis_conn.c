@@ -1,0 +1,850 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The transport of the Redis store: per-thread connections that reconnect by themselves,
+ * AUTH and SELECT, the hold after a timeout, commands and scripts (EVALSHA with an EVAL
+ * fallback), argument builders and reply parsers. The store operations that use it are in
+ * redis.c; the design notes are at the top of redis_int.h.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+#include <openssl/evp.h>
+#include <sodium.h>
+
+#include "store/redis_int.h"
+#include "util/err.h"
+
+#define DEFAULT_HOST "127.0.0.1"
+#define DEFAULT_PORT 6379
+#define CONNECT_MS 1000
+#define COMMAND_MS 2000
+#define HOLD_MS 1000          /* after a timeout, fail at once for this long */
+#define PASS_ENV "LATCHKEY_REDIS_PASSWORD"
+
+void lk_rd_hex(const unsigned char *b, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* Copy s[0..n) into dst[size], cut at a UTF-8 character boundary when it does not fit
+ * (as sqlite.c's col_text). */
+void lk_rd_copy_text(char *dst, size_t size, const char *s, size_t n)
+{
+	if (n >= size) {
+		n = size - 1;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	}
+	if (n)
+		memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
+/* ---------------------------------------------------------------- SIGPIPE */
+
+/*
+ * hiredis writes with write(2): on a connection the server has closed, that raises
+ * SIGPIPE, which kills a process that has not ignored it (a CLI command, say). Unless the
+ * process ignores SIGPIPE already (the server does), block it in this thread around the
+ * call and consume one raised meanwhile. Cost: four system calls per command then.
+ */
+struct pipeguard {
+	bool on, pending;
+	sigset_t set, old;
+};
+
+static void guard_begin(struct pipeguard *g)
+{
+	struct sigaction sa;
+	sigset_t pend;
+
+	g->on = false;
+	if (sigaction(SIGPIPE, NULL, &sa) != 0 || sa.sa_handler == SIG_IGN)
+		return;
+	sigemptyset(&g->set);
+	sigaddset(&g->set, SIGPIPE);
+	g->pending = sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE);
+	g->on = pthread_sigmask(SIG_BLOCK, &g->set, &g->old) == 0;
+}
+
+static void guard_end(struct pipeguard *g)
+{
+	sigset_t pend;
+	struct timespec zero = {0, 0};
+
+	if (!g->on)
+		return;
+	if (!g->pending && sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE)) {
+		while (sigtimedwait(&g->set, NULL, &zero) < 0 && errno == EINTR)
+			;
+	}
+	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+/* ---------------------------------------------------------------- timeouts */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* After an I/O failure with errno e (message msg): on a timeout, hold off every call of
+ * this store for HOLD_MS. Refusals and resets fail fast by themselves and hold nothing. */
+static void note_failure(struct rd_store *st, int e, const char *msg)
+{
+	bool timeout = e == EAGAIN || e == EWOULDBLOCK || e == ETIMEDOUT || e == EINPROGRESS ||
+		       (msg && (strstr(msg, "timed out") || strstr(msg, "temporarily unavailable")));
+	if (timeout)
+		atomic_store_explicit(&st->hold_until, mono_ms() + HOLD_MS, memory_order_relaxed);
+}
+
+static bool held(struct rd_store *st)
+{
+	return mono_ms() < atomic_load_explicit(&st->hold_until, memory_order_relaxed);
+}
+
+/* ---------------------------------------------------------------- connections */
+
+static void conn_drop(struct rconn *c)
+{
+	if (c->c)
+		redisFree(c->c);
+	c->c = NULL;
+}
+
+static void conn_free(struct rconn *c)
+{
+	if (!c)
+		return;
+	conn_drop(c);
+	free(c);
+}
+
+/* pthread key destructor: the thread exits, so does its connection. */
+static void conn_thread_exit(void *p)
+{
+	struct rconn *c = p;
+	struct rd_store *st = c->st;
+
+	pthread_mutex_lock(&st->mu);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		st->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	pthread_mutex_unlock(&st->mu);
+	conn_free(c);
+}
+
+static struct timeval ms_tv(int ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	return tv;
+}
+
+/* The value of "name:" in an INFO reply, up to the end of its line. */
+static const char *info_field(const char *info, const char *name, size_t *len)
+{
+	size_t nl = strlen(name);
+	for (const char *p = info; p && *p;) {
+		if (strncmp(p, name, nl) == 0 && p[nl] == ':') {
+			p += nl + 1;
+			*len = strcspn(p, "\r\n");
+			return p;
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return NULL;
+}
+
+/* The first word of a Redis error reply, for details ("WRONGPASS", "NOAUTH"). */
+static void err_word(const redisReply *r, char *out, size_t size)
+{
+	size_t n = r && r->str ? strcspn(r->str, " \r\n") : 0;
+	if (n >= size)
+		n = size - 1;
+	if (n)
+		memcpy(out, r->str, n);
+	out[n] = '\0';
+}
+
+/*
+ * Connect c: TCP with CONNECT_MS, then AUTH, SELECT and INFO (server, memory) pipelined
+ * in one round trip, each reply read within COMMAND_MS. Checks the server is Redis 7 or
+ * newer, keeps a hash of its run_id and its maxmemory-policy. On failure c->c stays NULL
+ * and ei says why.
+ */
+static enum lk_err conn_connect(struct rd_store *st, struct rconn *c, struct lk_errinfo *ei)
+{
+	struct pipeguard g;
+	redisReply *r = NULL;
+	enum lk_err err = LK_OK;
+	char dbs[16], word[32];
+	const char *argv[3];
+	size_t len[3];
+	int sent = 0, got = 0;
+
+	errno = 0;
+	c->c = redisConnectWithTimeout(st->host, st->port, ms_tv(CONNECT_MS));
+	if (!c->c)
+		return lk_errf(ei, LK_ENOMEM, "out of memory connecting to %s", st->where);
+	if (c->c->err) {
+		note_failure(st, errno, c->c->errstr);
+		err = lk_errf(ei, LK_ESTORE, "cannot connect to %s: %s", st->where, c->c->errstr);
+		goto fail;
+	}
+	if (redisSetTimeout(c->c, ms_tv(COMMAND_MS)) != REDIS_OK ||
+	    redisEnableKeepAlive(c->c) != REDIS_OK) {
+		err = lk_errf(ei, LK_ESTORE, "cannot set up the connection to %s", st->where);
+		goto fail;
+	}
+	if (st->pass) {
+		int n = 0;
+		argv[n] = "AUTH";
+		len[n++] = 4;
+		if (st->user) {
+			argv[n] = st->user;
+			len[n] = strlen(st->user);
+			n++;
+		}
+		argv[n] = st->pass;
+		len[n] = strlen(st->pass);
+		n++;
+		if (redisAppendCommandArgv(c->c, n, argv, len) != REDIS_OK)
+			goto io;
+		sent++;
+	}
+	if (st->db) {
+		snprintf(dbs, sizeof dbs, "%d", st->db);
+		argv[0] = "SELECT";
+		len[0] = 6;
+		argv[1] = dbs;
+		len[1] = strlen(dbs);
+		if (redisAppendCommandArgv(c->c, 2, argv, len) != REDIS_OK)
+			goto io;
+		sent++;
+	}
+	argv[0] = "INFO";
+	len[0] = 4;
+	argv[1] = "server";
+	len[1] = 6;
+	argv[2] = "memory";
+	len[2] = 6;
+	if (redisAppendCommandArgv(c->c, 3, argv, len) != REDIS_OK)
+		goto io;
+	sent++;
+
+	/* The first read sends the whole pipeline. */
+	guard_begin(&g);
+	for (int i = 0; i < sent; i++) {
+		void *v = NULL;
+		errno = 0;
+		if (redisGetReply(c->c, &v) != REDIS_OK || !v) {
+			note_failure(st, errno, c->c->errstr);
+			break;
+		}
+		got++;
+		redisReply *x = v;
+		if (x->type == REDIS_REPLY_ERROR && err == LK_OK) {
+			err_word(x, word, sizeof word);
+			if (st->pass && i == 0)
+				err = lk_errf(ei, LK_ESTORE, "%s refused the password (%s)", st->where,
+					      word);
+			else if (!strcmp(word, "NOAUTH"))
+				err = lk_errf(ei, LK_ESTORE, "%s wants a password (URL or %s)",
+					      st->where, PASS_ENV);
+			else
+				err = lk_errf(ei, LK_ESTORE, "%s refused the connection set-up (%s)",
+					      st->where, word);
+		}
+		if (i == sent - 1)
+			r = x;
+		else
+			freeReplyObject(x);
+	}
+	guard_end(&g);
+	if (err)
+		goto fail;
+	if (got < sent)
+		goto io;
+	if (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS) {
+		err = lk_errf(ei, LK_ESTORE, "%s: unexpected reply to INFO", st->where);
+		goto fail;
+	}
+	{
+		size_t n = 0;
+		const char *v = info_field(r->str, "redis_version", &n);
+		if (!v || atoi(v) < 7) {
+			err = lk_errf(ei, LK_ESTORE, "%s is Redis %.*s; latchkey needs 7.0 or newer",
+				      st->where, v ? (int)(n < 16 ? n : 16) : 1, v ? v : "?");
+			goto fail;
+		}
+		v = info_field(r->str, "run_id", &n);
+		uint64_t run = 0;
+		for (size_t i = 0; v && i < n && i < 16; i++) {
+			int d = v[i] >= '0' && v[i] <= '9'   ? v[i] - '0'
+				: v[i] >= 'a' && v[i] <= 'f' ? v[i] - 'a' + 10
+							     : 0;
+			run = run << 4 | (uint64_t)d;
+		}
+		c->run = run;
+		v = info_field(r->str, "maxmemory_policy", &n);
+		lk_rd_copy_text(c->policy, sizeof c->policy, v ? v : "", v ? n : 0);
+	}
+	freeReplyObject(r);
+	return LK_OK;
+io:
+	err = lk_errf(ei, LK_ESTORE, "%s: %s", st->where,
+		      c->c->errstr[0] ? c->c->errstr : "connection lost");
+fail:
+	if (r)
+		freeReplyObject(r);
+	conn_drop(c);
+	return err;
+}
+
+/* The calling thread's connection, (re)connected when it has none. */
+enum lk_err lk_rd_conn_get(struct rd_store *st, struct rconn **out, struct lk_errinfo *ei)
+{
+	struct rconn *c = pthread_getspecific(st->key);
+	enum lk_err err;
+
+	if (held(st))
+		return lk_errf(ei, LK_ESTORE, "%s timed out less than %d ms ago", st->where,
+			       HOLD_MS);
+	if (!c) {
+		if (!(c = calloc(1, sizeof *c)))
+			return lk_errf(ei, LK_ENOMEM, "out of memory");
+		c->st = st;
+		if (pthread_setspecific(st->key, c) != 0) {
+			free(c);
+			return lk_errf(ei, LK_ENOMEM, "out of memory");
+		}
+		pthread_mutex_lock(&st->mu);
+		c->next = st->conns;
+		if (st->conns)
+			st->conns->prev = c;
+		st->conns = c;
+		pthread_mutex_unlock(&st->mu);
+	}
+	if (!c->c && (err = conn_connect(st, c, ei)))
+		return err;
+	*out = c;
+	return LK_OK;
+}
+
+/* ---------------------------------------------------------------- commands */
+
+/* Map an error reply. Errors that mean the connection itself is in a bad state (lost
+ * authentication after a failover, say) drop it so the next call starts afresh. */
+static enum lk_err map_error(struct rconn *c, const redisReply *r)
+{
+	char w[32];
+	err_word(r, w, sizeof w);
+	if (!strcmp(w, "WRONGTYPE"))
+		return LK_ESTORE_CORRUPT; /* a key of ours holds something else */
+	if (!strcmp(w, "NOAUTH") || !strcmp(w, "WRONGPASS") || !strcmp(w, "NOPERM") ||
+	    !strcmp(w, "READONLY") || !strcmp(w, "MASTERDOWN"))
+		conn_drop(c);
+	/* OOM, LOADING, BUSY, MISCONF, script errors: the store cannot do it now. */
+	return LK_ESTORE;
+}
+
+/* Send one command on c and read its reply. NULL after an I/O error or timeout, with the
+ * connection dropped (and, on a timeout, the store held). */
+static redisReply *send_argv(struct rconn *c, int argc, const char **argv, const size_t *len)
+{
+	struct pipeguard g;
+	guard_begin(&g);
+	errno = 0;
+	redisReply *r = redisCommandArgv(c->c, argc, argv, len);
+	int e = errno; /* before guard_end's system calls */
+	guard_end(&g);
+	if (!r || c->c->err) {
+		note_failure(c->st, e, c->c->errstr);
+		if (r)
+			freeReplyObject(r);
+		conn_drop(c);
+		return NULL;
+	}
+	return r;
+}
+
+/* Run one command on this thread's connection. *out: the reply (caller frees with
+ * freeReplyObject), never an error reply; *cp (may be NULL): the connection used. */
+enum lk_err lk_rd_cmd(struct rd_store *st, int argc, const char **argv, const size_t *len,
+			redisReply **out, struct rconn **cp)
+{
+	struct rconn *c;
+	enum lk_err err;
+	redisReply *r = NULL;
+
+	if ((err = lk_rd_conn_get(st, &c, NULL)))
+		return err;
+	if (!(r = send_argv(c, argc, argv, len)))
+		return LK_ESTORE;
+	if (r->type == REDIS_REPLY_ERROR) {
+		err = map_error(c, r);
+		freeReplyObject(r);
+		return err;
+	}
+	*out = r;
+	if (cp)
+		*cp = c;
+	return LK_OK;
+}
+
+void lk_rd_arg(struct lk_rd_args *a, const void *p, size_t n)
+{
+	if (a->n >= LK_RD_MAX_ARGS)
+		abort(); /* our bug: a script called with more than LK_RD_MAX_ARGS arguments */
+	a->v[3 + a->n] = p;
+	a->l[3 + a->n] = n;
+	a->n++;
+}
+
+/* Text of at most max bytes (a struct field's size - 1: never reads past the field). */
+void lk_rd_arg_str(struct lk_rd_args *a, const char *s, size_t max)
+{
+	lk_rd_arg(a, s, strnlen(s, max));
+}
+
+void lk_rd_arg_i64(struct lk_rd_args *a, int64_t v)
+{
+	if (a->nnum >= LK_RD_MAX_ARGS)
+		abort(); /* our bug, as in a_add */
+	char *b = a->num[a->nnum++];
+	int n = snprintf(b, sizeof a->num[0], "%lld", (long long)v);
+	lk_rd_arg(a, b, (size_t)n);
+}
+
+void lk_rd_arg_hex(struct lk_rd_args *a, const unsigned char h[32])
+{
+	if (a->nhex >= 2)
+		abort(); /* our bug: at most two hashes per call */
+	char *b = a->hex[a->nhex++];
+	lk_rd_hex(h, 32, b);
+	lk_rd_arg(a, b, 64);
+}
+
+/* The status a script put first in its reply. */
+static enum lk_err script_status(const redisReply *r)
+{
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+	    r->element[0]->type != REDIS_REPLY_INTEGER)
+		return LK_ESTORE_CORRUPT;
+	switch (r->element[0]->integer) {
+	case ST_OK:
+		return LK_OK;
+	case ST_NOT_FOUND:
+		return LK_ENOT_FOUND;
+	case ST_EXISTS:
+		return LK_EEXISTS;
+	default:
+		return LK_ESTORE_CORRUPT;
+	}
+}
+
+bool lk_rd_script_init(struct lk_rd_script *s, size_t n)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!EVP_Digest(s[i].src, strlen(s[i].src), md, &k, EVP_sha1(), NULL) || k != 20)
+			return false;
+		lk_rd_hex(md, 20, s[i].sha);
+	}
+	return true;
+}
+
+/*
+ * EVALSHA first (no KEYS: the scripts name their keys; see docs/redis-keys.md on Redis
+ * Cluster); on NOSCRIPT (a restarted or flushed server) EVAL, which also caches it again.
+ */
+enum lk_err lk_rd_eval(struct rd_store *st, const struct lk_rd_script *s, struct lk_rd_args *a,
+		       redisReply **out)
+{
+	struct rconn *c;
+	enum lk_err err;
+	redisReply *r = NULL;
+
+	if ((err = lk_rd_conn_get(st, &c, NULL)))
+		return err;
+	a->v[0] = "EVALSHA";
+	a->l[0] = 7;
+	a->v[1] = s->sha;
+	a->l[1] = 40;
+	a->v[2] = "0";
+	a->l[2] = 1;
+	if (!(r = send_argv(c, a->n + 3, a->v, a->l)))
+		return LK_ESTORE;
+	if (r->type == REDIS_REPLY_ERROR && r->str && !strncmp(r->str, "NOSCRIPT", 8)) {
+		freeReplyObject(r);
+		a->v[0] = "EVAL";
+		a->l[0] = 4;
+		a->v[1] = s->src;
+		a->l[1] = strlen(s->src);
+		if (!(r = send_argv(c, a->n + 3, a->v, a->l)))
+			return LK_ESTORE;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		err = map_error(c, r);
+		freeReplyObject(r);
+		return err;
+	}
+	if ((err = script_status(r))) {
+		freeReplyObject(r);
+		return err;
+	}
+	*out = r;
+	return LK_OK;
+}
+
+enum lk_err lk_rd_eval0(struct rd_store *st, const struct lk_rd_script *s, struct lk_rd_args *a)
+{
+	redisReply *r = NULL;
+	enum lk_err err = lk_rd_eval(st, s, a, &r);
+	if (r)
+		freeReplyObject(r);
+	return err;
+}
+
+enum lk_err lk_rd_eval_n(struct rd_store *st, const struct lk_rd_script *s, struct lk_rd_args *a,
+			 int64_t *n)
+{
+	redisReply *r = NULL;
+	enum lk_err err = lk_rd_eval(st, s, a, &r);
+	if (err)
+		return err;
+	if (r->elements < 2 || r->element[1]->type != REDIS_REPLY_INTEGER)
+		err = LK_ESTORE_CORRUPT;
+	else if (n)
+		*n = r->element[1]->integer;
+	freeReplyObject(r);
+	return err;
+}
+
+/* ---------------------------------------------------------------- replies */
+
+/* An integer from an integer reply or decimal text. */
+bool lk_rd_int(const redisReply *r, int64_t *v)
+{
+	if (r->type == REDIS_REPLY_INTEGER) {
+		*v = r->integer;
+		return true;
+	}
+	if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len > 20)
+		return false;
+	char buf[24], *end;
+	memcpy(buf, r->str, r->len);
+	buf[r->len] = '\0';
+	errno = 0;
+	long long x = strtoll(buf, &end, 10);
+	if (errno || *end)
+		return false;
+	*v = x;
+	return true;
+}
+
+/* Text from a string reply (nil: empty). */
+bool lk_rd_text(const redisReply *r, char *dst, size_t size)
+{
+	if (r->type == REDIS_REPLY_NIL) {
+		dst[0] = '\0';
+		return true;
+	}
+	if (r->type != REDIS_REPLY_STRING)
+		return false;
+	lk_rd_copy_text(dst, size, r->str, r->len);
+	return true;
+}
+
+static int unhex1(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* 64 lowercase hex digits -> 32 bytes. */
+bool lk_rd_hash(const redisReply *r, unsigned char out[32])
+{
+	if (r->type != REDIS_REPLY_STRING || r->len != 64)
+		return false;
+	for (size_t i = 0; i < 32; i++) {
+		int hi = unhex1(r->str[2 * i]), lo = unhex1(r->str[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return true;
+}
+
+/* The next netstring "N:bytes," of [*p, end). */
+static bool ns_next(const char **p, const char *end, const char **s, size_t *n)
+{
+	size_t k = 0;
+	const char *q = *p;
+	int digits = 0;
+	while (q < end && *q >= '0' && *q <= '9' && digits < 9) {
+		k = k * 10 + (size_t)(*q++ - '0');
+		digits++;
+	}
+	if (!digits || q >= end || *q != ':' || (size_t)(end - q - 1) < k + 1 || q[1 + k] != ',')
+		return false;
+	*s = q + 1;
+	*n = k;
+	*p = q + 2 + k;
+	return true;
+}
+
+bool lk_rd_ns_text(const char **p, const char *end, char *dst, size_t size)
+{
+	const char *s;
+	size_t n;
+	if (!ns_next(p, end, &s, &n))
+		return false;
+	lk_rd_copy_text(dst, size, s, n);
+	return true;
+}
+
+bool lk_rd_ns_i64(const char **p, const char *end, int64_t *v)
+{
+	const char *s;
+	size_t n;
+	char buf[24], *e;
+	if (!ns_next(p, end, &s, &n) || n == 0 || n >= sizeof buf)
+		return false;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	errno = 0;
+	long long x = strtoll(buf, &e, 10);
+	if (errno || *e)
+		return false;
+	*v = x;
+	return true;
+}
+
+/* Append netstring s[0..n) to buf (size cap) at *len. */
+bool lk_rd_ns_put(char *buf, size_t cap, size_t *len, const char *s, size_t n)
+{
+	int k = snprintf(buf + *len, cap - *len, "%zu:", n);
+	if (k < 0 || (size_t)k + n + 1 >= cap - *len)
+		return false;
+	*len += (size_t)k;
+	memcpy(buf + *len, s, n);
+	*len += n;
+	buf[(*len)++] = ',';
+	buf[*len] = '\0';
+	return true;
+}
+
+/* ---------------------------------------------------------------- the store handle */
+
+void lk_rd_wipe(redisReply *r)
+{
+	if (r->type == REDIS_REPLY_STRING && r->str)
+		sodium_memzero(r->str, r->len);
+	for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
+		lk_rd_wipe(r->element[i]);
+}
+
+void lk_rd_free(struct rd_store *st)
+{
+	struct rconn *c, *next;
+
+	if (!st)
+		return;
+	/* After this no thread's exit calls conn_thread_exit for this store. */
+	pthread_key_delete(st->key);
+	pthread_mutex_lock(&st->mu);
+	c = st->conns;
+	st->conns = NULL;
+	pthread_mutex_unlock(&st->mu);
+	for (; c; c = next) {
+		next = c->next;
+		conn_free(c);
+	}
+	pthread_mutex_destroy(&st->mu);
+	if (st->pass) {
+		sodium_memzero(st->pass, strlen(st->pass));
+		free(st->pass);
+	}
+	free(st->user);
+	free(st->host);
+	free(st);
+}
+
+/* Decode %XX escapes of s[0..n) into a new string; NULL when malformed or out of memory. */
+static char *pct_decode(const char *s, size_t n)
+{
+	char *out = malloc(n + 1);
+	size_t k = 0;
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] != '%') {
+			out[k++] = s[i];
+			continue;
+		}
+		int hi = i + 2 < n ? unhex1((char)(s[i + 1] | 0x20)) : -1;
+		int lo = i + 2 < n ? unhex1((char)(s[i + 2] | 0x20)) : -1;
+		if (hi < 0 || lo < 0)
+			goto bad;
+		out[k++] = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	out[k] = '\0';
+	return out;
+bad:
+	sodium_memzero(out, n + 1);
+	free(out);
+	return NULL;
+}
+
+#define URL_FORM "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]"
+
+/* Parse "//[[USER]:PASSWORD@]HOST[:PORT][/DB]" into st. Details never quote the URL (it
+ * may hold the password). */
+static enum lk_err parse_url(struct rd_store *st, const char *rest, struct lk_errinfo *ei)
+{
+	const char *auth, *end, *at, *host, *hend, *p;
+	long v;
+	char *e;
+
+	st->port = DEFAULT_PORT;
+	if (!rest || strncmp(rest, "//", 2) != 0)
+		return lk_errf(ei, LK_EINVAL, "bad store URL: expected " URL_FORM);
+	auth = rest + 2;
+	end = auth + strcspn(auth, "/?#");
+	if (*end == '?' || *end == '#')
+		return lk_errf(ei, LK_EINVAL, "bad store URL: no query or fragment in " URL_FORM);
+	at = NULL;
+	for (p = auth; p < end; p++)
+		if (*p == '@')
+			at = p;
+	host = auth;
+	if (at) {
+		const char *colon = memchr(auth, ':', (size_t)(at - auth));
+		if (!colon)
+			return lk_errf(ei, LK_EINVAL,
+				       "bad store URL: the user part needs \":PASSWORD\" (" URL_FORM ")");
+		if (colon > auth && !(st->user = pct_decode(auth, (size_t)(colon - auth))))
+			return lk_errf(ei, LK_EINVAL, "bad store URL: bad %%-escape in the user name");
+		if (!(st->pass = pct_decode(colon + 1, (size_t)(at - colon - 1))))
+			return lk_errf(ei, LK_EINVAL, "bad store URL: bad %%-escape in the password");
+		if (!st->pass[0]) {
+			free(st->pass);
+			st->pass = NULL;
+		}
+		host = at + 1;
+	}
+	if (*host == '[') {
+		hend = memchr(host, ']', (size_t)(end - host));
+		if (!hend)
+			return lk_errf(ei, LK_EINVAL, "bad store URL: unclosed [ in the host");
+		st->host = strndup(host + 1, (size_t)(hend - host - 1));
+		p = hend + 1;
+	} else {
+		hend = memchr(host, ':', (size_t)(end - host));
+		if (!hend)
+			hend = end;
+		st->host = strndup(host, (size_t)(hend - host));
+		p = hend;
+	}
+	if (!st->host)
+		return lk_errf(ei, LK_ENOMEM, "out of memory opening the store");
+	if (!st->host[0]) {
+		free(st->host);
+		if (!(st->host = strdup(DEFAULT_HOST)))
+			return lk_errf(ei, LK_ENOMEM, "out of memory opening the store");
+	}
+	if (p < end) {
+		if (*p != ':' || p + 1 == end || (size_t)(end - p - 1) > 5)
+			return lk_errf(ei, LK_EINVAL, "bad store URL: bad port (" URL_FORM ")");
+		char buf[8];
+		memcpy(buf, p + 1, (size_t)(end - p - 1));
+		buf[end - p - 1] = '\0';
+		v = strtol(buf, &e, 10);
+		if (*e || buf[0] < '0' || buf[0] > '9' || v < 1 || v > 65535)
+			return lk_errf(ei, LK_EINVAL, "bad store URL: port must be 1 to 65535");
+		st->port = (int)v;
+	}
+	if (*end == '/' && end[1]) {
+		errno = 0;
+		v = strtol(end + 1, &e, 10);
+		if (*e || errno || end[1] < '0' || end[1] > '9' || v < 0 || v > INT_MAX)
+			return lk_errf(ei, LK_EINVAL, "bad store URL: DB must be a number");
+		st->db = (int)v;
+	}
+	if (!st->pass) {
+		const char *env = getenv(PASS_ENV);
+		if (env && *env && !(st->pass = strdup(env)))
+			return lk_errf(ei, LK_ENOMEM, "out of memory opening the store");
+	}
+	snprintf(st->where, sizeof st->where, strchr(st->host, ':') ? "redis://[%s]:%d/%d"
+								    : "redis://%s:%d/%d",
+		 st->host, st->port, st->db);
+	return LK_OK;
+}
+
+/*
+ * Refuse a server that may evict keys: an evicted revocation set would let revoked tokens
+ * through again, and an evicted index would let a session outlive a password change. Only
+ * "noeviction" is safe (the Redis default). Checked at open; a server reconfigured later
+ * is not noticed until the next open.
+ */
+enum lk_err lk_rd_check_policy(struct rd_store *st, const struct rconn *c,
+				struct lk_errinfo *ei)
+{
+	if (!c->policy[0] || !strcmp(c->policy, "noeviction"))
+		return LK_OK;
+	return lk_errf(ei, LK_ESTORE, "%s has maxmemory-policy %s; latchkey needs noeviction",
+		       st->where, c->policy);
+}
+
+enum lk_err lk_rd_new(const char *rest, const struct lk_store_ops *ops, struct rd_store **out,
+		      struct lk_errinfo *ei)
+{
+	struct rd_store *st;
+	enum lk_err err;
+
+	*out = NULL;
+	if (!(st = calloc(1, sizeof *st)))
+		return lk_errf(ei, LK_ENOMEM, "out of memory opening the store");
+	st->base.ops = ops;
+	if (pthread_mutex_init(&st->mu, NULL) != 0) {
+		free(st);
+		return lk_errf(ei, LK_ENOMEM, "cannot create a mutex");
+	}
+	if (pthread_key_create(&st->key, conn_thread_exit) != 0) {
+		pthread_mutex_destroy(&st->mu);
+		free(st);
+		return lk_errf(ei, LK_ENOMEM, "no thread-specific key left");
+	}
+	if ((err = parse_url(st, rest, ei))) {
+		lk_rd_free(st);
+		return err;
+	}
+	*out = st;
+	return LK_OK;
+}

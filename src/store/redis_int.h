@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * redis_int.h: the transport of the Redis store, shared by redis_conn.c (which implements
+ * it) and redis.c (the store operations, which use it). Nothing outside src/store/redis*.c
+ * includes this header.
+ *
+ * Design of the transport:
+ * - One connection per thread, made lazily: a pthread key per store hands each thread its
+ *   struct rconn, whose destructor frees it when the thread exits; lk_rd_free() frees those
+ *   of threads still alive (as in sqlite.c). Connecting waits at most CONNECT_MS, and every
+ *   command at most COMMAND_MS (SO_RCVTIMEO/SO_SNDTIMEO), so no call hangs on a stopped
+ *   or unreachable server: it fails with LK_ESTORE. After any I/O error the context is
+ *   freed and the thread's next call connects again (AUTH, SELECT, INFO pipelined in one
+ *   round trip), so service comes back by itself when Redis does. A timeout (a server that
+ *   is frozen or unreachable, not one that refuses) makes every call of every thread fail
+ *   at once for HOLD_MS: a request then waits for one timeout, not one per store call, and
+ *   worker threads do not pile up behind a hung server. Recovery waits at most HOLD_MS.
+ * - Scripts go by EVALSHA, falling back to EVAL on NOSCRIPT (a restarted or flushed
+ *   server), which caches them again. Every script puts a status first in its reply
+ *   (ST_*), which lk_rd_eval() maps to lk_err.
+ * - SIGPIPE: hiredis writes with write(2); unless the process ignores SIGPIPE, it is
+ *   blocked around each command and one raised meanwhile is consumed.
+ * - Nothing here logs. Details name redis://HOST:PORT/DB, never the password.
+ */
+#ifndef LK_STORE_REDIS_INT_H
+#define LK_STORE_REDIS_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+#include "store/store.h"
+
+#define LK_RD_MAX_ARGS 12 /* script arguments, at most */
+
+/* Script results: the first element of every script's reply. */
+enum { ST_OK = 0, ST_NOT_FOUND = 1, ST_EXISTS = 2, ST_CORRUPT = 3 };
+
+/* One thread's connection. */
+struct rconn {
+	redisContext *c;     /* NULL: not connected, or dropped after an error */
+	uint64_t run;        /* the server's run_id, hashed: added to the generation */
+	char policy[32];     /* the server's maxmemory-policy at connect */
+	struct rd_store *st;
+	struct rconn *prev, *next; /* st->conns, under st->mu */
+};
+
+struct rd_store {
+	struct lk_store base; /* first: (struct lk_store *) <-> (struct rd_store *) */
+	char *host;
+	int port;
+	int db;
+	char *user;           /* ACL user name, NULL for the default user */
+	char *pass;           /* NULL: no AUTH. Wiped at free */
+	char where[128];      /* "redis://HOST:PORT/DB" for details: never the password */
+	pthread_key_t key;    /* this thread's struct rconn */
+	pthread_mutex_t mu;   /* guards conns */
+	struct rconn *conns;
+	_Atomic int64_t hold_until; /* CLOCK_MONOTONIC ms: fail at once until then */
+};
+
+/* A Lua script and the hex SHA-1 that EVALSHA names it by (lk_rd_script_init). */
+struct lk_rd_script {
+	const char *src;
+	char sha[41];
+};
+
+/* Script arguments: pointers and lengths, numbers formatted in place. Start from {0}. */
+struct lk_rd_args {
+	int n;
+	const char *v[LK_RD_MAX_ARGS + 3];
+	size_t l[LK_RD_MAX_ARGS + 3];
+	char num[LK_RD_MAX_ARGS][24];
+	char hex[2][65];
+	int nnum, nhex;
+};
+
+/* ------------------------------------------------------------ store handle */
+
+/* A new store for rest ("//[[USER]:PASSWORD@]HOST[:PORT][/DB]"; the password may come from
+ * LATCHKEY_REDIS_PASSWORD): URL parsed, nothing connected yet. *out is owned by the caller
+ * (lk_rd_free). On failure *out is NULL and ei says why, never quoting the password. */
+enum lk_err lk_rd_new(const char *rest, const struct lk_store_ops *ops, struct rd_store **out,
+		      struct lk_errinfo *ei) LK_WUR;
+/* Close every connection, wipe the password, free st. NULL is a no-op. */
+void lk_rd_free(struct rd_store *st);
+/* Refuse a server that may evict keys (only "noeviction" is safe), as c saw it. */
+enum lk_err lk_rd_check_policy(struct rd_store *st, const struct rconn *c,
+			       struct lk_errinfo *ei) LK_WUR;
+
+/* ------------------------------------------------------------ commands */
+
+/* The calling thread's connection, (re)connected when it has none. */
+enum lk_err lk_rd_conn_get(struct rd_store *st, struct rconn **out, struct lk_errinfo *ei) LK_WUR;
+/* Run one command on this thread's connection. *out: the reply (caller frees with
+ * freeReplyObject), never an error reply; *cp (may be NULL): the connection used. */
+enum lk_err lk_rd_cmd(struct rd_store *st, int argc, const char **argv, const size_t *len,
+		      redisReply **out, struct rconn **cp) LK_WUR;
+/* Hash every script's source once (SHA-1, hex) into its sha. false when hashing fails. */
+bool lk_rd_script_init(struct lk_rd_script *s, size_t n) LK_WUR;
+/* Run script s with the arguments in a (no KEYS: the scripts name their keys). On LK_OK
+ * *out is the reply (caller frees); otherwise the script's status (LK_ENOT_FOUND,
+ * LK_EEXISTS) or the failure, and nothing to free. */
+enum lk_err lk_rd_eval(struct rd_store *st, const struct lk_rd_script *s, struct lk_rd_args *a,
+		       redisReply **out) LK_WUR;
+/* A script whose reply is just its status. */
+enum lk_err lk_rd_eval0(struct rd_store *st, const struct lk_rd_script *s, struct lk_rd_args *a);
+/* A script whose reply is {status, n}: *n (may be NULL) = n. */
+enum lk_err lk_rd_eval_n(struct rd_store *st, const struct lk_rd_script *s, struct lk_rd_args *a,
+			 int64_t *n);
+
+/* Argument builders: abort() past LK_RD_MAX_ARGS (our bug, never input's). */
+void lk_rd_arg(struct lk_rd_args *a, const void *p, size_t n);
+/* Text of at most max bytes (a struct field's size - 1: never reads past the field). */
+void lk_rd_arg_str(struct lk_rd_args *a, const char *s, size_t max);
+void lk_rd_arg_i64(struct lk_rd_args *a, int64_t v);
+/* 32 bytes as 64 lowercase hex digits; at most two per call. */
+void lk_rd_arg_hex(struct lk_rd_args *a, const unsigned char h[32]);
+
+/* ------------------------------------------------------------ replies */
+
+/* An integer from an integer reply or decimal text. */
+bool lk_rd_int(const redisReply *r, int64_t *v);
+/* Text from a string reply (nil: empty), cut at a UTF-8 boundary to fit dst[size]. */
+bool lk_rd_text(const redisReply *r, char *dst, size_t size);
+/* 64 lowercase hex digits -> 32 bytes. */
+bool lk_rd_hash(const redisReply *r, unsigned char out[32]);
+/* Netstrings "N:bytes,": read the next one of [*p, end) as text or integer; append. */
+bool lk_rd_ns_text(const char **p, const char *end, char *dst, size_t size);
+bool lk_rd_ns_i64(const char **p, const char *end, int64_t *v);
+bool lk_rd_ns_put(char *buf, size_t cap, size_t *len, const char *s, size_t n);
+/* Zero the strings of a reply (private JWKs) before it is freed. */
+void lk_rd_wipe(redisReply *r);
+/* b[0..n) as lowercase hex into out[2n + 1]. */
+void lk_rd_hex(const unsigned char *b, size_t n, char *out);
+/* Copy s[0..n) into dst[size], cut at a UTF-8 character boundary when it does not fit. */
+void lk_rd_copy_text(char *dst, size_t size, const char *s, size_t n);
+
+#endif
