@@ -379,14 +379,7 @@ enum lk_err lk_auth_revoke_user(struct lk_auth *a, const struct lk_actor *by, in
 	enum lk_err err;
 
 	int64_t until = lk_refresh_revoke_until(a, wall_now());
-	if (a->st->ops->revoke_user) {
-		err = a->st->ops->revoke_user(a->st, user_id, keep, until, &n.sessions, &n.families);
-	} else { /* TEMP until the store branch lands */
-		err = user_id < 0 ? a->st->ops->session_del_all(a->st, &n.sessions)
-				  : a->st->ops->session_del_user(a->st, user_id, keep, &n.sessions);
-		if (!err)
-			err = a->st->ops->refresh_del_user(a->st, user_id, until, &n.families);
-	}
+	err = a->st->ops->revoke_user(a->st, user_id, keep, until, &n.sessions, &n.families);
 	if (err)
 		return err;
 	if (user_id < 0) {

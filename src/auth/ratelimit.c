@@ -289,16 +289,3 @@ void lk_rl_success(struct lk_ratelimit *rl, const char *user, const char *ip)
 		pe->failures = 0;
 	pthread_mutex_unlock(&rl->mu);
 }
-
-/* TEMP until the store branch: the reservation as check + fail (not atomic). */
-enum lk_err lk_rl_take(struct lk_ratelimit *rl, const char *user, const char *ip, int64_t now,
-		       int64_t *retry_after)
-{
-	enum lk_err err = lk_rl_check(rl, user, ip, now, retry_after);
-	return err ? err : lk_rl_fail(rl, user, ip, now);
-}
-
-void lk_rl_release(struct lk_ratelimit *rl, const char *user, const char *ip, int64_t now)
-{
-	lk_rl_success(rl, user, ip);
-}
