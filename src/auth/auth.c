@@ -135,8 +135,7 @@ void lk_auth_upkeep(struct lk_auth *a, int64_t now)
 		lk_log("warn", "session purge failed", "reason", lk_err_str(err), (char *)NULL);
 	if (!a->tok)
 		return;
-	if (a->st->ops->refresh_purge &&
-	    (err = a->st->ops->refresh_purge(a->st, now, now - a->cfg.tok.refresh_grace, &n)))
+	if ((err = a->st->ops->refresh_purge(a->st, now, now - a->cfg.tok.refresh_grace, &n)))
 		lk_log("warn", "refresh purge failed", "reason", lk_err_str(err), (char *)NULL);
 	if ((err = lk_tokens_maintain(a->tok, now)))
 		lk_log("warn", "key ring maintenance failed", "reason", lk_err_str(err), (char *)NULL);

@@ -440,7 +440,7 @@ enum lk_err lk_tokens_rotate(struct lk_store *st, const struct lk_tokcfg *cfg, i
 	 * with other defaults must not retire keys sooner than that. */
 	int64_t longest = cfg->access_ttl > cfg->hybrid_ttl ? cfg->access_ttl : cfg->hybrid_ttl;
 	int64_t stay = longest + (cfg->leeway > 0 ? cfg->leeway : 0), stored = 0;
-	if (st->ops->revocation_ttl && st->ops->revocation_ttl(st, &stored) == LK_OK && stored > stay)
+	if (st->ops->revocation_ttl(st, &stored) == LK_OK && stored > stay)
 		stay = stored;
 	for (int i = 0; i < v.nactive; i++)
 		if ((err = st->ops->key_retire(st, v.active[i], sign_from, sign_from + stay)))
@@ -457,8 +457,6 @@ static enum lk_err first_key(struct lk_tokens *t, int64_t now)
 	enum lk_err err;
 
 	randombytes_buf(mine, sizeof mine);
-	if (!t->st->ops->secret_claim)
-		return lk_tokens_rotate(t->st, &t->cfg, now, NULL);
 	if ((err = t->st->ops->secret_claim(t->st, "first-key", mine, got)))
 		return err;
 	if (sodium_memcmp(mine, got, 32) == 0)
