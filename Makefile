@@ -66,6 +66,8 @@ $(B)/tests/%: tests/unit/%.c $(B)/libserver.a $(B)/liblatchkey.a
 	@echo "  CCLD $@"
 	@$(CC) $(CFLAGS) -DLK_STORE_PRIVATE $(shell pkg-config --cflags cmocka) -o $@ $< $(B)/libserver.a \
 	  $(B)/liblatchkey.a $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
+# The store drivers include the contract suite.
+$(B)/tests/test_store_sqlite $(B)/tests/test_store_redis: tests/unit/store_contract.h tests/unit/testutil.h
 unit: $(UNIT_BIN)
 
 -include fuzz/fuzz.mk

@@ -1696,7 +1696,7 @@ static enum lk_err rd_set_revocation_ttl(struct lk_store *base, int64_t seconds)
 	return LK_OK;
 }
 
-/* SET NX GET: the first writer's random value wins, in one round trip. */
+/* The TTL set, or the default 960 s that the scripts then use. */
 static enum lk_err rd_revocation_ttl(struct lk_store *base, int64_t *seconds)
 {
 	const char *argv[] = {"HGET", "lk:{g}:meta", "revocation_ttl"};
@@ -1706,13 +1706,14 @@ static enum lk_err rd_revocation_ttl(struct lk_store *base, int64_t *seconds)
 	if (err)
 		return err;
 	if (r->type == REDIS_REPLY_NIL)
-		err = LK_ENOT_FOUND;
+		*seconds = 960; /* what the scripts use when none is set (as sqlite.c's default) */
 	else if (!lk_rd_int(r, seconds))
 		err = LK_ESTORE_CORRUPT;
 	freeReplyObject(r);
 	return err;
 }
 
+/* SET NX GET: the first writer's value wins, in one round trip. */
 static enum lk_err rd_secret_claim(struct lk_store *base, const char *name,
 				   const unsigned char mine[32], unsigned char out[32])
 {

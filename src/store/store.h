@@ -77,13 +77,16 @@ struct lk_store_ops {
 	 * the back end cannot offer it; then nothing is cached (auth/scache.h). */
 	uint64_t (*generation)(struct lk_store *st);
 
-	enum lk_err (*user_add)(struct lk_store *st, struct lk_user *u); /* sets u->id */
+	/* Sets u->id: a new id, larger than any id this store ever handed out. */
+	enum lk_err (*user_add)(struct lk_store *st, struct lk_user *u);
 	enum lk_err (*user_get)(struct lk_store *st, const char *name, struct lk_user *out);
 	enum lk_err (*user_get_id)(struct lk_store *st, int64_t id, struct lk_user *out);
-	/* New password: also deletes every session of the user, atomically. */
+	/* New password: also deletes every session and refresh token of the user (each live
+	 * family recorded as a `sid` revocation), atomically. */
 	enum lk_err (*user_set_password)(struct lk_store *st, const char *name, const char *phc,
 					 int64_t now);
-	/* Deletes the user and every session of theirs, atomically. */
+	/* Deletes the user and every session and refresh token of theirs (as above),
+	 * atomically. User ids are never handed out again. */
 	enum lk_err (*user_del)(struct lk_store *st, const char *name);
 	enum lk_err (*user_list)(struct lk_store *st, lk_user_cb cb, void *ud);
 	enum lk_err (*user_count)(struct lk_store *st, int64_t *n);

@@ -12,6 +12,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,11 +90,67 @@ static void test_shared_store(void **state)
 	lk_store_close(s2);
 }
 
+#define TAKERS 12
+struct taker {
+	struct lk_ratelimit *rl;
+	pthread_barrier_t *go;
+	enum lk_err rc;
+};
+
+static void *take(void *arg)
+{
+	struct taker *t = arg;
+	int64_t retry = 0;
+	pthread_barrier_wait(t->go);
+	t->rc = lk_rl_take(t->rl, "alice", "10.0.0.1", 1000000, &retry);
+	return NULL;
+}
+
+/* In memory, as in the stores (store_contract.h): 12 parallel guesses, exactly
+ * pair_free (5) go on; release forgives the pair and gives the ip its token back. */
+static void test_memory_take_race(void **state)
+{
+	struct lk_ratelimit *rl = NULL;
+	struct taker tk[TAKERS];
+	pthread_t tid[TAKERS];
+	pthread_barrier_t go;
+	int ok = 0, limited = 0;
+	int64_t w = 0;
+
+	assert_int_equal(lk_rl_new(&cfg, &rl), LK_OK);
+	assert_int_equal(pthread_barrier_init(&go, NULL, TAKERS), 0);
+	for (int i = 0; i < TAKERS; i++) {
+		tk[i] = (struct taker){rl, &go, LK_EINVAL};
+		assert_int_equal(pthread_create(&tid[i], NULL, take, &tk[i]), 0);
+	}
+	for (int i = 0; i < TAKERS; i++) {
+		assert_int_equal(pthread_join(tid[i], NULL), 0);
+		ok += tk[i].rc == LK_OK;
+		limited += tk[i].rc == LK_ERATE_LIMITED;
+	}
+	pthread_barrier_destroy(&go);
+	assert_int_equal(ok, 5);
+	assert_int_equal(limited, TAKERS - 5);
+	assert_int_equal(wait_of(rl, "alice", "10.0.0.1", 1000000), 1);
+	lk_rl_release(rl, "alice", "10.0.0.1", 1000000);
+	assert_int_equal(wait_of(rl, "alice", "10.0.0.1", 1000000), 0);
+	/* the ip's bucket: 60 - 5 + 1 = 56 tokens left, so 56 more accounts, then a wait */
+	for (int i = 0; i < 56; i++) {
+		char u[16];
+		snprintf(u, sizeof u, "u%d", i);
+		assert_int_equal(lk_rl_take(rl, u, "10.0.0.1", 1000000, &w), LK_OK);
+	}
+	assert_int_equal(lk_rl_take(rl, "u-last", "10.0.0.1", 1000000, &w), LK_ERATE_LIMITED);
+	assert_int_equal(w, 2); /* a whole token at one a second, rounded up past it */
+	lk_rl_free(rl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_memory),
 		cmocka_unit_test(test_shared_store),
+		cmocka_unit_test(test_memory_take_race),
 	};
 	snprintf(dir, sizeof dir, "/tmp/lk-rl-XXXXXX");
 	if (!mkdtemp(dir))

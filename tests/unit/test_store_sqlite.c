@@ -33,6 +33,8 @@
 
 static char tmpdir[64];
 static int seq;
+static char *cur;        /* this test's database (setup: a new path) */
+static sqlite3 *watch;   /* a connection of the test's own, for data_version */
 
 /* A new path in the test directory: dir/name-N.db. Caller frees. */
 static char *path_new(const char *name)
@@ -57,11 +59,16 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
+	if (watch)
+		sqlite3_close(watch);
+	watch = NULL;
+	free(cur);
+	cur = NULL;
 	return nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Open path; fails the test unless it opens. */
-static struct lk_store *open_ok(const char *path)
+static struct lk_store *open_path(const char *path)
 {
 	struct lk_store *st = (struct lk_store *)0x1;
 	struct lk_errinfo ei;
@@ -163,70 +170,80 @@ static unsigned char *read_all(const char *path, size_t *n)
 	return buf;
 }
 
-/* ---------------------------------------------------------------- fixtures */
+/* ---------------------------------------------------------------- contract hooks */
 
-static struct lk_user user_make(const char *name, const char *roles)
+
+static int setup(void **state)
 {
-	struct lk_user u;
-	memset(&u, 0, sizeof u);
-	snprintf(u.name, sizeof u.name, "%s", name);
-	snprintf(u.roles, sizeof u.roles, "%s", roles);
-	snprintf(u.phc, sizeof u.phc, "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$%s-hash", name);
-	u.created = 1000;
-	u.pw_changed = 1000;
-	return u;
+	if (watch)
+		sqlite3_close(watch);
+	watch = NULL;
+	free(cur);
+	cur = path_new("contract");
+	return 0;
 }
 
-static int64_t user_add_ok(struct lk_store *st, const char *name)
+static struct lk_store *open_ok(void)
 {
-	struct lk_user u = user_make(name, "reader");
-	u.id = -7;
-	assert_rc(st->ops->user_add(st, &u), LK_OK);
-	assert_true(u.id > 0);
-	return u.id;
+	return open_path(cur);
 }
 
-/* A session whose id_hash is SHA-256 of a secret derived from tag. */
-static struct lk_session sess_make(const char *tag, int64_t user_id, int64_t created)
+/* PRAGMA data_version on our own connection: it changes when any other connection (the
+ * store's) commits. */
+static long long drv_writes(void)
 {
-	struct lk_session s;
-	unsigned char secret[32];
-	memset(&s, 0, sizeof s);
-	memset(secret, 0, sizeof secret);
-	snprintf((char *)secret, sizeof secret, "secret-%s", tag);
-	SHA256(secret, sizeof secret, s.id_hash);
-	snprintf(s.handle, sizeof s.handle, "h-%s", tag);
-	snprintf(s.csrf, sizeof s.csrf, "csrf-%s", tag);
-	s.user_id = user_id;
-	s.created = created;
-	s.last_seen = created;
-	s.expires = created + 86400;
-	snprintf(s.ip, sizeof s.ip, "192.0.2.1");
-	snprintf(s.user_agent, sizeof s.user_agent, "test/%s", tag);
-	return s;
+	if (!watch)
+		watch = raw_open(cur);
+	return raw_int_db(watch, "PRAGMA data_version");
 }
 
-static void sess_add_ok(struct lk_store *st, const struct lk_session *s)
+static void drv_sessions_clean(int64_t uid)
 {
-	assert_rc(st->ops->session_add(st, s), LK_OK);
+	char *q = uid < 0 ? lkt_fmt("SELECT count(*) FROM sessions")
+			  : lkt_fmt("SELECT count(*) FROM sessions WHERE user_id = %lld",
+				    (long long)uid);
+	assert_int_equal(raw_int(cur, q), 0);
+	free(q);
 }
 
-static int sess_exists(struct lk_store *st, const struct lk_session *s)
+static void drv_refresh_clean(void)
 {
-	struct lk_session out;
-	enum lk_err rc = st->ops->session_get(st, s->id_hash, &out);
-	if (rc == LK_ENOT_FOUND)
-		return 0;
-	assert_rc(rc, LK_OK);
-	return 1;
+	assert_int_equal(raw_int(cur, "SELECT count(*) FROM refresh"), 0);
 }
+
+static void drv_damage_secret(const char *name)
+{
+	char *q = lkt_fmt("INSERT OR REPLACE INTO secrets VALUES ('%s', x'616263')", name);
+	raw_exec(cur, q);
+	free(q);
+}
+
+/* Threads that exited left no transaction open: another connection takes the write lock
+ * at once (SQLite keeps a closed connection's descriptors open while others hold POSIX
+ * locks on the file, so counting descriptors would prove nothing), and the file is whole. */
+static void drv_threads_gone(void)
+{
+	sqlite3 *db = raw_open(cur);
+	char *msg = NULL;
+	sqlite3_busy_timeout(db, 0);
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE; COMMIT;", NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("write lock held after the threads exited: %s", msg);
+	sqlite3_stmt *q = NULL;
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(q, 0), "ok");
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+}
+
+#include "store_contract.h"
 
 /* ---------------------------------------------------------------- open, files */
 
 static void test_open_close_reopen(void **state)
 {
 	char *p = path_new("reopen");
-	struct lk_store *st = open_ok(p);
+	struct lk_store *st = open_path(p);
 	struct lk_user u;
 
 	assert_rc(st->ops->ping(st), LK_OK);
@@ -234,7 +251,7 @@ static void test_open_close_reopen(void **state)
 	lk_store_close(st);
 	lk_store_close(NULL); /* no-op */
 
-	st = open_ok(p);
+	st = open_path(p);
 	assert_rc(st->ops->user_get(st, "alice", &u), LK_OK);
 	assert_int_equal(u.id, id);
 	assert_string_equal(u.roles, "reader");
@@ -278,7 +295,7 @@ static void test_default_path(void **state)
 static void test_schema_version(void **state)
 {
 	char *p = path_new("schema");
-	struct lk_store *st = open_ok(p);
+	struct lk_store *st = open_path(p);
 	lk_store_close(st);
 
 	assert_int_equal(raw_int(p, "PRAGMA user_version"), SCHEMA_VERSION);
@@ -295,7 +312,7 @@ static void test_schema_version(void **state)
 	sqlite3_close(db);
 
 	/* Reopening an up-to-date file changes nothing. */
-	st = open_ok(p);
+	st = open_path(p);
 	lk_store_close(st);
 	assert_int_equal(raw_int(p, "PRAGMA user_version"), SCHEMA_VERSION);
 	free(p);
@@ -305,7 +322,7 @@ static void test_schema_version(void **state)
 static void test_future_version(void **state)
 {
 	char *p = path_new("future");
-	lk_store_close(open_ok(p));
+	lk_store_close(open_path(p));
 	char *q = lkt_fmt("PRAGMA user_version = %d", SCHEMA_VERSION + 1);
 	raw_exec(p, q);
 	free(q);
@@ -351,7 +368,7 @@ static void test_foreign_database(void **state)
 static void test_damaged_database(void **state)
 {
 	char *p = path_new("damaged");
-	struct lk_store *st = open_ok(p);
+	struct lk_store *st = open_path(p);
 	user_add_ok(st, "alice");
 	lk_store_close(st); /* checkpoints: everything is in the main file now */
 
@@ -381,12 +398,12 @@ static void test_unwritable(void **state)
 	/* A valid database whose -wal file cannot be created: a directory has its name.
 	 * This fails for root too (EISDIR), so it stands in for a read-only location. */
 	p = path_new("nowal");
-	lk_store_close(open_ok(p));
+	lk_store_close(open_path(p));
 	char *wal = lkt_fmt("%s-wal", p);
 	assert_int_equal(mkdir(wal, 0700), 0);
 	open_fails(p, LK_ESTORE);
 	assert_int_equal(rmdir(wal), 0);
-	lk_store_close(open_ok(p)); /* and it was not damaged */
+	lk_store_close(open_path(p)); /* and it was not damaged */
 	free(wal);
 	free(p);
 
@@ -395,7 +412,7 @@ static void test_unwritable(void **state)
 		char *dir = lkt_fmt("%s/ro", tmpdir);
 		assert_int_equal(mkdir(dir, 0700), 0);
 		char *old = lkt_fmt("%s/old.db", dir);
-		lk_store_close(open_ok(old));
+		lk_store_close(open_path(old));
 		assert_int_equal(chmod(dir, 0500), 0);
 		p = lkt_fmt("%s/new.db", dir);
 		open_fails(p, LK_ESTORE);
@@ -411,7 +428,7 @@ static void test_file_mode(void **state)
 {
 	mode_t old = umask(022);
 	char *p = path_new("mode");
-	struct lk_store *st = open_ok(p);
+	struct lk_store *st = open_path(p);
 	struct stat sb;
 
 	user_add_ok(st, "alice"); /* the -wal file now has content */
@@ -431,92 +448,261 @@ static void test_file_mode(void **state)
 	free(p);
 }
 
-/* ---------------------------------------------------------------- users */
+/* The schema of latchkey before migration 4 (migrations 1 to 3 of src/store/sqlite.c,
+ * frozen): a database made by an older release. */
+static const char *const old_schema[] = {
+	/* 1: users, sessions, audit */
+	"CREATE TABLE users ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT UNIQUE NOT NULL,"
+	"  roles TEXT NOT NULL DEFAULT '',"
+	"  phc TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  pw_changed INTEGER NOT NULL"
+	");"
+	/* Keyed by SHA-256 of the cookie secret: the secret itself is never stored. */
+	"CREATE TABLE sessions ("
+	"  id_hash BLOB PRIMARY KEY CHECK (length(id_hash) = 32),"
+	"  handle TEXT UNIQUE NOT NULL,"
+	"  csrf TEXT NOT NULL,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  created INTEGER NOT NULL,"
+	"  last_seen INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  ip TEXT NOT NULL DEFAULT '',"
+	"  user_agent TEXT NOT NULL DEFAULT ''"
+	") WITHOUT ROWID;"
+	"CREATE INDEX sessions_user ON sessions(user_id);"
+	"CREATE INDEX sessions_expires ON sessions(expires);"
+	"CREATE INDEX sessions_last_seen ON sessions(last_seen);"
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  ts INTEGER NOT NULL,"
+	"  event TEXT NOT NULL,"
+	"  user TEXT NOT NULL DEFAULT '',"
+	"  ip TEXT NOT NULL DEFAULT '',"
+	"  detail TEXT NOT NULL DEFAULT ''"
+	");"
+	"CREATE INDEX audit_ts ON audit(ts);",
+	/* 2: tokens: signing keys, clients, refresh tokens, revocations, server secrets.
+	 * Triggers record revocations in the same transaction as the change that causes
+	 * them, whichever process makes it (server, another instance, the CLI). */
+	"CREATE TABLE meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE keys ("
+	"  kid TEXT PRIMARY KEY,"
+	"  alg TEXT NOT NULL,"
+	"  jwk TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  sign_from INTEGER NOT NULL,"
+	"  retire_at INTEGER NOT NULL DEFAULT 0,"
+	"  remove_at INTEGER NOT NULL DEFAULT 0"
+	") WITHOUT ROWID;"
+	"CREATE TABLE clients ("
+	"  id TEXT PRIMARY KEY,"
+	"  name TEXT NOT NULL,"
+	"  secret_hash BLOB NOT NULL CHECK (length(secret_hash) = 32),"
+	"  scope TEXT NOT NULL DEFAULT '',"
+	"  created INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	/* Keyed by SHA-256 of the token: the token itself is never stored. */
+	"CREATE TABLE refresh ("
+	"  hash BLOB PRIMARY KEY CHECK (length(hash) = 32),"
+	"  family TEXT NOT NULL,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  client_id TEXT NOT NULL DEFAULT '',"
+	"  scope TEXT NOT NULL DEFAULT '',"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  used_at INTEGER NOT NULL DEFAULT 0,"
+	"  next_access TEXT NOT NULL DEFAULT ''"
+	") WITHOUT ROWID;"
+	"CREATE INDEX refresh_family ON refresh(family);"
+	"CREATE INDEX refresh_user ON refresh(user_id);"
+	"CREATE INDEX refresh_expires ON refresh(expires);"
+	"CREATE TABLE revocations ("
+	"  cursor INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  type TEXT NOT NULL,"
+	"  value TEXT NOT NULL,"
+	"  before INTEGER NOT NULL DEFAULT 0,"
+	"  expires INTEGER NOT NULL"
+	");"
+	"CREATE INDEX revocations_expires ON revocations(expires);"
+	"INSERT INTO meta VALUES ('revocation_ttl', 960);"
+	/* A session that ends early takes its hybrid access tokens (sid) with it. */
+	"CREATE TRIGGER sessions_end AFTER DELETE ON sessions WHEN OLD.expires > unixepoch() BEGIN"
+	"  INSERT INTO revocations (type, value, expires) VALUES ('sid', OLD.handle,"
+	"    unixepoch() + (SELECT v FROM meta WHERE k = 'revocation_ttl'));"
+	"END;"
+	/* The live head of a refresh family going takes the family's access tokens. */
+	"CREATE TRIGGER refresh_end AFTER DELETE ON refresh"
+	"  WHEN OLD.used_at = 0 AND OLD.expires > unixepoch() BEGIN"
+	"  INSERT INTO revocations (type, value, expires) VALUES ('sid', OLD.family,"
+	"    unixepoch() + (SELECT v FROM meta WHERE k = 'revocation_ttl'));"
+	"END;"
+	/* A new password voids every token issued before it; so does deleting the user. */
+	"CREATE TRIGGER users_password AFTER UPDATE OF pw_changed ON users BEGIN"
+	"  INSERT INTO revocations (type, value, before, expires) VALUES ('sub', NEW.id,"
+	"    NEW.pw_changed, unixepoch() + (SELECT v FROM meta WHERE k = 'revocation_ttl'));"
+	"END;"
+	"CREATE TRIGGER users_gone AFTER DELETE ON users BEGIN"
+	"  INSERT INTO revocations (type, value, before, expires) VALUES ('sub', OLD.id,"
+	"    unixepoch() + 1, unixepoch() + (SELECT v FROM meta WHERE k = 'revocation_ttl'));"
+	"END;",
+	/* 3: sign-in limits shared by every process on this database */
+	"CREATE TABLE ratelimit ("
+	"  k TEXT PRIMARY KEY,"
+	"  failures INTEGER NOT NULL DEFAULT 0,"
+	"  tokens REAL NOT NULL DEFAULT 0,"
+	"  last INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE INDEX ratelimit_expires ON ratelimit(expires);",
+};
 
-static int collect_names(void *ud, const struct lk_user *u)
+/*
+ * Ids were INTEGER PRIMARY KEY before migration 4, so SQLite handed out max(id) + 1 and a
+ * deleted newest user's id came back for the next account (with that user's tokens'
+ * `sub`). A database of that schema opens, keeps its rows and ids, and new ids go past
+ * the largest ever used that is still known (here: a deleted user whose `sub` revocation
+ * is still in the table).
+ */
+static void test_migration_4(void **state)
 {
-	char *acc = ud;
-	strcat(acc, u->name);
-	strcat(acc, ",");
-	return 0;
-}
+	char *p = path_new("oldschema");
+	sqlite3 *db = raw_open(p);
+	char *msg = NULL;
+	for (size_t i = 0; i < sizeof old_schema / sizeof old_schema[0]; i++)
+		if (sqlite3_exec(db, old_schema[i], NULL, NULL, &msg) != SQLITE_OK)
+			fail_msg("old schema %zu: %s", i + 1, msg);
+	const char *rows =
+		"PRAGMA application_id = 1280009593; PRAGMA user_version = 3;"
+		"INSERT INTO users (id, name, phc, created, pw_changed) VALUES"
+		"  (1, 'ann', 'x', 1, 1), (2, 'ben', 'x', 1, 1), (3, 'cat', 'x', 1, 1);"
+		"INSERT INTO sessions (id_hash, handle, csrf, user_id, created, last_seen, expires)"
+		"  VALUES (randomblob(32), 'h-ann', 'c', 1, 1, 1, unixepoch() + 3600);"
+		"INSERT INTO refresh (hash, family, user_id, created, expires)"
+		"  VALUES (randomblob(32), 'fam-ben', 2, 1, unixepoch() + 3600);"
+		"DELETE FROM users WHERE id = 3;"; /* the trigger records sub 3 */
+	if (sqlite3_exec(db, rows, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("old rows: %s", msg);
+	sqlite3_close(db);
+	assert_int_equal(APP_ID, 1280009593);
 
-static int stop_after_one(void *ud, const struct lk_user *u)
-{
-	++*(int *)ud;
-	return 1;
-}
-
-static void test_users(void **state)
-{
-	char *p = path_new("users");
-	struct lk_store *st = open_ok(p);
-	struct lk_user u, out;
-	int64_t n = -1;
-
-	assert_rc(st->ops->user_count(st, &n), LK_OK);
-	assert_int_equal(n, 0);
-	int64_t bob = user_add_ok(st, "bob");
-	int64_t alice = user_add_ok(st, "alice");
-	assert_true(alice != bob);
-
-	/* duplicate name; u->id untouched on failure */
-	u = user_make("alice", "");
-	u.id = 77;
-	assert_rc(st->ops->user_add(st, &u), LK_EEXISTS);
-	assert_int_equal(u.id, 77);
-	/* no name, no hash */
-	u = user_make("", "");
-	assert_rc(st->ops->user_add(st, &u), LK_EINVAL);
-	u = user_make("carol", "");
-	u.phc[0] = '\0';
-	assert_rc(st->ops->user_add(st, &u), LK_EINVAL);
-
-	assert_rc(st->ops->user_get(st, "alice", &out), LK_OK);
-	assert_int_equal(out.id, alice);
-	assert_string_equal(out.name, "alice");
-	assert_string_equal(out.roles, "reader");
-	assert_string_equal(out.phc, user_make("alice", "").phc);
-	assert_int_equal(out.created, 1000);
-	assert_int_equal(out.pw_changed, 1000);
-	assert_rc(st->ops->user_get_id(st, bob, &out), LK_OK);
-	assert_string_equal(out.name, "bob");
-
-	/* not found leaves out alone */
-	memset(&out, 0x5a, sizeof out);
-	assert_rc(st->ops->user_get(st, "mallory", &out), LK_ENOT_FOUND);
-	assert_rc(st->ops->user_get_id(st, 9999, &out), LK_ENOT_FOUND);
-	char longname[LK_NAME_MAX + 10];
-	memset(longname, 'a', sizeof longname - 1);
-	longname[sizeof longname - 1] = '\0';
-	assert_rc(st->ops->user_get(st, longname, &out), LK_ENOT_FOUND);
-	for (size_t i = 0; i < sizeof out; i++)
-		assert_int_equal(((unsigned char *)&out)[i], 0x5a);
-
-	char names[256] = "";
-	assert_rc(st->ops->user_list(st, collect_names, names), LK_OK);
-	assert_string_equal(names, "alice,bob,");
-	int calls = 0;
-	assert_rc(st->ops->user_list(st, stop_after_one, &calls), LK_OK);
-	assert_int_equal(calls, 1);
-	assert_rc(st->ops->user_count(st, &n), LK_OK);
-	assert_int_equal(n, 2);
-
-	assert_rc(st->ops->user_del(st, "alice"), LK_OK);
-	assert_rc(st->ops->user_get(st, "alice", &out), LK_ENOT_FOUND);
-	assert_rc(st->ops->user_del(st, "alice"), LK_ENOT_FOUND);
-	assert_rc(st->ops->user_count(st, &n), LK_OK);
-	assert_int_equal(n, 1);
+	struct lk_store *st = open_path(p);
+	struct lk_user u;
+	assert_int_equal(raw_int(p, "PRAGMA user_version"), SCHEMA_VERSION);
+	assert_rc(st->ops->user_get(st, "ann", &u), LK_OK);
+	assert_int_equal(u.id, 1);
+	assert_rc(st->ops->user_get(st, "ben", &u), LK_OK);
+	assert_int_equal(u.id, 2);
+	/* the rows that refer to users came through the rebuild */
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM sessions WHERE user_id = 1"), 1);
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM refresh WHERE user_id = 2"), 1);
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+	int64_t d = user_add_ok(st, "dan");
+	assert_int_equal(d, 4); /* not 3: cat's id stays cat's */
+	assert_rc(st->ops->user_del(st, "dan"), LK_OK);
+	assert_int_equal(user_add_ok(st, "eve"), 5);
+	/* foreign keys still hold: a user's deletion cascades to their rows */
+	assert_rc(st->ops->user_del(st, "ann"), LK_OK);
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM sessions"), 0);
 	lk_store_close(st);
+	/* and the file says AUTOINCREMENT now */
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM sqlite_schema WHERE name = 'users'"
+				    " AND sql LIKE '%AUTOINCREMENT%'"), 1);
 	free(p);
 }
+
+/*
+ * The generation lives in PATH-gen. Named from the path as typed, a CLI reaching the
+ * database through a symlink (or "./x.db") bumped a counter the server never read, and
+ * the server kept serving a session the CLI had revoked from its cache. Every path to
+ * the file now shares one counter, named from the real path.
+ */
+static void test_generation_symlink(void **state)
+{
+	char *p = path_new("real"), *l = path_new("link"), cwd[4096];
+	assert_int_equal(symlink(p, l), 0); /* l -> p (p not there yet) */
+	struct lk_store *a = open_path(p), *b = open_path(l);
+	assert_non_null(getcwd(cwd, sizeof cwd));
+	assert_int_equal(chdir(tmpdir), 0);
+	char *rel = lkt_fmt("./%s", strrchr(p, '/') + 1);
+	struct lk_store *c = open_path(rel);
+	assert_int_equal(chdir(cwd), 0);
+	int64_t t0 = time(NULL), uid = user_add_ok(a, "alice");
+	struct lk_session s1 = sess_make("g1", uid, t0), s2 = sess_make("g2", uid, t0);
+	sess_add_ok(a, &s1);
+	sess_add_ok(a, &s2);
+
+	uint64_t ga = a->ops->generation(a), gc = c->ops->generation(c);
+	assert_rc(b->ops->session_del(b, s1.id_hash), LK_OK); /* the CLI, via the link */
+	assert_true(a->ops->generation(a) != ga);             /* the server sees it */
+	assert_true(c->ops->generation(c) != gc);
+	uint64_t gb = b->ops->generation(b);
+	assert_rc(c->ops->session_del(c, s2.id_hash), LK_OK); /* via "./name" */
+	assert_true(b->ops->generation(b) != gb);
+	/* one file, beside the real database; none beside the link */
+	char *pg = lkt_fmt("%s-gen", p), *lg = lkt_fmt("%s-gen", l);
+	struct stat sb;
+	assert_int_equal(stat(pg, &sb), 0);
+	assert_int_equal(lstat(lg, &sb), -1);
+	lk_store_close(a);
+	lk_store_close(b);
+	lk_store_close(c);
+	free(pg);
+	free(lg);
+	free(rel);
+	free(p);
+	free(l);
+}
+
+/* refresh_purge deletes expired rows here (Redis lets them expire by themselves), and an
+ * expired token's going revokes nothing. */
+static void test_refresh_purge_expired(void **state)
+{
+	struct lk_store *st = open_ok();
+	int64_t t0 = time(NULL), n = -1;
+	int64_t uid = user_add_ok(st, "alice");
+	struct lk_refresh *gone = rt_make("gone", "famX", uid, t0 - 10);
+	struct lk_refresh *live = rt_make("live", "famY", uid, t0 + 3600);
+	struct lk_refresh *out = calloc(1, sizeof *out);
+	assert_rc(st->ops->refresh_add(st, gone), LK_OK);
+	assert_rc(st->ops->refresh_add(st, live), LK_OK);
+	assert_rc(st->ops->refresh_purge(st, t0, t0 - 10, &n), LK_OK);
+	assert_int_equal(n, 1);
+	assert_rc(st->ops->refresh_get(st, gone->hash, out), LK_ENOT_FOUND);
+	assert_rc(st->ops->refresh_get(st, live->hash, out), LK_OK);
+	assert_int_equal(revs(st, 0, t0)->n, 0);
+	free(gone);
+	free(live);
+	free(out);
+	lk_store_close(st);
+}
+
+/* A coalesced touch that finds last_seen recent enough writes nothing, and one that finds
+ * no session reads once more to say so: neither commits. */
+static void test_touch_writes_nothing(void **state)
+{
+	struct lk_store *st = open_ok();
+	int64_t t0 = time(NULL), uid = user_add_ok(st, "alice");
+	struct lk_session s = sess_make("t", uid, t0), gone = sess_make("gone", uid, t0);
+	sess_add_ok(st, &s);
+	long long v0 = drv_writes();
+	assert_rc(st->ops->session_touch(st, s.id_hash, t0 + 5, t0), LK_OK);
+	assert_rc(st->ops->session_touch(st, gone.id_hash, t0 + 5, t0 + 6), LK_ENOT_FOUND);
+	assert_int_equal(drv_writes(), v0);
+	lk_store_close(st);
+}
+
+/* ---------------------------------------------------------------- users */
 
 /* Text longer than a struct field (written by some other tool) is cut to fit, at a
  * UTF-8 character boundary, never past the field. */
 static void test_user_truncation(void **state)
 {
 	char *p = path_new("trunc");
-	struct lk_store *st = open_ok(p);
+	struct lk_store *st = open_path(p);
 	struct lk_user out;
 
 	/* 255 ASCII bytes then "é" (2 bytes): byte 256 would split the character */
@@ -532,279 +718,6 @@ static void test_user_truncation(void **state)
 }
 
 /*
- * A password change must end every session of that user in the same commit: a thief who
- * holds a session cookie must not survive the victim resetting the password, and a crash
- * between the two steps must not leave the old sessions behind.
- */
-static void test_set_password_revokes_sessions(void **state)
-{
-	char *p = path_new("setpw");
-	struct lk_store *st = open_ok(p);
-	int64_t alice = user_add_ok(st, "alice"), bob = user_add_ok(st, "bob");
-	struct lk_session a1 = sess_make("a1", alice, 100), a2 = sess_make("a2", alice, 101);
-	struct lk_session b1 = sess_make("b1", bob, 102);
-	struct lk_user out;
-
-	sess_add_ok(st, &a1);
-	sess_add_ok(st, &a2);
-	sess_add_ok(st, &b1);
-	assert_rc(st->ops->user_set_password(st, "alice", "$argon2id$new", 5000), LK_OK);
-	assert_false(sess_exists(st, &a1));
-	assert_false(sess_exists(st, &a2));
-	assert_true(sess_exists(st, &b1));
-	assert_rc(st->ops->user_get(st, "alice", &out), LK_OK);
-	assert_string_equal(out.phc, "$argon2id$new");
-	assert_int_equal(out.pw_changed, 5000);
-	assert_int_equal(out.created, 1000);
-
-	assert_rc(st->ops->user_set_password(st, "nobody", "$argon2id$x", 1), LK_ENOT_FOUND);
-	assert_rc(st->ops->user_set_password(st, "alice", "", 1), LK_EINVAL);
-	char phc[LK_PHC_MAX + 2];
-	memset(phc, 'p', sizeof phc - 1);
-	phc[sizeof phc - 1] = '\0';
-	assert_rc(st->ops->user_set_password(st, "alice", phc, 1), LK_EINVAL);
-
-	/* deleting a user takes their sessions too, and only theirs */
-	struct lk_session a3 = sess_make("a3", alice, 103);
-	sess_add_ok(st, &a3);
-	assert_rc(st->ops->user_del(st, "bob"), LK_OK);
-	assert_false(sess_exists(st, &b1));
-	assert_true(sess_exists(st, &a3));
-	lk_store_close(st);
-	free(p);
-}
-
-/* ---------------------------------------------------------------- sessions */
-
-struct list_acc {
-	char handles[512];
-	int n;
-};
-
-static int collect_handles(void *ud, const struct lk_session *s)
-{
-	struct list_acc *a = ud;
-	strcat(a->handles, s->handle);
-	strcat(a->handles, ",");
-	a->n++;
-	return 0;
-}
-
-static void test_sessions(void **state)
-{
-	char *p = path_new("sessions");
-	struct lk_store *st = open_ok(p);
-	int64_t alice = user_add_ok(st, "alice"), bob = user_add_ok(st, "bob");
-	struct lk_session s1 = sess_make("s1", alice, 100), out;
-
-	sess_add_ok(st, &s1);
-	assert_rc(st->ops->session_get(st, s1.id_hash, &out), LK_OK);
-	assert_memory_equal(out.id_hash, s1.id_hash, 32);
-	assert_string_equal(out.handle, "h-s1");
-	assert_string_equal(out.csrf, "csrf-s1");
-	assert_int_equal(out.user_id, alice);
-	assert_int_equal(out.created, 100);
-	assert_int_equal(out.last_seen, 100);
-	assert_int_equal(out.expires, 100 + 86400);
-	assert_string_equal(out.ip, "192.0.2.1");
-	assert_string_equal(out.user_agent, "test/s1");
-
-	/* duplicates of the id_hash or of the handle; a user that does not exist */
-	struct lk_session d = sess_make("other", alice, 100);
-	memcpy(d.id_hash, s1.id_hash, 32);
-	assert_rc(st->ops->session_add(st, &d), LK_EEXISTS);
-	d = sess_make("other", alice, 100);
-	memcpy(d.handle, s1.handle, sizeof d.handle);
-	assert_rc(st->ops->session_add(st, &d), LK_EEXISTS);
-	d = sess_make("orphan", 4242, 100);
-	assert_rc(st->ops->session_add(st, &d), LK_ENOT_FOUND);
-
-	memset(&out, 0x5a, sizeof out);
-	d = sess_make("absent", alice, 100);
-	assert_rc(st->ops->session_get(st, d.id_hash, &out), LK_ENOT_FOUND);
-	assert_int_equal(((unsigned char *)&out)[0], 0x5a);
-
-	/* Coalesced touch: last_seen (100) is not older than 100, so nothing is written.
-	 * PRAGMA data_version on another connection moves only when someone commits. */
-	sqlite3 *watch = raw_open(p);
-	int64_t v0 = raw_int_db(watch, "PRAGMA data_version");
-	assert_rc(st->ops->session_touch(st, s1.id_hash, 150, 100), LK_OK);
-	assert_int_equal(raw_int_db(watch, "PRAGMA data_version"), v0);
-	assert_rc(st->ops->session_get(st, s1.id_hash, &out), LK_OK);
-	assert_int_equal(out.last_seen, 100);
-	/* older than 101: written */
-	assert_rc(st->ops->session_touch(st, s1.id_hash, 150, 101), LK_OK);
-	assert_true(raw_int_db(watch, "PRAGMA data_version") != v0);
-	assert_rc(st->ops->session_get(st, s1.id_hash, &out), LK_OK);
-	assert_int_equal(out.last_seen, 150);
-	sqlite3_close(watch);
-	/* touching a session that is gone says so (the caller drops a cached copy) */
-	assert_rc(st->ops->session_touch(st, d.id_hash, 150, 151), LK_ENOT_FOUND);
-
-	/* del */
-	assert_rc(st->ops->session_del(st, s1.id_hash), LK_OK);
-	assert_false(sess_exists(st, &s1));
-	assert_rc(st->ops->session_del(st, s1.id_hash), LK_ENOT_FOUND);
-
-	/* del_handle: only the owner's request deletes */
-	struct lk_session s2 = sess_make("s2", alice, 200);
-	sess_add_ok(st, &s2);
-	assert_rc(st->ops->session_del_handle(st, bob, "h-s2"), LK_ENOT_FOUND);
-	assert_true(sess_exists(st, &s2));
-	assert_rc(st->ops->session_del_handle(st, alice, "h-nope"), LK_ENOT_FOUND);
-	assert_rc(st->ops->session_del_handle(st, alice, "h-s2"), LK_OK);
-	assert_false(sess_exists(st, &s2));
-
-	/* list order: created, newest first; per user and all */
-	struct lk_session l1 = sess_make("l1", alice, 10), l2 = sess_make("l2", alice, 30);
-	struct lk_session l3 = sess_make("l3", alice, 20), l4 = sess_make("l4", bob, 25);
-	sess_add_ok(st, &l1);
-	sess_add_ok(st, &l2);
-	sess_add_ok(st, &l3);
-	sess_add_ok(st, &l4);
-	struct list_acc acc;
-	memset(&acc, 0, sizeof acc);
-	assert_rc(st->ops->session_list(st, alice, collect_handles, &acc), LK_OK);
-	assert_string_equal(acc.handles, "h-l2,h-l3,h-l1,");
-	memset(&acc, 0, sizeof acc);
-	assert_rc(st->ops->session_list(st, -1, collect_handles, &acc), LK_OK);
-	assert_string_equal(acc.handles, "h-l2,h-l4,h-l3,h-l1,");
-	memset(&acc, 0, sizeof acc);
-	assert_rc(st->ops->session_list(st, 9999, collect_handles, &acc), LK_OK);
-	assert_int_equal(acc.n, 0);
-
-	/* del_user keeping the current session */
-	int64_t n = -1;
-	assert_rc(st->ops->session_del_user(st, alice, l3.id_hash, &n), LK_OK);
-	assert_int_equal(n, 2);
-	assert_true(sess_exists(st, &l3));
-	assert_false(sess_exists(st, &l1));
-	assert_false(sess_exists(st, &l2));
-	assert_true(sess_exists(st, &l4));
-	/* keep NULL: all of them */
-	assert_rc(st->ops->session_del_user(st, alice, NULL, &n), LK_OK);
-	assert_int_equal(n, 1);
-	assert_false(sess_exists(st, &l3));
-	assert_true(sess_exists(st, &l4));
-	assert_rc(st->ops->session_del_user(st, alice, NULL, &n), LK_OK);
-	assert_int_equal(n, 0);
-
-	/* del_all */
-	sess_add_ok(st, &l1);
-	assert_rc(st->ops->session_del_all(st, &n), LK_OK);
-	assert_int_equal(n, 2);
-	assert_rc(st->ops->session_count(st, 0, &n), LK_OK);
-	assert_int_equal(n, 0);
-	lk_store_close(st);
-	free(p);
-}
-
-static void test_purge_count(void **state)
-{
-	char *p = path_new("purge");
-	struct lk_store *st = open_ok(p);
-	int64_t alice = user_add_ok(st, "alice");
-	const int64_t now = 10000, idle_cutoff = 9000;
-
-	/* live: recent and unexpired */
-	struct lk_session live = sess_make("live", alice, 9500);
-	/* expired: absolute expiry reached (expires == now counts as expired) */
-	struct lk_session exp = sess_make("exp", alice, 9500);
-	exp.expires = now;
-	/* idle: last seen before the cutoff, though not expired */
-	struct lk_session idle = sess_make("idle", alice, 8000);
-	idle.last_seen = 8999;
-	/* edge: last seen exactly at the cutoff stays */
-	struct lk_session edge = sess_make("edge", alice, 8000);
-	edge.last_seen = idle_cutoff;
-	sess_add_ok(st, &live);
-	sess_add_ok(st, &exp);
-	sess_add_ok(st, &idle);
-	sess_add_ok(st, &edge);
-
-	int64_t n = -1;
-	/* count: not past absolute expiry (idle ones still count until purged) */
-	assert_rc(st->ops->session_count(st, now, &n), LK_OK);
-	assert_int_equal(n, 3);
-	assert_rc(st->ops->session_purge(st, now, idle_cutoff, &n), LK_OK);
-	assert_int_equal(n, 2);
-	assert_true(sess_exists(st, &live));
-	assert_true(sess_exists(st, &edge));
-	assert_false(sess_exists(st, &exp));
-	assert_false(sess_exists(st, &idle));
-	assert_rc(st->ops->session_count(st, now, &n), LK_OK);
-	assert_int_equal(n, 2);
-	assert_rc(st->ops->session_purge(st, now, idle_cutoff, &n), LK_OK);
-	assert_int_equal(n, 0);
-	lk_store_close(st);
-	free(p);
-}
-
-/* ---------------------------------------------------------------- audit */
-
-struct audit_acc {
-	int64_t ts[16];
-	int64_t id[16];
-	int n;
-};
-
-static int collect_audit(void *ud, const struct lk_audit *a)
-{
-	struct audit_acc *acc = ud;
-	if (acc->n < 16) {
-		acc->ts[acc->n] = a->ts;
-		acc->id[acc->n] = a->id;
-	}
-	acc->n++;
-	return 0;
-}
-
-static void test_audit(void **state)
-{
-	char *p = path_new("audit");
-	struct lk_store *st = open_ok(p);
-	struct lk_audit a;
-	struct audit_acc acc;
-
-	for (int i = 1; i <= 5; i++) {
-		memset(&a, 0, sizeof a);
-		a.ts = 1000 + i;
-		snprintf(a.event, sizeof a.event, "%s", i % 2 ? "login" : "login_failed");
-		snprintf(a.user, sizeof a.user, "alice");
-		snprintf(a.ip, sizeof a.ip, "2001:db8::%d", i);
-		snprintf(a.detail, sizeof a.detail, "attempt %d", i);
-		assert_rc(st->ops->audit_add(st, &a), LK_OK);
-	}
-	memset(&a, 0, sizeof a);
-	assert_rc(st->ops->audit_add(st, &a), LK_EINVAL); /* no event name */
-
-	memset(&acc, 0, sizeof acc);
-	assert_rc(st->ops->audit_list(st, 3, collect_audit, &acc), LK_OK);
-	assert_int_equal(acc.n, 3);
-	assert_int_equal(acc.ts[0], 1005);
-	assert_int_equal(acc.ts[1], 1004);
-	assert_int_equal(acc.ts[2], 1003);
-	assert_true(acc.id[0] > acc.id[1] && acc.id[1] > acc.id[2]);
-
-	memset(&acc, 0, sizeof acc);
-	assert_rc(st->ops->audit_list(st, 0, collect_audit, &acc), LK_OK);
-	assert_int_equal(acc.n, 5);
-	assert_int_equal(acc.ts[4], 1001);
-	lk_store_close(st);
-
-	/* survives reopen, fields intact */
-	st = open_ok(p);
-	memset(&acc, 0, sizeof acc);
-	assert_rc(st->ops->audit_list(st, 1, collect_audit, &acc), LK_OK);
-	assert_int_equal(acc.n, 1);
-	assert_int_equal(acc.ts[0], 1005);
-	lk_store_close(st);
-	free(p);
-}
-
-/* ---------------------------------------------------------------- secrets */
-
-/*
  * A stolen copy of the database (a backup, a misplaced file) must not let anyone log in:
  * the store keeps SHA-256 of the cookie secret, never the secret. Write a session made
  * from a known secret and search the raw bytes of the database and its WAL: the hash and
@@ -814,7 +727,7 @@ static void test_file_has_no_session_secret(void **state)
 {
 	char *p = path_new("secret");
 	char *wal = lkt_fmt("%s-wal", p);
-	struct lk_store *st = open_ok(p);
+	struct lk_store *st = open_path(p);
 	int64_t alice = user_add_ok(st, "alice");
 	const unsigned char secret[32] = "LATCHKEY-TEST-SECRET-0123456789";
 	char *secret_b64 = lkt_b64e(secret, sizeof secret);
@@ -848,155 +761,10 @@ static void test_file_has_no_session_secret(void **state)
 	free(p);
 }
 
-/* ---------------------------------------------------------------- re-entry */
-
-struct reenter {
-	struct lk_store *st;
-	int users, inner;
-};
-
-static int count_sessions(void *ud, const struct lk_session *s)
-{
-	++*(int *)ud;
-	return 0;
-}
-
-static int inner_user(void *ud, const struct lk_user *u)
-{
-	++*(int *)ud;
-	return 0;
-}
-
-/* A listing's callback calls the store, including the very same listing. */
-static int outer_user(void *ud, const struct lk_user *u)
-{
-	struct reenter *r = ud;
-	struct lk_user again;
-	int n = 0;
-	r->users++;
-	if (r->st->ops->user_get_id(r->st, u->id, &again) != LK_OK)
-		return 1;
-	if (r->st->ops->session_list(r->st, u->id, count_sessions, &n) != LK_OK || n != 1)
-		return 1;
-	if (r->st->ops->user_list(r->st, inner_user, &r->inner) != LK_OK)
-		return 1;
-	return 0;
-}
-
-static void test_reentrant_listing(void **state)
-{
-	char *p = path_new("reenter");
-	struct lk_store *st = open_ok(p);
-	int64_t a = user_add_ok(st, "alice"), b = user_add_ok(st, "bob");
-	struct lk_session sa = sess_make("ra", a, 1), sb = sess_make("rb", b, 1);
-	sess_add_ok(st, &sa);
-	sess_add_ok(st, &sb);
-	struct reenter r = {st, 0, 0};
-	assert_rc(st->ops->user_list(st, outer_user, &r), LK_OK);
-	assert_int_equal(r.users, 2);
-	assert_int_equal(r.inner, 4);
-	/* and the cached statement still works afterwards */
-	r.users = r.inner = 0;
-	assert_rc(st->ops->user_list(st, outer_user, &r), LK_OK);
-	assert_int_equal(r.users, 2);
-	lk_store_close(st);
-	free(p);
-}
-
-/* ---------------------------------------------------------------- threads */
-
-#define NTHREADS 4
-#define NITER 300
-
-struct worker {
-	struct lk_store *st;
-	int64_t user_id;
-	int t;
-	int failures;
-	enum lk_err first;
-	pthread_barrier_t *done; /* when set: wait on done after the work, then on hold */
-	pthread_barrier_t *hold;
-};
-
-static void fail_once(struct worker *w, enum lk_err e)
-{
-	if (!w->failures++)
-		w->first = e;
-}
-
-static void *work(void *arg)
-{
-	struct worker *w = arg;
-	for (int i = 0; i < NITER; i++) {
-		char tag[32];
-		snprintf(tag, sizeof tag, "t%d-%d", w->t, i);
-		struct lk_session s = sess_make(tag, w->user_id, 1000 + i), out;
-		enum lk_err e;
-		if ((e = w->st->ops->session_add(w->st, &s)))
-			fail_once(w, e);
-		if ((e = w->st->ops->session_get(w->st, s.id_hash, &out)))
-			fail_once(w, e);
-		else if (memcmp(out.id_hash, s.id_hash, 32) || strcmp(out.handle, s.handle))
-			fail_once(w, LK_ESTORE_CORRUPT);
-		if ((e = w->st->ops->session_touch(w->st, s.id_hash, 2000 + i, 2000 + i)))
-			fail_once(w, e);
-		if ((e = w->st->ops->session_get(w->st, s.id_hash, &out)))
-			fail_once(w, e);
-		else if (out.last_seen != 2000 + i)
-			fail_once(w, LK_ESTORE_CORRUPT);
-		if (i % 10 == 9 && (e = w->st->ops->session_del(w->st, s.id_hash)))
-			fail_once(w, e);
-	}
-	if (w->done) {
-		pthread_barrier_wait(w->done);
-		pthread_barrier_wait(w->hold);
-	}
-	return NULL;
-}
-
-static void run_threads(struct lk_store *st, int64_t uid, pthread_barrier_t *done,
-			pthread_barrier_t *hold, pthread_t *tid, struct worker *w)
-{
-	for (int t = 0; t < NTHREADS; t++) {
-		w[t] = (struct worker){st, uid, t, 0, LK_OK, done, hold};
-		assert_int_equal(pthread_create(&tid[t], NULL, work, &w[t]), 0);
-	}
-}
-
-static void check_workers(struct worker *w)
-{
-	for (int t = 0; t < NTHREADS; t++)
-		if (w[t].failures)
-			fail_msg("thread %d: %d failures, first %s", t, w[t].failures,
-				 lk_err_str(w[t].first));
-}
-
-static void test_threads(void **state)
-{
-	char *p = path_new("threads");
-	struct lk_store *st = open_ok(p);
-	int64_t uid = user_add_ok(st, "alice");
-	pthread_t tid[NTHREADS];
-	struct worker w[NTHREADS];
-
-	run_threads(st, uid, NULL, NULL, tid, w);
-	for (int t = 0; t < NTHREADS; t++)
-		assert_int_equal(pthread_join(tid[t], NULL), 0);
-	check_workers(w);
-	/* Each thread's connection closed at its exit; the store still works. */
-	int64_t n = -1;
-	assert_rc(st->ops->session_count(st, 0, &n), LK_OK);
-	assert_int_equal(n, NTHREADS * (NITER - NITER / 10));
-	lk_store_close(st);
-	free(p);
-}
-
-/* close() while the threads that used the store are still alive (idle): it closes their
- * connections; their exit afterwards must not touch the freed store (ASan watches). */
 static void test_close_with_live_threads(void **state)
 {
 	char *p = path_new("live");
-	struct lk_store *st = open_ok(p);
+	struct lk_store *st = open_path(p);
 	int64_t uid = user_add_ok(st, "alice");
 	pthread_t tid[NTHREADS];
 	struct worker w[NTHREADS];
@@ -1017,7 +785,7 @@ static void test_close_with_live_threads(void **state)
 	check_workers(w);
 
 	int64_t n = -1;
-	st = open_ok(p);
+	st = open_path(p);
 	assert_rc(st->ops->session_count(st, 0, &n), LK_OK);
 	assert_int_equal(n, NTHREADS * (NITER - NITER / 10));
 	lk_store_close(st);
@@ -1027,25 +795,23 @@ static void test_close_with_live_threads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_open_close_reopen),
-		cmocka_unit_test(test_default_path),
-		cmocka_unit_test(test_schema_version),
-		cmocka_unit_test(test_future_version),
-		cmocka_unit_test(test_garbage_file),
-		cmocka_unit_test(test_foreign_database),
-		cmocka_unit_test(test_damaged_database),
-		cmocka_unit_test(test_unwritable),
-		cmocka_unit_test(test_file_mode),
-		cmocka_unit_test(test_users),
-		cmocka_unit_test(test_user_truncation),
-		cmocka_unit_test(test_set_password_revokes_sessions),
-		cmocka_unit_test(test_sessions),
-		cmocka_unit_test(test_purge_count),
-		cmocka_unit_test(test_audit),
-		cmocka_unit_test(test_file_has_no_session_secret),
-		cmocka_unit_test(test_reentrant_listing),
-		cmocka_unit_test(test_threads),
-		cmocka_unit_test(test_close_with_live_threads),
+		CONTRACT_TESTS(setup),
+		cmocka_unit_test_setup(test_open_close_reopen, setup),
+		cmocka_unit_test_setup(test_default_path, setup),
+		cmocka_unit_test_setup(test_schema_version, setup),
+		cmocka_unit_test_setup(test_future_version, setup),
+		cmocka_unit_test_setup(test_garbage_file, setup),
+		cmocka_unit_test_setup(test_foreign_database, setup),
+		cmocka_unit_test_setup(test_damaged_database, setup),
+		cmocka_unit_test_setup(test_unwritable, setup),
+		cmocka_unit_test_setup(test_file_mode, setup),
+		cmocka_unit_test_setup(test_migration_4, setup),
+		cmocka_unit_test_setup(test_generation_symlink, setup),
+		cmocka_unit_test_setup(test_refresh_purge_expired, setup),
+		cmocka_unit_test_setup(test_touch_writes_nothing, setup),
+		cmocka_unit_test_setup(test_user_truncation, setup),
+		cmocka_unit_test_setup(test_file_has_no_session_secret, setup),
+		cmocka_unit_test_setup(test_close_with_live_threads, setup),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
