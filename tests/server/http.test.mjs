@@ -282,7 +282,11 @@ test('form sign-out from the account page needs the page\'s CSRF token', async (
 	assert.equal((await srv.me(cookie)).status, 200);
 	r = await srv.fetch('/logout', { method: 'POST', cookie, headers: form, body: formBody({ csrf: m[1] }) });
 	assert.equal(r.status, 303);
-	assert.equal(r.headers.get('location'), '/login');
+	// on through /oauth2/logout (where the browser's refresh cookie is sent) to /login
+	assert.equal(r.headers.get('location'), '/oauth2/logout');
+	const hop = await srv.fetch('/oauth2/logout');
+	assert.equal(hop.status, 303);
+	assert.equal(hop.headers.get('location'), '/login');
 	assert.equal(cookieValue(findSetCookie(r, srv.cookieName)), '');
 	assert.equal((await srv.me(cookie)).status, 401);
 });

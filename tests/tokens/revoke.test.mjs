@@ -337,10 +337,29 @@ test('logout also ends the refresh-token family of the browser\'s refresh cookie
 	await assertAccepted(srv, theirs.access, 'zoe\'s token after yann signs out');
 	const r = await cookieRefresh(theirs.rt);
 	assert.equal(r.status, 200, `zoe's refresh cookie still works: ${r.text_}`);
-	// and a sign-out without a refresh cookie sets only the session cookie
+	// a browser does not send the /oauth2-scoped cookie to /logout: every sign-out clears
+	// it anyway (a Set-Cookie may name another path) ...
 	const out3 = await srv.fetch('/logout', { method: 'POST', cookie: await session('yann') });
 	assert.equal(out3.status, 200);
-	assert.deepEqual(out3.headers.getSetCookie().map((c) => c.split('=')[0]), [srv.cookieName]);
+	assert.deepEqual(out3.headers.getSetCookie().map((c) => c.split('=')[0]).sort(),
+		[srv.cookieName, rname].sort());
+	// ... and a form sign-out goes on to GET /oauth2/logout, where the browser's cookie comes
+	// along and its family ends before the sign-in page
+	const again = await browserGrant('yann');
+	const sess3 = await session('yann');
+	const page = await srv.fetch('/account', { cookie: sess3 });
+	const csrf = /name="csrf" value="([^"]+)"/.exec(page.text_)[1];
+	const form = await srv.fetch('/logout', { method: 'POST', cookie: sess3,
+		headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: `csrf=${csrf}` });
+	assert.equal(form.status, 303, form.text_);
+	assert.equal(form.headers.get('location'), '/oauth2/logout');
+	await assertAccepted(srv, again.access, 'not ended before the browser follows the redirect');
+	const hop = await srv.fetch('/oauth2/logout', { headers: { Cookie: `${rname}=${again.rt}` } });
+	assert.equal(hop.status, 303);
+	assert.equal(hop.headers.get('location'), '/login');
+	assert.ok(hop.headers.getSetCookie().some((c) => c.startsWith(`${rname}=;`)), 'cleared');
+	assertInvalidGrant(await cookieRefresh(again.rt), 'refresh after the form sign-out');
+	await assertRejected(srv, again.access, 'access token of the family ended by /oauth2/logout');
 });
 
 test('`latchkey sessions revoke --user` ends the user\'s sessions and refresh-token families', async () => {
