@@ -82,6 +82,8 @@ export async function startCluster(opts = {}) {
 	const first = await startServer({ store, admin: opts.admin ?? true, args, env });
 	const rest = await Promise.all(Array.from({ length: n - 1 }, () => startServer({ store, admin: false, args, env })));
 	const nodes = [first, ...rest];
+	// every instance serves the one public issuer: pages come from its origin
+	for (const node of nodes) node.issuerOrigin = issuer;
 	let nginx = null, proxy = null;
 	if (opts.proxy !== false) {
 		nginx = await startNginx(nginxConfig(nodes.map((s) => s.port), proxyPort), proxyPort);

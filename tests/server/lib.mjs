@@ -328,7 +328,9 @@ export class Server {
 		this.exited = null;         // {code, signal} once gone
 	}
 	get base() { return `http://127.0.0.1:${this.port}`; }
-	get origin() { return this.base; }
+	// what a browser page of this server sends as Origin: the configured issuer's origin
+	// (the server accepts no other), set by harnesses whose servers share a public issuer
+	get origin() { return this.issuerOrigin || this.base; }
 	get cookieName() { return this.insecure ? 'latchkey' : '__Host-latchkey'; }
 	get csrfCookieName() { return this.insecure ? 'latchkey-csrf' : '__Host-latchkey-csrf'; }
 	get pid() { return this.proc.pid; }
