@@ -7,19 +7,20 @@ import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
 	startCluster, haveNginx, haveRedis, passwordGrant, refreshReq, hybrid, verifyReq, revokeReq, jwks,
-	waitFor, sleep, onAll,
+	waitFor, sleep, onAll, addClient,
 } from './lib.mjs';
 
 const skip = (!haveRedis && 'redis-server is not installed') || (!haveNginx && 'nginx is not installed');
 const GRACE = 1;
 const PW = { alice: 'alice-pw-0123456789', bob: 'bob-pw-9876543210' };
-let C, all;
+let C, all, app;
 
 before(async () => {
 	if (skip) return;
 	C = await startCluster({ redis: { aof: true, fsync: 'always' }, config: [`refresh_grace = ${GRACE}s`] });
 	all = C.nodes;
 	for (const [u, p] of Object.entries(PW)) await C.addUser(u, p);
+	app = await addClient(all[0], 'app', '');
 });
 
 const meAll = (cookie) => onAll(all, (s) => s.me(cookie)).then((r) => r.map((x) => x.status));
@@ -46,8 +47,9 @@ async function scenario(restart) {
 	const h = await hybrid(A, s1);
 	const g0 = await passwordGrant(A, 'alice', PW.alice);
 	const fresh = await passwordGrant(Cc, 'bob', PW.bob);   // a family not used before the restart
-	const revoked = await passwordGrant(B, 'bob', PW.bob);
-	assert.equal((await revokeReq(B, revoked.access_token)).status, 200);
+	// revoked by the client it was issued to (RFC 7009 §2.1)
+	const revoked = await passwordGrant(B, 'bob', PW.bob, {}, { client: app });
+	assert.equal((await revokeReq(B, revoked.access_token, { client: app })).status, 200);
 	assert.ok([200, 204, 303].includes((await A.fetch('/logout', { method: 'POST', cookie: ended })).status));
 	const g1res = await refreshReq(B, g0.refresh_token);   // g0 is now used
 	const usedAt = Date.now();

@@ -19,15 +19,19 @@ const PW = {
 	alice: 'alice-pw-0123456789', bob: 'bob-pw-9876543210', carol: 'carol-pw-0123456789',
 	dave: 'dave-pw-0123456789', erin: 'erin-pw-0123456789', fay: 'fay-pw-0123456789',
 };
-let C, A, B, Cc, all, rs;
+let C, A, B, Cc, all, rs, app;
 
 before(async () => {
 	if (skip) return;
-	C = await startCluster({ config: [`jwks_max_age = ${JWKS_MAX_AGE}s`, 'refresh_grace = 1s'] });
+	// `rs` introspects every client's tokens (RFC 7662 §4); `app` is the client users sign
+	// in through, so its tokens can be revoked by it (RFC 7009 §2.1)
+	C = await startCluster({ config: [`jwks_max_age = ${JWKS_MAX_AGE}s`, 'refresh_grace = 1s',
+		'resource_servers = resource-server'] });
 	[A, B, Cc] = C.nodes;
 	all = C.nodes;
 	for (const [u, p] of Object.entries(PW)) await C.addUser(u, p);
 	rs = await addClient(A, 'resource-server', 'read');
+	app = await addClient(A, 'app', '');
 });
 
 const statuses = (rs_) => rs_.map((r) => r.status);
@@ -145,20 +149,21 @@ test('DELETE /sessions/{id} through C: the other session is refused everywhere a
 });
 
 test('/oauth2/revoke through C: an access token, then a refresh family, refused at every instance at once', { skip }, async () => {
-	const g = await passwordGrant(A, 'erin', PW.erin);
-	const other = await passwordGrant(B, 'erin', PW.erin);
+	const g = await passwordGrant(A, 'erin', PW.erin, {}, { client: app });
+	const other = await passwordGrant(B, 'erin', PW.erin, {}, { client: app });
 	assert.deepEqual(await verifyEverywhere(g.access_token), [200, 200, 200]);
-	assert.equal((await revokeReq(Cc, g.access_token)).status, 200);
+	assert.equal((await revokeReq(Cc, g.access_token, { client: app })).status, 200);
 	assert.deepEqual(await verifyEverywhere(g.access_token), [401, 401, 401]);
 	assert.deepEqual(await bearerMeEverywhere(g.access_token), [401, 401, 401]);
 	// the refresh token lives on (only the jti was revoked): rotate at B
-	const n = await refreshReq(B, g.refresh_token);
+	const n = await refreshReq(B, g.refresh_token, { client: app });
 	assert.equal(n.status, 200, n.text_);
 	assert.deepEqual(await verifyEverywhere(n.json_.access_token), [200, 200, 200]);
+	for (const s of [A, B]) assert.equal(await active(s, rs, n.json_.access_token), true, `introspection at ${s.port}`);
 	// now the family, through C
-	assert.equal((await revokeReq(Cc, n.json_.refresh_token)).status, 200);
+	assert.equal((await revokeReq(Cc, n.json_.refresh_token, { client: app })).status, 200);
 	assert.deepEqual(await verifyEverywhere(n.json_.access_token), [401, 401, 401]);
-	const r = await refreshReq(A, n.json_.refresh_token);
+	const r = await refreshReq(A, n.json_.refresh_token, { client: app });
 	assert.equal(r.status, 400, r.text_);
 	assert.equal(r.json_.error, 'invalid_grant');
 	// introspection at A and B says so too; another family of the same user is untouched
@@ -192,7 +197,7 @@ test('`latchkey sessions revoke ID --store redis://`: every instance refuses tha
 });
 
 test('a revocation made through C reaches an open /revocations/stream on A within a second', { skip }, async (t) => {
-	const g = await passwordGrant(B, 'alice', PW.alice);
+	const g = await passwordGrant(B, 'alice', PW.alice, {}, { client: app });
 	const jti = decodeJwt(g.access_token).payload.jti;
 	const ac = new AbortController();
 	const res = await fetch(`${A.base}/revocations/stream`, {
@@ -216,7 +221,7 @@ test('a revocation made through C reaches an open /revocations/stream on A withi
 	})().catch(() => false);
 	await sleep(200); // the stream is open and has sent its snapshot
 	const t0 = Date.now();
-	assert.equal((await revokeReq(Cc, g.access_token)).status, 200);
+	assert.equal((await revokeReq(Cc, g.access_token, { client: app })).status, 200);
 	const got = await Promise.race([seen, sleep(3000).then(() => false)]);
 	const ms = Date.now() - t0;
 	ac.abort();

@@ -24,7 +24,8 @@ function loginFrom(ip, port, username, password, headers = {}) {
 	for (const s of C.nodes) s.secrets.add(password);
 	return requestFrom(ip, port, '/login', {
 		method: 'POST',
-		headers: { 'Content-Type': 'application/json', Origin: `http://127.0.0.1:${port}`, ...headers },
+		// the page comes from the instances' shared public issuer, the only accepted origin
+		headers: { 'Content-Type': 'application/json', Origin: C.issuer, ...headers },
 		body: JSON.stringify({ username, password }),
 	});
 }
