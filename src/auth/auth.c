@@ -426,14 +426,34 @@ bool lk_auth_name_ok(const char *n)
 	return true;
 }
 
+/* "" or names joined by commas, each as lk_auth_name_ok wants, LK_ROLES_MAX at most. */
+static bool roles_ok(const char *roles)
+{
+	char one[LK_NAME_MAX + 1];
+	if (strlen(roles) > LK_ROLES_MAX)
+		return false;
+	for (const char *p = roles; *p;) {
+		size_t n = strcspn(p, ",");
+		if (n > LK_NAME_MAX)
+			return false;
+		memcpy(one, p, n);
+		one[n] = '\0';
+		if (!lk_auth_name_ok(one))
+			return false;
+		p += n + (p[n] == ',');
+		if (p[-1] == ',' && !*p)
+			return false; /* a trailing comma */
+	}
+	return true;
+}
+
 enum lk_err lk_auth_user_add(struct lk_auth *a, const struct lk_actor *by, const char *name,
 			     const char *roles, const char *pw, size_t len)
 {
 	struct lk_user u;
 	enum lk_err err;
 
-	if (!lk_auth_name_ok(name) || strlen(roles ? roles : "") > LK_ROLES_MAX || !len ||
-	    len >= LK_PW_MAX)
+	if (!lk_auth_name_ok(name) || !roles_ok(roles ? roles : "") || !len || len >= LK_PW_MAX)
 		return LK_EINVAL;
 	memset(&u, 0, sizeof u);
 	snprintf(u.name, sizeof u.name, "%s", name);
@@ -579,6 +599,45 @@ bool lk_auth_client_is_rs(const struct lk_auth *a, const struct lk_client *c)
 }
 
 /* ---------------------------------------------------------------- tokens */
+
+/* Space-separated scope tokens of %x21 / %x23-5B / %x5D-7E (RFC 6749 §3.3). */
+static bool scope_ok(const char *s)
+{
+	if (strlen(s) > LK_SCOPE_MAX)
+		return false;
+	for (; *s; s++)
+		if (!(*s == ' ' || *s == 0x21 || (*s >= 0x23 && *s <= 0x5b) || (*s >= 0x5d && *s <= 0x7e)))
+			return false;
+	return true;
+}
+
+/* Is every token of want in have? */
+static bool scope_within(const char *want, const char *have)
+{
+	char h[LK_SCOPE_MAX + 3];
+	snprintf(h, sizeof h, " %s ", have);
+	for (const char *p = want; *p;) {
+		while (*p == ' ')
+			p++;
+		size_t n = strcspn(p, " ");
+		if (!n)
+			break;
+		char t[LK_SCOPE_MAX + 3];
+		snprintf(t, sizeof t, " %.*s ", (int)n, p);
+		if (!strstr(h, t))
+			return false;
+		p += n;
+	}
+	return true;
+}
+
+enum lk_err lk_auth_scope_check(const struct lk_auth *a, const struct lk_client *c,
+				const char *scope)
+{
+	if (!scope_ok(scope))
+		return LK_EMALFORMED;
+	return scope_within(scope, c ? c->scope : a->cfg.tok.user_scopes) ? LK_OK : LK_EFORBIDDEN;
+}
 
 const struct lk_tokcfg *lk_auth_tokcfg(const struct lk_auth *a)
 {

@@ -171,6 +171,11 @@ bool lk_auth_client_is_rs(const struct lk_auth *a, const struct lk_client *c);
 
 /* ---------------------------------------------------------------- tokens */
 
+/* May scope (space-separated, RFC 6749 §3.3; "" asks for the default) be granted? A
+ * client gets at most its own scopes, a user without a client (c NULL) at most the
+ * `user_scopes` setting. LK_EMALFORMED for a malformed scope, LK_EFORBIDDEN beyond. */
+enum lk_err lk_auth_scope_check(const struct lk_auth *a, const struct lk_client *c,
+				const char *scope) LK_WUR;
 /* The token settings; NULL before lk_auth_start (tokens are not served). */
 const struct lk_tokcfg *lk_auth_tokcfg(const struct lk_auth *a);
 /* Verify one of our access tokens (signature, iss, aud, typ, times) and the denylist:

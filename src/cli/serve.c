@@ -91,8 +91,6 @@ int lk_cli_serve(int argc, char **argv)
 
 /* ---------------------------------------------------------------- user */
 
-static bool valid_name(const char *n) { return lk_auth_name_ok(n); }
-
 /* One line from stdin, or twice from the terminal without echo. */
 static int read_password(char *buf, size_t size)
 {
@@ -170,7 +168,7 @@ int lk_cli_user(int argc, char **argv)
 			args[nargs++] = argv[i];
 		} else if (!strcmp(argv[i], "--role") && i + 1 < argc) {
 			const char *r = argv[++i];
-			if (!valid_name(r) || strlen(roles) + strlen(r) + 2 > sizeof roles) {
+			if (!lk_auth_name_ok(r) || strlen(roles) + strlen(r) + 2 > sizeof roles) {
 				fprintf(stderr, "latchkey: invalid role \"%s\"\n", r);
 				return LK_EXIT_USAGE;
 			}
@@ -193,7 +191,7 @@ int lk_cli_user(int argc, char **argv)
 		fprintf(stderr, "latchkey user %s: expected %s\n", sub, list ? "no name" : "one NAME");
 		return LK_EXIT_USAGE;
 	}
-	if (!list && !valid_name(rest[0])) {
+	if (!list && !lk_auth_name_ok(rest[0])) {
 		fprintf(stderr, "latchkey: user names are 1-%d of A-Z a-z 0-9 . _ @ -\n", LK_NAME_MAX);
 		return LK_EXIT_USAGE;
 	}
@@ -497,7 +495,7 @@ int lk_cli_client(int argc, char **argv)
 			goto usage;
 		}
 	}
-	if (!name || !valid_name(name) || strlen(scope) > LK_SCOPE_MAX)
+	if (!name || !lk_auth_name_ok(name) || strlen(scope) > LK_SCOPE_MAX)
 		goto usage;
 	if ((rc = lk_config_load(&cfg, nargs, args, &argi, true)))
 		return rc;

@@ -100,7 +100,8 @@ struct MHD_Response *lk_resp_new(const char *ctype, const char *body, size_t len
 /* JSON body from o (o is consumed). */
 enum MHD_Result lk_reply_json(struct lk_req *r, unsigned status, json_t *o,
 			      const char *set_cookie);
-/* {"error": code, "error_description": desc}; 401s carry WWW-Authenticate. */
+/* {"error": code, "error_description": desc}; 401s carry WWW-Authenticate, 503s
+ * Retry-After. */
 enum MHD_Result lk_reply_error(struct lk_req *r, unsigned status, const char *code,
 			       const char *desc);
 enum MHD_Result lk_reply_redirect(struct lk_req *r, const char *location, const char *set_cookie);

@@ -196,37 +196,6 @@ static int client_auth(struct lk_req *r)
 	return rc;
 }
 
-/* Space-separated scope tokens of %x21 / %x23-5B / %x5D-7E (RFC 6749 §3.3). */
-static bool scope_ok(const char *s)
-{
-	if (strlen(s) > LK_SCOPE_MAX)
-		return false;
-	for (; *s; s++)
-		if (!(*s == ' ' || *s == 0x21 || (*s >= 0x23 && *s <= 0x5b) || (*s >= 0x5d && *s <= 0x7e)))
-			return false;
-	return true;
-}
-
-/* Is every token of want in have? */
-static bool scope_within(const char *want, const char *have)
-{
-	char h[LK_SCOPE_MAX + 3];
-	snprintf(h, sizeof h, " %s ", have);
-	for (const char *p = want; *p;) {
-		while (*p == ' ')
-			p++;
-		size_t n = strcspn(p, " ");
-		if (!n)
-			break;
-		char t[LK_SCOPE_MAX + 3];
-		snprintf(t, sizeof t, " %.*s ", (int)n, p);
-		if (!strstr(h, t))
-			return false;
-		p += n;
-	}
-	return true;
-}
-
 /* What every /oauth2 endpoint checks first: tokens configured, a form body, and client
  * credentials valid when given (required when need_client). true when the caller may go
  * on; otherwise *mr holds the reply already queued. */
@@ -338,19 +307,16 @@ enum MHD_Result lk_route_oauth_token(struct lk_req *r)
 		     (lk_req_header(r, "Origin") || lk_req_header(r, "Sec-Fetch-Site"));
 	char *gt = lk_req_param(r, "grant_type"), *scope = lk_req_param(r, "scope");
 	enum MHD_Result mr;
-	if (scope && !scope_ok(scope)) {
-		mr = oauth_error(r, 400, "invalid_scope", "malformed scope");
+	enum lk_err serr = lk_auth_scope_check(r->srv->auth, r->client_ok ? &r->client : NULL,
+					       scope ? scope : "");
+	if (serr) {
+		mr = oauth_error(r, 400, "invalid_scope",
+				 serr == LK_EMALFORMED ? "malformed scope"
+				 : r->client_ok	       ? "the scope exceeds the client's"
+						       : "the scope exceeds what users may ask for (user_scopes)");
 		goto out;
 	}
 	snprintf(r->scope, sizeof r->scope, "%s", scope ? scope : "");
-	/* A client gets at most its own scopes; a user without a client at most user_scopes. */
-	if (r->scope[0] && !scope_within(r->scope, r->client_ok ? r->client.scope
-							      : tcfg(r)->user_scopes)) {
-		mr = oauth_error(r, 400, "invalid_scope",
-				 r->client_ok ? "the scope exceeds the client's"
-					      : "the scope exceeds what users may ask for (user_scopes)");
-		goto out;
-	}
 	if (!gt) {
 		mr = oauth_error(r, 400, "invalid_request", "grant_type is required");
 	} else if (!strcmp(gt, "password")) {

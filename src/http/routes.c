@@ -56,7 +56,7 @@ static enum MHD_Result login_fail(struct lk_req *r, unsigned status, const char 
  * browser would strip or reinterpret (controls such as TAB, backslashes, spaces). */
 static bool safe_return_to(const char *p)
 {
-	if (!p || p[0] != '/' || p[1] == '/' || p[1] == '\\' || strlen(p) >= 200)
+	if (!p || p[0] != '/' || p[1] == '/' || strlen(p) >= 200)
 		return false;
 	for (const unsigned char *c = (const unsigned char *)p; *c; c++)
 		if (*c <= 0x20 || *c >= 0x7f || *c == '\\')

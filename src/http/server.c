@@ -81,6 +81,8 @@ enum MHD_Result lk_reply_error(struct lk_req *r, unsigned status, const char *co
 	lk_json_escape(d, sizeof d, desc);
 	int n = snprintf(buf, sizeof buf, "{\"error\":\"%s\",\"error_description\":\"%s\"}", c, d);
 	struct MHD_Response *resp = lk_resp_new("application/json", buf, (size_t)n);
+	if (resp && status == 503) /* busy or the store away: both pass in moments */
+		MHD_add_response_header(resp, "Retry-After", "1");
 	if (resp && status == 401) {
 		/* RFC 6750 §3: a request with no credentials gets the bare challenge */
 		bool tried = lk_req_header(r, "Authorization") != NULL;
@@ -154,16 +156,8 @@ enum MHD_Result lk_reply_err(struct lk_req *r, enum lk_err err)
 	if (status >= 500)
 		lk_log("error", "request failed", "reason", lk_err_str(err), "path", r->url,
 		       (char *)NULL);
-	if (err == LK_EBUSY) {
+	if (err == LK_EBUSY)
 		atomic_fetch_add(&r->srv->logins[3], 1);
-		char body[160];
-		int n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"error_description\":\"%s\"}",
-				 error, desc);
-		struct MHD_Response *resp = lk_resp_new("application/json", body, (size_t)n);
-		if (resp)
-			MHD_add_response_header(resp, "Retry-After", "1");
-		return lk_reply(r, status, resp);
-	}
 	return lk_reply_error(r, status, error, desc);
 }
 

@@ -371,6 +371,40 @@ static void test_passwd_ends_sessions_and_refresh(void **state)
 
 /* ---------------------------------------------------------------- clients */
 
+/* The scope rules live in auth (RFC 6749 §3.3): a client gets at most its own scopes, a
+ * user without a client at most user_scopes (none here), and a malformed scope nothing. */
+static void test_scope_check(void **state)
+{
+	struct fx *f = *state;
+	assert_rc(lk_auth_scope_check(f->a, &f->ca, ""), LK_OK);
+	assert_rc(lk_auth_scope_check(f->a, &f->ca, "read"), LK_OK);
+	assert_rc(lk_auth_scope_check(f->a, &f->ca, "write read"), LK_OK);
+	assert_rc(lk_auth_scope_check(f->a, &f->cb, "write"), LK_EFORBIDDEN);
+	assert_rc(lk_auth_scope_check(f->a, &f->cb, "rea"), LK_EFORBIDDEN);
+	assert_rc(lk_auth_scope_check(f->a, &f->cb, "read write"), LK_EFORBIDDEN);
+	assert_rc(lk_auth_scope_check(f->a, NULL, "read"), LK_EFORBIDDEN);
+	assert_rc(lk_auth_scope_check(f->a, NULL, ""), LK_OK);
+	assert_rc(lk_auth_scope_check(f->a, &f->ca, "read\"x"), LK_EMALFORMED);
+	assert_rc(lk_auth_scope_check(f->a, &f->ca, "read\twrite"), LK_EMALFORMED);
+}
+
+/* User and role names follow one rule, in auth: "a,,b", a trailing comma or a role with a
+ * space is refused before anything is stored. */
+static void test_user_add_roles(void **state)
+{
+	struct fx *f = *state;
+	struct lk_user u;
+	static const char pw[] = "carol-pw-0123456789";
+	assert_rc(lk_auth_user_add(f->a, &BY, "carol", "a,,b", pw, sizeof pw - 1), LK_EINVAL);
+	assert_rc(lk_auth_user_add(f->a, &BY, "carol", "admin,", pw, sizeof pw - 1), LK_EINVAL);
+	assert_rc(lk_auth_user_add(f->a, &BY, "carol", "ad min", pw, sizeof pw - 1), LK_EINVAL);
+	assert_rc(lk_auth_user_add(f->a, &BY, "car ol", "", pw, sizeof pw - 1), LK_EINVAL);
+	assert_rc(lk_auth_user_get(f->a, "carol", &u), LK_ENOT_FOUND);
+	assert_rc(lk_auth_user_add(f->a, &BY, "carol", "admin,reader", pw, sizeof pw - 1), LK_OK);
+	assert_rc(lk_auth_user_get(f->a, "carol", &u), LK_OK);
+	assert_str(u.roles, "admin,reader");
+}
+
 static void test_client_check(void **state)
 {
 	struct fx *f = *state;
@@ -971,6 +1005,8 @@ int main(void)
 		T(test_revoke_user_keep),
 		T(test_revoke_user_everyone),
 		T(test_passwd_ends_sessions_and_refresh),
+		T(test_scope_check),
+		T(test_user_add_roles),
 		T(test_client_check),
 		T(test_token_revoke_refresh),
 		T(test_token_revoke_refresh_fresh),
