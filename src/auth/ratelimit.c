@@ -29,7 +29,7 @@ struct entry {
 };
 
 struct lk_ratelimit {
-	struct lk_store *st;   /* when set (and it has rl ops), state lives in the store */
+	struct lk_store *st;   /* when set, state lives in the store */
 	pthread_mutex_t mu;
 	struct lk_rlcfg cfg;
 	unsigned char sipkey[crypto_shorthash_KEYBYTES];
@@ -143,11 +143,6 @@ static void store_key(char kind, const char *user, const char *ip, char out[33])
 	out[32] = '\0';
 }
 
-static bool shared(const struct lk_ratelimit *rl)
-{
-	return rl->st && rl->st->ops->rl_get && rl->st->ops->rl_fail && rl->st->ops->rl_reset;
-}
-
 void lk_rl_use_store(struct lk_ratelimit *rl, struct lk_store *st)
 {
 	rl->st = st;
@@ -195,7 +190,7 @@ static int64_t mem_step(struct lk_ratelimit *rl, enum lk_rl_step step, const cha
 	state_of(pe, &p);
 	state_of(ie, &i);
 	wait = lk_rl_policy(&rl->cfg, step, &p, &i, now);
-	if (step == LK_RL_FAIL || step == LK_RL_RELEASE || (step == LK_RL_TAKE && wait == 0)) {
+	if (step == LK_RL_RELEASE || wait == 0) {
 		/* the ip entry first: creating it may sweep, and the sweep may free pe */
 		state_put(rl, ik, false, ie, &i, now);
 		pe = find(rl, pk, true, false, now);
@@ -203,43 +198,6 @@ static int64_t mem_step(struct lk_ratelimit *rl, enum lk_rl_step step, const cha
 	}
 	pthread_mutex_unlock(&rl->mu);
 	return wait;
-}
-
-enum lk_err lk_rl_check(struct lk_ratelimit *rl, const char *user, const char *ip, int64_t now,
-			int64_t *retry_after)
-{
-	int64_t wait = 0;
-	if (shared(rl)) {
-		char pk[33], ik[33];
-		struct lk_rlstate p, i;
-		store_key('p', user, ip, pk);
-		store_key('i', NULL, ip, ik);
-		/* A store that cannot answer does not lock anyone out; sign-in itself will fail
-		 * on the same store moments later with a clear 503. */
-		if (rl->st->ops->rl_get(rl->st, pk, ik, now, &p, &i) != LK_OK)
-			return LK_OK;
-		wait = lk_rl_policy(&rl->cfg, LK_RL_CHECK, &p, &i, now);
-	} else {
-		wait = mem_step(rl, LK_RL_CHECK, user, ip, now);
-	}
-	if (wait > 0) {
-		*retry_after = wait;
-		return LK_ERATE_LIMITED;
-	}
-	return LK_OK;
-}
-
-enum lk_err lk_rl_fail(struct lk_ratelimit *rl, const char *user, const char *ip, int64_t now)
-{
-	if (shared(rl)) {
-		char pk[33], ik[33];
-		store_key('p', user, ip, pk);
-		store_key('i', NULL, ip, ik);
-		return rl->st->ops->rl_fail(rl->st, pk, ik, now, rl->cfg.ip_per_min,
-					    lk_rl_ttl(&rl->cfg));
-	}
-	(void)mem_step(rl, LK_RL_FAIL, user, ip, now);
-	return LK_OK;
 }
 
 /* The store's atomic reservation when it has one; else the table, under the mutex. */
@@ -273,19 +231,4 @@ void lk_rl_release(struct lk_ratelimit *rl, const char *user, const char *ip, in
 		return;
 	}
 	(void)mem_step(rl, LK_RL_RELEASE, user, ip, now);
-}
-
-void lk_rl_success(struct lk_ratelimit *rl, const char *user, const char *ip)
-{
-	if (shared(rl)) {
-		char pk[33];
-		store_key('p', user, ip, pk);
-		(void)rl->st->ops->rl_reset(rl->st, pk);
-		return;
-	}
-	pthread_mutex_lock(&rl->mu);
-	struct entry *pe = find(rl, key_of(rl, user, ip), true, false, 0);
-	if (pe)
-		pe->failures = 0;
-	pthread_mutex_unlock(&rl->mu);
 }

@@ -23,21 +23,13 @@ void lk_rl_free(struct lk_ratelimit *rl);
 /* Keep the counters in st (when its back end has rl ops) so that every instance on the
  * same store counts together; otherwise they stay in this process's memory. */
 void lk_rl_use_store(struct lk_ratelimit *rl, struct lk_store *st);
-/* May user sign in from ip now? LK_OK, or LK_ERATE_LIMITED with *retry_after seconds. */
-enum lk_err lk_rl_check(struct lk_ratelimit *rl, const char *user, const char *ip, int64_t now,
-			int64_t *retry_after);
-/* Record a failed sign-in. A store error is returned: the caller must not then answer
- * "wrong password" (an unlimited oracle while the store cannot count). */
-enum lk_err lk_rl_fail(struct lk_ratelimit *rl, const char *user, const char *ip, int64_t now);
-/* Reserve a failure before the password is checked (the atomic form of check + fail):
- * LK_OK when the attempt may go on (a failure is already counted), LK_ERATE_LIMITED with
- * *retry_after, or a store error (the caller answers 503: no unlimited oracle). */
+/* Reserve a failure before the password is checked, atomically: LK_OK when the attempt
+ * may go on (a failure is already counted), LK_ERATE_LIMITED with *retry_after seconds
+ * (nothing counted), or a store error (the caller answers 503: no unlimited oracle). */
 enum lk_err lk_rl_take(struct lk_ratelimit *rl, const char *user, const char *ip, int64_t now,
 		       int64_t *retry_after) LK_WUR;
 /* The reserved attempt succeeded: the pair's failures are forgiven and the ip's token
  * given back. */
 void lk_rl_release(struct lk_ratelimit *rl, const char *user, const char *ip, int64_t now);
-/* Record a success: the pair's failures are forgiven. */
-void lk_rl_success(struct lk_ratelimit *rl, const char *user, const char *ip);
 
 #endif

@@ -3,7 +3,7 @@
  * The sign-in limit policy (SPEC "Sign-in limits") as one pure function, so that the
  * in-memory limiter (auth/ratelimit.c) and the SQLite store (store/sqlite.c, inside one
  * BEGIN IMMEDIATE transaction) decide alike. The Redis store runs the same arithmetic in
- * one Lua script (SC_RL_TAKE in store/redis.c); change the three together.
+ * one Lua script (SC_RL_STEP in store/redis.c); change the three together.
  *
  * The policy: a pair (account, client IP) may fail `pair_free` times freely; after that
  * each attempt waits a backoff of 2^(failures - pair_free) seconds from its last failure,
@@ -33,9 +33,7 @@ struct lk_rlstate {
 };
 
 enum lk_rl_step {
-	LK_RL_CHECK,   /* only compute the wait */
 	LK_RL_TAKE,    /* when the wait is 0, record a failure (reserve the attempt) */
-	LK_RL_FAIL,    /* record a failure whatever the wait (the older check + fail form) */
 	LK_RL_RELEASE, /* forget the pair's failures; give the IP its token back */
 };
 
@@ -48,9 +46,9 @@ static inline int64_t lk_rl_ttl(const struct lk_rlcfg *cfg)
 /*
  * Apply one step of the policy at `now` to the stored states *pair and *ip (in: as read,
  * found = false when there is none; out: what to store, both with found = true; for
- * RELEASE pair->found = false means "delete" and ip->found = false "nothing to write"). Returns the seconds to wait before
- * another attempt may go on (0: it may); TAKE changes the states only when that is 0,
- * CHECK never writes them back in a meaningful way (the caller ignores them).
+ * RELEASE pair->found = false means "delete" and ip->found = false "nothing to write").
+ * Returns the seconds to wait before another attempt may go on (0: it may); TAKE changes
+ * the states only when that is 0 (otherwise the caller writes nothing back).
  */
 static inline int64_t lk_rl_policy(const struct lk_rlcfg *cfg, enum lk_rl_step step,
 				   struct lk_rlstate *pair, struct lk_rlstate *ip, int64_t now)
@@ -85,13 +83,9 @@ static inline int64_t lk_rl_policy(const struct lk_rlcfg *cfg, enum lk_rl_step s
 	}
 
 	switch (step) {
-	case LK_RL_CHECK:
-		break;
 	case LK_RL_TAKE:
 		if (wait > 0)
 			break;
-		/* fall through */
-	case LK_RL_FAIL:
 		pair->failures++;
 		pair->last = now;
 		pair->found = true;

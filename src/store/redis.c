@@ -176,8 +176,6 @@ enum scr {
 	SC_SESS_TOUCH,
 	SC_SESS_DEL,
 	SC_SESS_DEL_HANDLE,
-	SC_SESS_DEL_USER,
-	SC_SESS_DEL_ALL,
 	SC_SESS_LIST,
 	SC_SESS_PURGE,
 	SC_AUDIT_ADD,
@@ -190,9 +188,7 @@ enum scr {
 	SC_RT_GET,
 	SC_RT_CLAIM,
 	SC_FAMILY_REVOKE,
-	SC_RT_DEL_USER,
 	SC_REVOKE_ADD,
-	SC_RL_FAIL,
 	SC_RL_STEP,
 	SC_REVOKE_USER,
 	SC_RT_PURGE,
@@ -331,26 +327,6 @@ static struct lk_rd_script lua[SC_COUNT_] = {
 	"if sess_del(ARGV[1], hex, clock()) == 0 then return {1} end\n"
 	"bump()\n"
 	"return {0}\n"},
-
-	/* ARGV: uid keep-hex (may be ''). -> {0, n} */
-	[SC_SESS_DEL_USER] = {RW
-	"local t, n = clock(), 0\n"
-	"for _, hex in ipairs(redis.call('SMEMBERS', U(ARGV[1], 'sessions'))) do\n"
-	"  if hex ~= ARGV[2] then n = n + sess_del(ARGV[1], hex, t) end\n"
-	"end\n"
-	"if n > 0 then bump() end\n"
-	"return {0, n}\n"},
-
-	/* -> {0, n} */
-	[SC_SESS_DEL_ALL] = {RW
-	"local t, n = clock(), 0\n"
-	"for _, m in ipairs(redis.call('ZRANGE', G .. 'sess_exp', 0, -1)) do\n"
-	"  local u, h = split(m)\n"
-	"  if u then n = n + sess_del(u, h, t)\n"
-	"  else redis.call('ZREM', G .. 'sess_exp', m) redis.call('ZREM', G .. 'sess_seen', m) end\n"
-	"end\n"
-	"if n > 0 then bump() end\n"
-	"return {0, n}\n"},
 
 	/* ARGV: uid (negative: everyone). -> {0, (uid, hex, 7 fields)...} */
 	[SC_SESS_LIST] = {RO
@@ -523,39 +499,12 @@ static struct lk_rd_script lua[SC_COUNT_] = {
 	"bump()\n"
 	"return {0, n}\n"},
 
-	/* ARGV: uid (negative: everyone). -> {0, n} */
-	[SC_RT_DEL_USER] = {RW
-	"local t, n = clock(), 0\n"
-	"local ids = {ARGV[1]}\n"
-	"if num(ARGV[1]) < 0 then ids = redis.call('HVALS', G .. 'names') end\n"
-	"for _, id in ipairs(ids) do\n"
-	"  for _, hex in ipairs(redis.call('SMEMBERS', U(id, 'refresh'))) do\n"
-	"    n = n + rt_del(id, hex, t)\n"
-	"  end\n"
-	"end\n"
-	"bump()\n"
-	"return {0, n}\n"},
-
 	/* ARGV: type value before expires. -> {0} */
 	[SC_REVOKE_ADD] = {RW
 	"record(ARGV[1], ARGV[2], ARGV[3], ARGV[4], clock())\n"
 	"bump()\n"
 	"return {0}\n"},
 
-	/* ARGV: pair ip now cap ttl. One more failure for pair; one token from ip's bucket,
-	 * refilled at cap per minute up to cap. Both keys live ttl after their last change. */
-	[SC_RL_FAIL] = {RW
-	"local p, i = 'lk:rl:' .. ARGV[1], 'lk:rl:' .. ARGV[2]\n"
-	"local now, cap, ttl = num(ARGV[3]), num(ARGV[4]), num(ARGV[5])\n"
-	"redis.call('HINCRBY', p, 'f', 1)\n"
-	"redis.call('HSET', p, 'l', now)\n"
-	"redis.call('EXPIRE', p, ttl)\n"
-	"local b = redis.call('HMGET', i, 't', 'l')\n"
-	"local t = cap\n"
-	"if b[1] then t = math.min(cap, num(b[1]) + (now - num(b[2])) * cap / 60) end\n"
-	"redis.call('HSET', i, 't', tostring(t - 1), 'l', now)\n"
-	"redis.call('EXPIRE', i, ttl)\n"
-	"return {0}\n"},
 	/* ARGV: pair ip now pair_free backoff_max ip_per_min step ('take' or 'release').
 	 * lk_rl_policy() of auth/rlpolicy.h, step for step: change the two together. Keys
 	 * live backoff_max + 60 s after their last change. -> {0, wait}; a take that must
@@ -1091,25 +1040,6 @@ static enum lk_err rd_session_del_handle(struct lk_store *base, int64_t user_id,
 	return rscript0(rd(base), SC_SESS_DEL_HANDLE, &a);
 }
 
-static enum lk_err rd_session_del_user(struct lk_store *base, int64_t user_id,
-				       const unsigned char *keep, int64_t *n)
-{
-	struct lk_rd_args a = {0};
-
-	lk_rd_arg_i64(&a, user_id);
-	if (keep)
-		lk_rd_arg_hex(&a, keep);
-	else
-		lk_rd_arg(&a, "", 0);
-	return rscript_n(rd(base), SC_SESS_DEL_USER, &a, n);
-}
-
-static enum lk_err rd_session_del_all(struct lk_store *base, int64_t *n)
-{
-	struct lk_rd_args a = {0};
-	return rscript_n(rd(base), SC_SESS_DEL_ALL, &a, n);
-}
-
 static int cmp_session(const void *x, const void *y)
 {
 	const struct lk_session *a = x, *b = y;
@@ -1537,16 +1467,6 @@ static enum lk_err rd_family_revoke(struct lk_store *base, const char *family, i
 	return rscript_n(rd(base), SC_FAMILY_REVOKE, &a, n);
 }
 
-static enum lk_err rd_refresh_del_user(struct lk_store *base, int64_t user_id, int64_t until,
-				       int64_t *n)
-{
-	struct lk_rd_args a = {0};
-
-	(void)until; /* each live family head records its own revocation, as in sqlite.c */
-	lk_rd_arg_i64(&a, user_id < 0 ? -1 : user_id);
-	return rscript_n(rd(base), SC_RT_DEL_USER, &a, n);
-}
-
 /* ---------------------------------------------------------------- sign-out */
 
 static enum lk_err rd_revoke_user(struct lk_store *base, int64_t user_id,
@@ -1757,75 +1677,6 @@ static enum lk_err rd_secret(struct lk_store *base, const char *name, unsigned c
 
 /* ---------------------------------------------------------------- sign-in limits */
 
-static enum lk_err rl_read(struct rd_store *st, const char *k, struct lk_rlstate *o)
-{
-	char key[160];
-	const char *argv[] = {"HMGET", key, "f", "t", "l"};
-	size_t len[5] = {5, 0, 1, 1, 1};
-	redisReply *r = NULL;
-	enum lk_err err;
-
-	memset(o, 0, sizeof *o);
-	snprintf(key, sizeof key, "lk:rl:%.128s", k);
-	len[1] = strlen(key);
-	if ((err = lk_rd_cmd(st, 5, argv, len, &r, NULL)))
-		return err;
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
-		freeReplyObject(r);
-		return LK_ESTORE_CORRUPT;
-	}
-	if (r->element[2]->type == REDIS_REPLY_STRING) {
-		o->found = true;
-		o->failures = r->element[0]->type == REDIS_REPLY_STRING ? strtoll(r->element[0]->str, NULL, 10) : 0;
-		o->tokens = r->element[1]->type == REDIS_REPLY_STRING ? strtod(r->element[1]->str, NULL) : 0;
-		o->last = strtoll(r->element[2]->str, NULL, 10);
-	}
-	freeReplyObject(r);
-	return LK_OK;
-}
-
-static enum lk_err rd_rl_get(struct lk_store *base, const char *pair, const char *ip, int64_t now,
-			     struct lk_rlstate *p, struct lk_rlstate *i)
-{
-	enum lk_err err;
-	(void)now; /* keys expire by themselves */
-	if (!pair || !ip || !p || !i)
-		return LK_EINVAL;
-	if ((err = rl_read(rd(base), pair, p)))
-		return err;
-	return rl_read(rd(base), ip, i);
-}
-
-static enum lk_err rd_rl_fail(struct lk_store *base, const char *pair, const char *ip, int64_t now,
-			      double cap, int64_t ttl)
-{
-	struct lk_rd_args a = {0};
-	if (!pair || !ip)
-		return LK_EINVAL;
-	lk_rd_arg_str(&a, pair, 128);
-	lk_rd_arg_str(&a, ip, 128);
-	lk_rd_arg_i64(&a, now);
-	lk_rd_arg_i64(&a, (int64_t)cap);
-	lk_rd_arg_i64(&a, ttl > 0 ? ttl : 1);
-	return rscript0(rd(base), SC_RL_FAIL, &a);
-}
-
-static enum lk_err rd_rl_reset(struct lk_store *base, const char *pair)
-{
-	char key[160];
-	const char *argv[] = {"DEL", key};
-	size_t len[2] = {3, 0};
-	redisReply *r = NULL;
-	enum lk_err err;
-	if (!pair)
-		return LK_EINVAL;
-	snprintf(key, sizeof key, "lk:rl:%.128s", pair);
-	len[1] = strlen(key);
-	if (!(err = lk_rd_cmd(rd(base), 2, argv, len, &r, NULL)))
-		freeReplyObject(r);
-	return err;
-}
-
 /* One step of the policy (SC_RL_STEP) on both keys; *wait: its answer. */
 static enum lk_err rl_step(struct rd_store *st, const char *step, const char *pair,
 			   const char *ip, int64_t now, const struct lk_rlcfg *cfg, int64_t *wait)
@@ -1894,8 +1745,6 @@ const struct lk_store_ops lk_store_redis_ops = {
 	.session_touch = rd_session_touch,
 	.session_del = rd_session_del,
 	.session_del_handle = rd_session_del_handle,
-	.session_del_user = rd_session_del_user,
-	.session_del_all = rd_session_del_all,
 	.session_list = rd_session_list,
 	.session_purge = rd_session_purge,
 	.session_count = rd_session_count,
@@ -1911,16 +1760,12 @@ const struct lk_store_ops lk_store_redis_ops = {
 	.refresh_get = rd_refresh_get,
 	.refresh_claim = rd_refresh_claim,
 	.family_revoke = rd_family_revoke,
-	.refresh_del_user = rd_refresh_del_user,
 	.revoke_add = rd_revoke_add,
 	.revocations = rd_revocations,
 	.set_revocation_ttl = rd_set_revocation_ttl,
 	.revocation_ttl = rd_revocation_ttl,
 	.secret = rd_secret,
 	.secret_claim = rd_secret_claim,
-	.rl_get = rd_rl_get,
-	.rl_fail = rd_rl_fail,
-	.rl_reset = rd_rl_reset,
 	.rl_take = rd_rl_take,
 	.rl_release = rd_rl_release,
 	.revoke_user = rd_revoke_user,

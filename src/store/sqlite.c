@@ -41,6 +41,7 @@
 #include <sodium.h>
 #include <stdbool.h>
 
+#include "auth/rlpolicy.h"
 #include "store/store.h"
 #include "util/err.h"
 
@@ -230,9 +231,7 @@ enum sid {
 	S_SESS_TOUCH,
 	S_SESS_DEL,
 	S_SESS_DEL_HANDLE,
-	S_SESS_DEL_USER,
 	S_SESS_DEL_UID,
-	S_SESS_DEL_ALL,
 	S_SESS_LIST,
 	S_SESS_LIST_USER,
 	S_SESS_PURGE,
@@ -250,7 +249,6 @@ enum sid {
 	S_REFRESH_CLAIM,
 	S_FAMILY_DEL,
 	S_REFRESH_DEL_USER,
-	S_REFRESH_DEL_ALL,
 	S_REFRESH_PURGE,
 	S_REVOKE_ADD,
 	S_REVOKE_LIST,
@@ -260,8 +258,6 @@ enum sid {
 	S_SECRET_GET,
 	S_SECRET_ADD,
 	S_RL_GET,
-	S_RL_PAIR,
-	S_RL_IP,
 	S_RL_RESET,
 	S_RL_PURGE,
 	S_SESS_EXISTS,
@@ -294,10 +290,7 @@ static const char *const sql[S_COUNT_] = {
 	[S_SESS_TOUCH] = "UPDATE sessions SET last_seen = ?1 WHERE id_hash = ?2 AND last_seen < ?3",
 	[S_SESS_DEL] = "DELETE FROM sessions WHERE id_hash = ?1",
 	[S_SESS_DEL_HANDLE] = "DELETE FROM sessions WHERE handle = ?1 AND user_id = ?2",
-	/* ?2 NULL keeps nothing: "id_hash IS NOT NULL" holds for every row. */
-	[S_SESS_DEL_USER] = "DELETE FROM sessions WHERE user_id = ?1 AND id_hash IS NOT ?2",
 	[S_SESS_DEL_UID] = "DELETE FROM sessions WHERE user_id = ?1",
-	[S_SESS_DEL_ALL] = "DELETE FROM sessions",
 	[S_SESS_LIST] = "SELECT " SESS_COLS " FROM sessions ORDER BY created DESC, handle",
 	[S_SESS_LIST_USER] = "SELECT " SESS_COLS " FROM sessions WHERE user_id = ?1 "
 			     "ORDER BY created DESC, handle",
@@ -325,7 +318,6 @@ static const char *const sql[S_COUNT_] = {
 			    "WHERE hash = ?1 AND used_at = 0",
 	[S_FAMILY_DEL] = "DELETE FROM refresh WHERE family = ?1",
 	[S_REFRESH_DEL_USER] = "DELETE FROM refresh WHERE user_id = ?1",
-	[S_REFRESH_DEL_ALL] = "DELETE FROM refresh",
 	[S_REFRESH_PURGE] = "DELETE FROM refresh WHERE expires <= ?1",
 	[S_REVOKE_ADD] = "INSERT INTO revocations (type, value, before, expires) "
 			 "VALUES (?1, ?2, ?3, ?4)",
@@ -337,20 +329,10 @@ static const char *const sql[S_COUNT_] = {
 	[S_SECRET_GET] = "SELECT value FROM secrets WHERE name = ?1",
 	[S_SECRET_ADD] = "INSERT OR IGNORE INTO secrets (name, value) VALUES (?1, ?2)",
 	[S_RL_GET] = "SELECT failures, tokens, last FROM ratelimit WHERE k = ?1 AND expires > ?2",
-	[S_RL_PAIR] = "INSERT INTO ratelimit (k, failures, tokens, last, expires) "
-		      "VALUES (?1, 1, 0, ?2, ?3) ON CONFLICT(k) DO UPDATE SET "
-		      "failures = CASE WHEN expires > ?2 THEN failures + 1 ELSE 1 END, "
-		      "last = ?2, expires = ?3",
-	/* refill at ?4 per minute up to ?4, then take one */
-	[S_RL_IP] = "INSERT INTO ratelimit (k, failures, tokens, last, expires) "
-		    "VALUES (?1, 0, ?4 - 1, ?2, ?3) ON CONFLICT(k) DO UPDATE SET "
-		    "tokens = CASE WHEN expires > ?2 THEN "
-		    "min(?4, tokens + (?2 - last) * ?4 / 60.0) - 1 ELSE ?4 - 1 END, "
-		    "last = ?2, expires = ?3",
 	[S_RL_RESET] = "DELETE FROM ratelimit WHERE k = ?1",
 	[S_RL_PURGE] = "DELETE FROM ratelimit WHERE expires <= ?1",
 	[S_SESS_EXISTS] = "SELECT 1 FROM sessions WHERE id_hash = ?1",
-	/* ?1 < 0: everyone; ?2 NULL keeps nothing (as S_SESS_DEL_USER) */
+	/* ?1 < 0: everyone; ?2 NULL keeps nothing ("id_hash IS NOT NULL" holds for every row) */
 	[S_REVOKE_USER_SESS] = "DELETE FROM sessions WHERE (?1 < 0 OR user_id = ?1) "
 			       "AND id_hash IS NOT ?2",
 	/* Before the rows go: then the refresh_end trigger finds each family revoked. */
@@ -1446,28 +1428,6 @@ static enum lk_err sq_session_del_handle(struct lk_store *base, int64_t user_id,
 	return del_run(&q, rc, 1, NULL);
 }
 
-static enum lk_err sq_session_del_user(struct lk_store *base, int64_t user_id,
-				       const unsigned char *keep, int64_t *n)
-{
-	struct q q;
-	int rc = SQLITE_OK;
-
-	if ((rc = q_begin(sq(base), S_SESS_DEL_USER, &q)) != SQLITE_OK)
-		return map_rc(rc);
-	bind_i64(&q, 1, user_id, &rc);
-	bind_blob(&q, 2, keep, 32, &rc);
-	return del_run(&q, rc, 0, n);
-}
-
-static enum lk_err sq_session_del_all(struct lk_store *base, int64_t *n)
-{
-	struct q q;
-	int rc = q_begin(sq(base), S_SESS_DEL_ALL, &q);
-	if (rc != SQLITE_OK)
-		return map_rc(rc);
-	return del_run(&q, SQLITE_OK, 0, n);
-}
-
 /*
  * Callbacks run while the listing's read is open: they may call the store (a re-entered
  * listing gets its own statement), but rows they change may or may not show in the
@@ -1829,23 +1789,26 @@ static enum lk_err sq_refresh_claim(struct lk_store *base, const unsigned char h
 	return err ? err : LK_EEXISTS;
 }
 
-/* Run a delete on refresh rows by one text or integer key inside a transaction that also
- * records the given sid revocation; bump the generation after commit. */
-static enum lk_err refresh_delete(struct sq_store *st, enum sid id, const char *text,
-				  int64_t num, const char *family, int64_t until, int64_t *n)
+/* Delete every refresh row of the family inside a transaction that also records its sid
+ * revocation until `until`; bump the generation after commit. */
+static enum lk_err sq_family_revoke(struct lk_store *base, const char *family, int64_t until,
+				    int64_t *n)
 {
+	struct sq_store *st = sq(base);
 	struct conn *c;
 	struct q q;
 	int rc;
 	int64_t k = 0;
 
+	if (!family || !family[0])
+		return LK_EINVAL;
 	if ((rc = conn_get(st, &c)) != SQLITE_OK)
 		return map_rc(rc);
 	if ((rc = run(st, S_BEGIN)) != SQLITE_OK)
 		return map_rc(rc);
 	/* The family's revocation first: the refresh_end trigger then finds it revoked and
 	 * records no second event for its live head. */
-	if (family && (rc = q_begin(st, S_REVOKE_ADD, &q)) == SQLITE_OK) {
+	if ((rc = q_begin(st, S_REVOKE_ADD, &q)) == SQLITE_OK) {
 		bind_str(&q, 1, "sid", 3, &rc);
 		bind_str(&q, 2, family, LK_HANDLE_LEN, &rc);
 		bind_i64(&q, 3, 0, &rc);
@@ -1854,11 +1817,8 @@ static enum lk_err refresh_delete(struct sq_store *st, enum sid id, const char *
 			rc = step_done(&q);
 		q_end(&q);
 	}
-	if (rc == SQLITE_OK && (rc = q_begin(st, id, &q)) == SQLITE_OK) {
-		if (text)
-			bind_str(&q, 1, text, LK_HANDLE_LEN, &rc);
-		else if (id == S_REFRESH_DEL_USER)
-			bind_i64(&q, 1, num, &rc);
+	if (rc == SQLITE_OK && (rc = q_begin(st, S_FAMILY_DEL, &q)) == SQLITE_OK) {
+		bind_str(&q, 1, family, LK_HANDLE_LEN, &rc);
 		if (rc == SQLITE_OK)
 			rc = step_done(&q);
 		if (rc == SQLITE_OK)
@@ -1872,22 +1832,6 @@ static enum lk_err refresh_delete(struct sq_store *st, enum sid id, const char *
 	if (n)
 		*n = k;
 	return LK_OK;
-}
-
-static enum lk_err sq_family_revoke(struct lk_store *base, const char *family, int64_t until,
-				    int64_t *n)
-{
-	if (!family || !family[0])
-		return LK_EINVAL;
-	return refresh_delete(sq(base), S_FAMILY_DEL, family, 0, family, until, n);
-}
-
-static enum lk_err sq_refresh_del_user(struct lk_store *base, int64_t user_id, int64_t until,
-				       int64_t *n)
-{
-	(void)until; /* the refresh_end trigger records each family's revocation */
-	return refresh_delete(sq(base), user_id < 0 ? S_REFRESH_DEL_ALL : S_REFRESH_DEL_USER, NULL,
-			      user_id, NULL, 0, n);
 }
 
 
@@ -2128,61 +2072,6 @@ static enum lk_err rl_read(struct sq_store *st, const char *k, int64_t now, stru
 	return map_rc(rc);
 }
 
-static enum lk_err sq_rl_get(struct lk_store *base, const char *pair, const char *ip, int64_t now,
-			     struct lk_rlstate *p, struct lk_rlstate *i)
-{
-	enum lk_err err;
-	if (!pair || !ip || !p || !i)
-		return LK_EINVAL;
-	if ((err = rl_read(sq(base), pair, now, p)))
-		return err;
-	return rl_read(sq(base), ip, now, i);
-}
-
-static enum lk_err sq_rl_fail(struct lk_store *base, const char *pair, const char *ip, int64_t now,
-			      double cap, int64_t ttl)
-{
-	struct sq_store *st = sq(base);
-	struct conn *c;
-	struct q q;
-	int rc;
-
-	if (!pair || !ip)
-		return LK_EINVAL;
-	if ((rc = conn_get(st, &c)) != SQLITE_OK)
-		return map_rc(rc);
-	if ((rc = run(st, S_BEGIN)) != SQLITE_OK)
-		return map_rc(rc);
-	for (int k = 0; k < 2 && rc == SQLITE_OK; k++) {
-		if ((rc = q_begin(st, k ? S_RL_IP : S_RL_PAIR, &q)) != SQLITE_OK)
-			break;
-		bind_str(&q, 1, k ? ip : pair, 128, &rc);
-		bind_i64(&q, 2, now, &rc);
-		bind_i64(&q, 3, now + ttl, &rc);
-		if (k && rc == SQLITE_OK)
-			rc = sqlite3_bind_double(q.s, 4, cap);
-		if (rc == SQLITE_OK)
-			rc = step_done(&q);
-		q_end(&q);
-	}
-	return map_rc(txn_end(st, c, rc));
-}
-
-static enum lk_err sq_rl_reset(struct lk_store *base, const char *pair)
-{
-	struct q q;
-	int rc = SQLITE_OK;
-	if (!pair)
-		return LK_EINVAL;
-	if ((rc = q_begin(sq(base), S_RL_RESET, &q)) != SQLITE_OK)
-		return map_rc(rc);
-	bind_str(&q, 1, pair, 128, &rc);
-	if (rc == SQLITE_OK)
-		rc = step_done(&q);
-	q_end(&q);
-	return map_rc(rc);
-}
-
 /* Write one limiter row: the state lives lk_rl_ttl() after its last change. */
 static int rl_put(struct sq_store *st, const char *k, const struct lk_rlstate *s,
 		  const struct lk_rlcfg *cfg)
@@ -2288,8 +2177,6 @@ const struct lk_store_ops lk_store_sqlite_ops = {
 	.session_touch = sq_session_touch,
 	.session_del = sq_session_del,
 	.session_del_handle = sq_session_del_handle,
-	.session_del_user = sq_session_del_user,
-	.session_del_all = sq_session_del_all,
 	.session_list = sq_session_list,
 	.session_purge = sq_session_purge,
 	.session_count = sq_session_count,
@@ -2305,16 +2192,12 @@ const struct lk_store_ops lk_store_sqlite_ops = {
 	.refresh_get = sq_refresh_get,
 	.refresh_claim = sq_refresh_claim,
 	.family_revoke = sq_family_revoke,
-	.refresh_del_user = sq_refresh_del_user,
 	.revoke_add = sq_revoke_add,
 	.revocations = sq_revocations,
 	.set_revocation_ttl = sq_set_revocation_ttl,
 	.revocation_ttl = sq_revocation_ttl,
 	.secret = sq_secret,
 	.secret_claim = sq_secret_claim,
-	.rl_get = sq_rl_get,
-	.rl_fail = sq_rl_fail,
-	.rl_reset = sq_rl_reset,
 	.rl_take = sq_rl_take,
 	.rl_release = sq_rl_release,
 	.revoke_user = sq_revoke_user,

@@ -33,7 +33,6 @@
 #include <stdint.h>
 #include "latchkey.h"
 #include "auth/records.h"
-#include "auth/rlpolicy.h" /* struct lk_rlstate, lk_rl_policy() */
 
 
 /* A refresh token, keyed by SHA-256 of its secret. A family is the chain of tokens that
@@ -104,10 +103,6 @@ struct lk_store_ops {
 	enum lk_err (*session_del)(struct lk_store *st, const unsigned char id_hash[32]);
 	/* Delete the session with this public handle if it belongs to user_id. */
 	enum lk_err (*session_del_handle)(struct lk_store *st, int64_t user_id, const char *handle);
-	/* Delete all of user_id's sessions except `keep` (NULL: all); *n = deleted. */
-	enum lk_err (*session_del_user)(struct lk_store *st, int64_t user_id,
-					const unsigned char *keep, int64_t *n);
-	enum lk_err (*session_del_all)(struct lk_store *st, int64_t *n);
 	/* user_id < 0: every session. Ordered by created, newest first. */
 	enum lk_err (*session_list)(struct lk_store *st, int64_t user_id, lk_session_cb cb, void *ud);
 	/* Delete sessions idle since before idle_cutoff or past their absolute expiry. */
@@ -140,9 +135,6 @@ struct lk_store_ops {
 	 * until `until` (the last access token it could have issued expires). */
 	enum lk_err (*family_revoke)(struct lk_store *st, const char *family, int64_t until,
 				     int64_t *n);
-	/* Delete the refresh tokens of user_id (< 0: everyone's), each family revoked. */
-	enum lk_err (*refresh_del_user)(struct lk_store *st, int64_t user_id, int64_t until,
-					int64_t *n);
 
 	/* Sign out, in one atomic change: the sessions of user_id (< 0: of everyone) except
 	 * `keep` (an id_hash; NULL: none kept), and every refresh token of theirs, each family
@@ -173,17 +165,9 @@ struct lk_store_ops {
 	enum lk_err (*secret_claim)(struct lk_store *st, const char *name,
 				    const unsigned char mine[32], unsigned char out[32]);
 
-	/* Sign-in limits shared by every instance (keys: short opaque strings). rl_get reads
-	 * both keys; rl_fail atomically adds a failure to `pair` and takes one token from the
-	 * bucket `ip` (refilled at cap per minute, up to cap); state lives ttl seconds after its
-	 * last failure; rl_reset forgets `pair`. */
-	enum lk_err (*rl_get)(struct lk_store *st, const char *pair, const char *ip, int64_t now,
-			      struct lk_rlstate *p, struct lk_rlstate *i);
-	enum lk_err (*rl_fail)(struct lk_store *st, const char *pair, const char *ip, int64_t now,
-			       double cap, int64_t ttl);
-	enum lk_err (*rl_reset)(struct lk_store *st, const char *pair);
-	/* Reserve a failed sign-in before the password is checked, atomically (the policy of
-	 * auth/ratelimit.h, cfg): when the pair is in backoff or the ip bucket is empty,
+	/* Sign-in limits shared by every instance (keys `pair` and `ip`: short opaque strings).
+	 * Reserve a failed sign-in before the password is checked, atomically (the policy of
+	 * auth/rlpolicy.h, cfg): when the pair is in backoff or the ip bucket is empty,
 	 * LK_ERATE_LIMITED with *retry_after seconds and nothing recorded; otherwise the
 	 * failure is recorded now (pair failures + 1 and last = now; one token taken from the
 	 * ip bucket) and LK_OK. So parallel guesses cannot all pass one check. */

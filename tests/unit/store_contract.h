@@ -433,30 +433,39 @@ static void test_sessions(void **state)
 	assert_int_equal(acc.n, 0);
 	assert_rc(st->ops->session_del(st, l5.id_hash), LK_OK);
 
-	/* del_user keeping the current session */
-	int64_t n = -1;
-	assert_rc(st->ops->session_del_user(st, alice, l3.id_hash, &n), LK_OK);
-	assert_int_equal(n, 2);
-	assert_true(sess_exists(st, &l3));
+	/* revoke_user of one user, nothing kept (keeping one, NULL counts: test_revoke_user):
+	 * all of alice's sessions go, each recording its `sid`; bob's stays; no families */
+	int64_t n = -1, nf = -1;
+	assert_rc(st->ops->revoke_user(st, alice, NULL, t0 + 100, &n, &nf), LK_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(nf, 0);
 	assert_false(sess_exists(st, &l1));
 	assert_false(sess_exists(st, &l2));
-	assert_true(sess_exists(st, &l4));
-	assert_rc(st->ops->session_del_user(st, alice, NULL, &n), LK_OK);
-	assert_int_equal(n, 1);
 	assert_false(sess_exists(st, &l3));
 	assert_true(sess_exists(st, &l4));
-	assert_rc(st->ops->session_del_user(st, alice, NULL, &n), LK_OK);
+	struct rev_acc *rv = revs(st, 0, t0);
+	assert_int_equal(rev_count(rv, "sid", "h-l1"), 1);
+	assert_int_equal(rev_count(rv, "sid", "h-l2"), 1);
+	assert_int_equal(rev_count(rv, "sid", "h-l3"), 1);
+	assert_int_equal(rev_count(rv, "sid", "h-l4"), 0);
+	assert_rc(st->ops->revoke_user(st, alice, NULL, t0 + 100, &n, &nf), LK_OK);
 	assert_int_equal(n, 0);
-	assert_rc(st->ops->session_del_user(st, alice, NULL, NULL), LK_OK);
+	assert_int_equal(nf, 0);
+	assert_true(sess_exists(st, &l4));
 
-	/* del_all */
+	/* everyone's: then none is left, and a second call ends nothing */
 	sess_add_ok(st, &l1);
-	assert_rc(st->ops->session_del_all(st, &n), LK_OK);
+	assert_rc(st->ops->revoke_user(st, -1, NULL, t0 + 100, &n, &nf), LK_OK);
 	assert_int_equal(n, 2);
+	assert_int_equal(nf, 0);
 	assert_rc(st->ops->session_count(st, 0, &n), LK_OK);
 	assert_int_equal(n, 0);
-	assert_rc(st->ops->session_del_all(st, &n), LK_OK);
+	rv = revs(st, 0, t0);
+	assert_int_equal(rev_count(rv, "sid", "h-l4"), 1);
+	assert_int_equal(rev_count(rv, "sid", "h-l1"), 2);
+	assert_rc(st->ops->revoke_user(st, -1, NULL, t0 + 100, &n, &nf), LK_OK);
 	assert_int_equal(n, 0);
+	assert_int_equal(nf, 0);
 	drv_sessions_clean(-1); /* nothing left behind in the back end either */
 	lk_store_close(st);
 }
@@ -784,20 +793,29 @@ static void test_refresh(void **state)
 	assert_int_equal(rev_count(revs(st, 0, t0), "sid", "famA"), 2);
 	assert_rc(st->ops->family_revoke(st, "", t0, &n), LK_EINVAL);
 
-	/* refresh_del_user: that user's tokens (others' stay), each live head revoked */
-	int64_t bob = user_add_ok(st, "bob");
+	/* revoke_user of a user with refresh tokens and no session: that user's tokens go
+	 * (others' stay), each family one `sid` until `until`; then everyone's */
+	int64_t bob = user_add_ok(st, "bob"), ns = -1;
 	struct lk_refresh *rb = rt_make("rb", "famBob", bob, t0 + 3600);
 	assert_rc(st->ops->refresh_add(st, rb), LK_OK);
-	assert_rc(st->ops->refresh_del_user(st, alice, t0 + 999, &n), LK_OK);
+	assert_rc(st->ops->revoke_user(st, alice, NULL, t0 + 999, &ns, &n), LK_OK);
+	assert_int_equal(ns, 0);
 	assert_int_equal(n, 1);
 	assert_rc(st->ops->refresh_get(st, r3->hash, out), LK_ENOT_FOUND);
 	assert_rc(st->ops->refresh_get(st, rb->hash, out), LK_OK);
-	assert_int_equal(rev_count(revs(st, 0, t0), "sid", "famB"), 1);
+	rv = revs(st, 0, t0);
+	assert_int_equal(rev_count(rv, "sid", "famB"), 1);
+	assert_int_equal(rev_find(rv, "sid", "famB")->expires, t0 + 999);
+	assert_int_equal(rev_count(rv, "sid", "famBob"), 0);
 	assert_rc(st->ops->refresh_add(st, r3), LK_OK);
-	assert_rc(st->ops->refresh_del_user(st, -1, t0 + 999, &n), LK_OK);
+	assert_rc(st->ops->revoke_user(st, -1, NULL, t0 + 999, &ns, &n), LK_OK);
+	assert_int_equal(ns, 0);
 	assert_int_equal(n, 2);
 	assert_rc(st->ops->refresh_get(st, rb->hash, out), LK_ENOT_FOUND);
 	assert_rc(st->ops->refresh_get(st, r3->hash, out), LK_ENOT_FOUND);
+	rv = revs(st, 0, t0);
+	assert_int_equal(rev_count(rv, "sid", "famB"), 2);
+	assert_int_equal(rev_count(rv, "sid", "famBob"), 1);
 
 	/* deleting the user takes their refresh tokens (and pointer keys) too */
 	assert_rc(st->ops->refresh_add(st, rb), LK_OK);
@@ -1162,13 +1180,18 @@ static void test_generation(void **state)
 	assert_rc(a->ops->session_del(a, s1.id_hash), LK_ENOT_FOUND);
 	assert_true(b->ops->generation(b) == g); /* nothing deleted, nothing to invalidate */
 	MOVES(a->ops->user_set_password(a, "alice", "$argon2id$new", 3000));
+	/* revoke_user: everyone's sessions; again with nothing to end; one user's, keeping one */
 	sess_add_ok(a, &s1);
-	MOVES(a->ops->session_del_all(a, &n));
+	MOVES(a->ops->revoke_user(a, -1, NULL, t0 + 100, &n, NULL));
 	assert_int_equal(n, 1);
-	assert_rc(a->ops->session_del_all(a, &n), LK_OK);
+	assert_rc(a->ops->revoke_user(a, -1, NULL, t0 + 100, &n, NULL), LK_OK);
+	assert_int_equal(n, 0);
 	assert_true(b->ops->generation(b) == g);
 	sess_add_ok(a, &s1);
-	MOVES(a->ops->session_del_user(a, u.id, NULL, &n));
+	sess_add_ok(a, &s2);
+	MOVES(a->ops->revoke_user(a, u.id, s2.id_hash, t0 + 100, &n, NULL));
+	assert_int_equal(n, 1);
+	assert_true(sess_exists(a, &s2)); /* kept: the purge below takes it */
 	sess_add_ok(a, &s1);
 	MOVES(a->ops->session_del_handle(a, u.id, "h-g1"));
 	assert_rc(a->ops->session_purge(a, t0, 0, &n), LK_OK);
@@ -1177,9 +1200,17 @@ static void test_generation(void **state)
 	MOVES(a->ops->session_purge(a, t0, t0 + 1, &n));
 	MOVES(a->ops->revoke_add(a, "jti", "j", 0, t0 + 100));
 	MOVES(a->ops->family_revoke(a, "famG", t0 + 100, &n));
-	MOVES(a->ops->refresh_del_user(a, u.id, t0 + 100, &n));
+	/* revoke_user that ends only a refresh family, then only a session */
+	struct lk_refresh *rt2 = rt_make("g2", "famG2", u.id, t0 + 3600);
+	int64_t nf = -1;
+	assert_rc(a->ops->refresh_add(a, rt2), LK_OK);
+	MOVES(a->ops->revoke_user(a, u.id, NULL, t0 + 100, &n, &nf));
+	assert_int_equal(n, 0);
+	assert_int_equal(nf, 1);
 	sess_add_ok(a, &s1);
-	MOVES(a->ops->revoke_user(a, u.id, NULL, t0 + 100, &n, NULL));
+	MOVES(a->ops->revoke_user(a, u.id, NULL, t0 + 100, &n, &nf));
+	assert_int_equal(n, 1);
+	assert_int_equal(nf, 0);
 	struct lk_keyrec *k = key_make("kg", 1, 2);
 	MOVES(a->ops->key_add(a, k));
 	MOVES(a->ops->key_retire(a, "kg", 3, 4));
@@ -1188,6 +1219,7 @@ static void test_generation(void **state)
 #undef MOVES
 	free(k);
 	free(rt);
+	free(rt2);
 	lk_store_close(a);
 	lk_store_close(b);
 }
@@ -1583,56 +1615,74 @@ static void test_rl_take_race(void **state)
 	}
 }
 
-/* rl_take and rl_release on the store's own keys: what each leaves behind. */
+/* What rl_take answers, when it refuses: LK_OK is 0, a refusal its retry_after. A refusal
+ * records nothing, so asking again is a read; an attempt that goes on counts a failure. */
+static int64_t rl_wait(struct lk_store *st, const char *pair, const char *ip, int64_t now,
+		       const struct lk_rlcfg *cfg)
+{
+	int64_t retry = -1;
+	enum lk_err rc = st->ops->rl_take(st, pair, ip, now, cfg, &retry);
+	if (rc == LK_OK) {
+		assert_int_equal(retry, -1); /* written only when limited */
+		return 0;
+	}
+	assert_rc(rc, LK_ERATE_LIMITED);
+	assert_true(retry > 0);
+	return retry;
+}
+
+/*
+ * rl_take and rl_release on the store's own keys: what each leaves behind, as the next
+ * rl_take sees it. The keys are opaque, so a fresh ip key reads a pair's backoff alone and
+ * a fresh pair key an ip's bucket alone. cfg: backoff after 2 failures; 3 tokens a minute,
+ * one per 20 s, so an empty bucket answers 21 and one holding a token goes on.
+ */
 static void test_rl_take_release(void **state)
 {
 	struct lk_store *st = open_ok();
-	struct lk_rlstate p, i;
 	const struct lk_rlcfg cfg = {.pair_free = 2, .backoff_max = 900, .ip_per_min = 3};
-	int64_t now = time(NULL), retry = -1;
+	int64_t now = time(NULL);
 
-	assert_rc(st->ops->rl_take(st, "pairA", "ipX", now, &cfg, &retry), LK_OK);
-	assert_rc(st->ops->rl_take(st, "pairA", "ipX", now, &cfg, &retry), LK_OK);
-	assert_int_equal(retry, -1); /* written only when limited */
-	assert_rc(st->ops->rl_get(st, "pairA", "ipX", now, &p, &i), LK_OK);
-	assert_true(p.found && i.found);
-	assert_int_equal(p.failures, 2);
-	assert_int_equal(p.last, now);
-	assert_true(i.tokens > 0.99 && i.tokens < 1.01); /* 3 - 2 */
-	/* the pair is in backoff now: refused, nothing recorded */
-	assert_rc(st->ops->rl_take(st, "pairA", "ipX", now, &cfg, &retry), LK_ERATE_LIMITED);
-	assert_int_equal(retry, 1);
-	assert_rc(st->ops->rl_get(st, "pairA", "ipX", now, &p, &i), LK_OK);
-	assert_int_equal(p.failures, 2);
-	/* another account from the same ip takes the last token; then the ip is empty */
-	assert_rc(st->ops->rl_take(st, "pairB", "ipX", now, &cfg, &retry), LK_OK);
-	assert_rc(st->ops->rl_take(st, "pairC", "ipX", now, &cfg, &retry), LK_ERATE_LIMITED);
-	assert_int_equal(retry, 21); /* one token at 3 a minute */
+	assert_int_equal(rl_wait(st, "pairA", "ipX", now, &cfg), 0);
+	assert_int_equal(rl_wait(st, "pairA", "ipX", now, &cfg), 0);
+	/* the pair is in backoff now: 2^0 s from a last failure at now, so exactly two were
+	 * counted; refused, and nothing recorded (a third failure would make it 2 s) */
+	assert_int_equal(rl_wait(st, "pairA", "ipX", now, &cfg), 1);
+	assert_int_equal(rl_wait(st, "pairA", "ipX", now, &cfg), 1);
+	assert_int_equal(rl_wait(st, "pairA", "ipFresh1", now, &cfg), 1);
+	/* ipX holds one token (3 - 2; the refusals took none): another account from it takes
+	 * the last one, then the ip is empty */
+	assert_int_equal(rl_wait(st, "pairB", "ipX", now, &cfg), 0);
+	assert_int_equal(rl_wait(st, "pairC", "ipX", now, &cfg), 21); /* one token at 3 a minute */
 	/* the owner elsewhere (another pair: the pair key names account and ip) goes on */
-	assert_rc(st->ops->rl_take(st, "pairA-Y", "ipY", now, &cfg, &retry), LK_OK);
+	assert_int_equal(rl_wait(st, "pairA-Y", "ipY", now, &cfg), 0);
 
-	/* that attempt succeeded: its pair is forgiven, its token back */
+	/* that attempt succeeded: its pair is forgiven (two free attempts again, then the
+	 * backoff), and its token is back (ipY full: 3) */
 	assert_rc(st->ops->rl_release(st, "pairA-Y", "ipY", now, &cfg), LK_OK);
-	assert_rc(st->ops->rl_get(st, "pairA-Y", "ipY", now, &p, &i), LK_OK);
-	assert_false(p.found);
-	assert_true(i.tokens > 2.99 && i.tokens < 3.01);
-	/* release on ipX gives one token back (up to the cap) and resets pairA's backoff */
+	assert_int_equal(rl_wait(st, "pairA-Y", "ipY", now, &cfg), 0);
+	assert_int_equal(rl_wait(st, "pairA-Y", "ipY", now, &cfg), 0);
+	assert_int_equal(rl_wait(st, "pairA-Y", "ipY", now, &cfg), 1);
+	assert_int_equal(rl_wait(st, "pairY2", "ipY", now, &cfg), 0);
+	assert_int_equal(rl_wait(st, "pairY3", "ipY", now, &cfg), 21);
+	/* release on ipX gives one token back (0 + 1) and resets pairA's backoff */
 	assert_rc(st->ops->rl_release(st, "pairA", "ipX", now, &cfg), LK_OK);
-	assert_rc(st->ops->rl_get(st, "pairA", "ipX", now, &p, &i), LK_OK);
-	assert_false(p.found);
-	assert_true(i.tokens > 0.99 && i.tokens < 1.01);
-	assert_rc(st->ops->rl_take(st, "pairA", "ipX", now, &cfg, &retry), LK_OK);
+	assert_int_equal(rl_wait(st, "pairA", "ipX", now, &cfg), 0);
+	assert_int_equal(rl_wait(st, "pairD", "ipX", now, &cfg), 21);
+	/* pairA had no failure left: this is its second, then it waits */
+	assert_int_equal(rl_wait(st, "pairA", "ipFresh2", now, &cfg), 0);
+	assert_int_equal(rl_wait(st, "pairA", "ipFresh3", now, &cfg), 1);
 	/* after a minute the bucket is full again */
 	for (int k = 0; k < 3; k++) {
 		char pk[16];
 		snprintf(pk, sizeof pk, "pair%d", k);
-		assert_rc(st->ops->rl_take(st, pk, "ipX", now + 60, &cfg, &retry), LK_OK);
+		assert_int_equal(rl_wait(st, pk, "ipX", now + 60, &cfg), 0);
 	}
-	assert_rc(st->ops->rl_take(st, "pairZ", "ipX", now + 60, &cfg, &retry),
-		  LK_ERATE_LIMITED);
-	assert_rc(st->ops->rl_release(st, "pairA", "ipQ", now, &cfg), LK_OK); /* nothing there */
-	assert_rc(st->ops->rl_get(st, "pairA", "ipQ", now, &p, &i), LK_OK);
-	assert_false(i.found);
+	assert_int_equal(rl_wait(st, "pairZ", "ipX", now + 60, &cfg), 21);
+	/* release where nothing is stored writes nothing (a full bucket need not be) */
+	long long v0 = drv_writes();
+	assert_rc(st->ops->rl_release(st, "pairQ", "ipQ", now, &cfg), LK_OK);
+	assert_int_equal(drv_writes(), v0);
 	lk_store_close(st);
 }
 

@@ -22,46 +22,61 @@
 static char dir[64], url[128];
 static const struct lk_rlcfg cfg = {.pair_free = 5, .backoff_max = 900, .ip_per_min = 60};
 
-static int64_t wait_of(struct lk_ratelimit *rl, const char *u, const char *ip, int64_t now)
+/* What lk_rl_take answers: 0 when the attempt goes on (a failure is then counted), else
+ * its retry_after. A refused attempt counts nothing, so asking again changes nothing. */
+static int64_t take_wait(struct lk_ratelimit *rl, const char *u, const char *ip, int64_t now)
 {
-	int64_t w = 0;
-	return lk_rl_check(rl, u, ip, now, &w) == LK_ERATE_LIMITED ? w : 0;
+	int64_t w = -1;
+	enum lk_err rc = lk_rl_take(rl, u, ip, now, &w);
+	if (rc == LK_OK)
+		return 0;
+	assert_int_equal(rc, LK_ERATE_LIMITED);
+	assert_true(w > 0);
+	return w;
 }
 
 /* Run the scenario against two limiters: the same one twice (memory), or two on two
- * handles of one store (shared). */
+ * handles of one store (shared). Every step alternates between them. */
 static void scenario(struct lk_ratelimit *a, struct lk_ratelimit *b)
 {
 	int64_t t = 1000000;
-	for (int i = 0; i < 5; i++) {
-		assert_int_equal(wait_of(i % 2 ? a : b, "alice", "10.0.0.1", t), 0);
-		assert_int_equal(lk_rl_fail(i % 2 ? a : b, "alice", "10.0.0.1", t), LK_OK);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(take_wait(i % 2 ? a : b, "alice", "10.0.0.1", t), 0);
+	/* sixth failure from the pair: backoff doubling from 1 s, capped at 15 min. After
+	 * f failures (the last at `now`) the next waits 2^(f - 5) s: still 1 s one second
+	 * before, and goes on (the failure f + 1) at its end. */
+	static const int64_t backoff[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900};
+	int64_t now = t;
+	for (size_t k = 0; k < sizeof backoff / sizeof backoff[0]; k++) {
+		struct lk_ratelimit *x = k % 2 ? a : b, *y = k % 2 ? b : a;
+		assert_int_equal(take_wait(x, "alice", "10.0.0.1", now), backoff[k]);
+		assert_int_equal(take_wait(y, "alice", "10.0.0.1", now + backoff[k] - 1), 1);
+		now += backoff[k];
+		assert_int_equal(take_wait(y, "alice", "10.0.0.1", now), 0);
 	}
-	/* sixth failure from the pair: backoff doubling from 1 s */
-	assert_int_equal(wait_of(a, "alice", "10.0.0.1", t), 1);
-	assert_int_equal(wait_of(b, "alice", "10.0.0.1", t + 1), 0);
-	assert_int_equal(lk_rl_fail(b, "alice", "10.0.0.1", t + 1), LK_OK);
-	assert_int_equal(wait_of(a, "alice", "10.0.0.1", t + 1), 2);
-	for (int i = 0; i < 20; i++)
-		assert_int_equal(lk_rl_fail(a, "alice", "10.0.0.1", t + 2), LK_OK);
-	assert_int_equal(wait_of(b, "alice", "10.0.0.1", t + 2), 900); /* capped at 15 min */
+	assert_int_equal(take_wait(b, "alice", "10.0.0.1", now), 900); /* capped at 15 min */
 	/* the owner elsewhere is not held back */
-	assert_int_equal(wait_of(a, "alice", "192.0.2.7", t + 2), 0);
-	/* success from the pair forgives it */
-	lk_rl_success(b, "alice", "10.0.0.1");
-	assert_int_equal(wait_of(a, "alice", "10.0.0.1", t + 2), 0);
+	assert_int_equal(take_wait(a, "alice", "192.0.2.7", now), 0);
+	/* success from the pair forgives it: five free failures again, then 1 s */
+	lk_rl_release(b, "alice", "10.0.0.1", now);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(take_wait(i % 2 ? a : b, "alice", "10.0.0.1", now), 0);
+	assert_int_equal(take_wait(a, "alice", "10.0.0.1", now), 1);
 
 	/* spraying: one address, many accounts, 60 failures a minute */
-	int64_t s = t + 5000;
+	int64_t s = now + 5000;
 	for (int i = 0; i < 60; i++) {
 		char u[16];
 		snprintf(u, sizeof u, "user%d", i);
-		assert_int_equal(wait_of(i % 2 ? a : b, u, "10.9.9.9", s), 0);
-		assert_int_equal(lk_rl_fail(i % 2 ? a : b, u, "10.9.9.9", s), LK_OK);
+		assert_int_equal(take_wait(i % 2 ? a : b, u, "10.9.9.9", s), 0);
 	}
-	assert_true(wait_of(a, "user-new", "10.9.9.9", s) >= 1);
-	assert_int_equal(wait_of(b, "user-new", "10.9.9.9", s + 2), 0); /* refilled 2 tokens */
-	assert_int_equal(wait_of(a, "user-new", "10.9.9.10", s), 0);    /* another address */
+	assert_true(take_wait(a, "user-new", "10.9.9.9", s) >= 1);
+	/* a success gives its address its token back: one more attempt, then a wait again */
+	lk_rl_release(b, "user0", "10.9.9.9", s);
+	assert_int_equal(take_wait(a, "user-new", "10.9.9.9", s), 0);
+	assert_true(take_wait(b, "user-new2", "10.9.9.9", s) >= 1);
+	assert_int_equal(take_wait(b, "user-new2", "10.9.9.9", s + 2), 0); /* refilled 2 tokens */
+	assert_int_equal(take_wait(a, "user-new3", "10.9.9.10", s), 0);    /* another address */
 }
 
 static void test_memory(void **state)
@@ -131,11 +146,11 @@ static void test_memory_take_race(void **state)
 	pthread_barrier_destroy(&go);
 	assert_int_equal(ok, 5);
 	assert_int_equal(limited, TAKERS - 5);
-	assert_int_equal(wait_of(rl, "alice", "10.0.0.1", 1000000), 1);
+	assert_int_equal(take_wait(rl, "alice", "10.0.0.1", 1000000), 1);
 	lk_rl_release(rl, "alice", "10.0.0.1", 1000000);
-	assert_int_equal(wait_of(rl, "alice", "10.0.0.1", 1000000), 0);
-	/* the ip's bucket: 60 - 5 + 1 = 56 tokens left, so 56 more accounts, then a wait */
-	for (int i = 0; i < 56; i++) {
+	assert_int_equal(take_wait(rl, "alice", "10.0.0.1", 1000000), 0);
+	/* the ip's bucket: 60 - 5 + 1 - 1 = 55 tokens left, so 55 more accounts, then a wait */
+	for (int i = 0; i < 55; i++) {
 		char u[16];
 		snprintf(u, sizeof u, "u%d", i);
 		assert_int_equal(lk_rl_take(rl, u, "10.0.0.1", 1000000, &w), LK_OK);
