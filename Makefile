@@ -25,7 +25,7 @@ LDFLAGS += $(SANFLAGS)
 
 # liblatchkey (util + jose) links only OpenSSL, libsodium, jansson (and libcurl later for the
 # verifier); the server parts (store, auth, http) are a second archive for the binary.
-LIB_SRC := $(wildcard src/util/*.c) $(wildcard src/jose/*.c)
+LIB_SRC := $(wildcard src/util/*.c) $(wildcard src/jose/*.c) $(wildcard src/verify/*.c)
 SRV_SRC := $(wildcard src/store/*.c) $(wildcard src/auth/*.c) $(wildcard src/http/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)

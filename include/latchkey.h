@@ -80,6 +80,8 @@ enum lk_err {
 	LK_EIO = 42,              /* "io_error": file or network */
 	LK_EINVAL = 43,           /* "invalid_argument": API misuse */
 	LK_EBUSY = 44,            /* "busy": a bounded queue is full; retry later */
+	LK_ESTALE = 45,           /* "stale": the revocation feed has been silent past the
+				     verifier's bound, so a revoked token cannot be ruled out */
 	/* class LK_CLASS_STORE: the session/user store (server side) */
 	LK_ENOT_FOUND = 50,       /* "not_found": no such user, session, ... */
 	LK_EEXISTS = 51,          /* "already_exists" */
@@ -264,6 +266,9 @@ typedef struct lk_jwt lk_jwt; /* a verified token: header, payload, registered c
 LK_API LK_WUR enum lk_err lk_jwt_verify(const lk_jwks *keys, const char *token, size_t len,
 					const struct lk_verify_opts *opts, lk_jwt **out,
 					struct lk_errinfo *ei);
+/* Tokens are reference counted and immutable: lk_jwt_ref adds a reference (returns jwt),
+ * lk_jwt_free drops one (NULL is a no-op). Any thread may read or release a reference. */
+LK_API lk_jwt *lk_jwt_ref(lk_jwt *jwt);
 LK_API void lk_jwt_free(lk_jwt *jwt);
 
 /* Raw JSON of the decoded header and payload, NUL-terminated, valid as long as jwt. */
@@ -297,6 +302,109 @@ LK_API const char *lk_jwt_kid(const lk_jwt *jwt);
 LK_API LK_WUR enum lk_err lk_jws_decode_unverified(const char *token, size_t len,
 						   char **header, char **payload,
 						   size_t *siglen, struct lk_errinfo *ei);
+
+/* ---------------------------------------------------------------- verifier */
+
+/*
+ * A verifier for the access tokens of one issuer, for services that accept them: keys,
+ * rules and a local denylist of revoked tokens, with no network I/O on the hot path.
+ *
+ * Made from one source of keys:
+ * - an issuer URL: discovery (ISSUER/.well-known/openid-configuration), then its jwks_uri
+ *   over libcurl, refetched on schedule (jwks_refresh) and when a token names a kid the
+ *   set lacks (at most once per kid_cooldown);
+ * - a JWKS file, read once;
+ * - or nothing: the caller supplies keys with lk_verifier_set_keys (and revocations with
+ *   lk_verifier_revoke), as the latchkey server does for its own tokens.
+ * With client credentials and an issuer, a background thread subscribes to
+ * ISSUER/revocations/stream (Server-Sent Events, resumed with Last-Event-ID after a
+ * snapshot from ISSUER/revocations), keeps the denylist current and reconnects with
+ * backoff. Past max_stale seconds without contact (an event or a ping), verification fails
+ * closed with LK_ESTALE until contact is back.
+ *
+ * Hot path: verify takes no lock that another verifying thread can hold. Keys, denylist
+ * and the cache of verified tokens are read through atomic pointers; replaced versions are
+ * freed once no reader can still hold them (epoch-based reclamation).
+ */
+typedef struct lk_verifier lk_verifier;
+
+/* Zero-initialise, then set; every 0 / NULL means the default named here. */
+struct lk_verifier_config {
+	const char *issuer;        /* issuer URL (http(s)://host[:port][/path]); also the
+				      required `iss` unless iss is set */
+	const char *jwks_file;     /* a JWKS file instead of discovery (exclusive with
+				      jwks_url) */
+	const char *jwks_url;      /* a JWKS URL instead of discovery */
+	const char *client_id;     /* credentials for the revocation feed (HTTP Basic); */
+	const char *client_secret; /* without them there is no subscription */
+	const char *ca_file;       /* PEM CA bundle for https; NULL: the system's */
+	const char *iss;           /* required iss; NULL: issuer (when set), else unchecked */
+	const char *aud;           /* required audience, or NULL */
+	const char *typ;           /* required header typ; NULL: "at+jwt" (RFC 9068); "" any */
+	unsigned allow;            /* enum lk_alg mask; 0: what the key allows */
+	int64_t leeway;            /* seconds; 0: LK_DEFAULT_LEEWAY; < 0: none */
+	int64_t max_stale;         /* seconds without contact before LK_ESTALE; 0: 60;
+				      < 0: never fail closed (not recommended) */
+	int64_t jwks_refresh;      /* seconds between scheduled JWKS fetches; 0: 300 */
+	int64_t kid_cooldown;      /* least seconds between unknown-kid fetches; 0: 10 */
+	size_t cache_slots;        /* verified-token cache slots; 0: 4096; SIZE_MAX: none */
+	int start_timeout_ms;      /* lk_verifier_new waits this long for the first JWKS and
+				      snapshot; 0: 5000; < 0: do not wait */
+};
+
+/*
+ * Make a verifier. With an issuer or jwks_url, the first JWKS fetch (and, with
+ * credentials, the first snapshot) happen before this returns, within start_timeout_ms:
+ * a failure there is returned (LK_EIO with the reason in ei) rather than left to the
+ * first verification. *out owns the verifier (lk_verifier_free).
+ */
+LK_API LK_WUR enum lk_err lk_verifier_new(const struct lk_verifier_config *cfg,
+					  lk_verifier **out, struct lk_errinfo *ei);
+
+/*
+ * Verify one access token: the rules of lk_jwt_verify (size, base64url, header, key, alg,
+ * signature, times, iss, aud, typ; sub, jti, exp and iat required), then the denylist:
+ * LK_EREVOKED when its jti, its sid or its sub (issued before that subject's not-before)
+ * was revoked. LK_ESTALE when subscribed and the feed has been silent past max_stale;
+ * LK_ENO_KEY when no key is known yet. A token verified before is found in the cache by
+ * its bytes and skips the signature, never the time checks or the denylist.
+ * Thread-safe; no network I/O (an unknown kid wakes the background fetch, at most once per
+ * kid_cooldown, and this call fails with LK_ENO_KEY). On success *out owns a reference
+ * (lk_jwt_free).
+ */
+LK_API LK_WUR enum lk_err lk_verifier_verify(lk_verifier *v, const char *token, size_t len,
+					     lk_jwt **out, struct lk_errinfo *ei);
+
+/* Replace the key set (the verifier takes its own reference). Cached verifications end.
+ * For verifiers made without a key source; also usable to force keys on any verifier. */
+LK_API LK_WUR enum lk_err lk_verifier_set_keys(lk_verifier *v, lk_jwks *keys);
+
+/* One revocation event, as the feed sends it (SPEC "Revocation events"). */
+struct lk_revocation_event {
+	int64_t cursor;            /* the feed's cursor; 0 when fed by hand */
+	const char *type;          /* "jti", "sid" or "sub" */
+	const char *value;         /* at most 255 bytes */
+	int64_t before;            /* sub: tokens issued before this are void */
+	int64_t expires;           /* after this the event is dropped */
+};
+/* Add an event to the denylist (LK_EINVAL for an unknown type or an empty value). Takes
+ * effect for every verification that starts after it returns. */
+LK_API LK_WUR enum lk_err lk_verifier_revoke(lk_verifier *v, const struct lk_revocation_event *ev);
+
+struct lk_verifier_stats {
+	int64_t cursor;            /* last event cursor seen */
+	int64_t last_contact;      /* UNIX time of the feed's last event or ping; 0: never */
+	int subscribed;            /* 1 while the stream is connected */
+	size_t revocations;        /* live denylist entries */
+	size_t denylist_bytes;     /* memory held by the denylist */
+	uint64_t jwks_fetches;     /* successful JWKS fetches */
+	uint64_t reconnects;       /* stream (re)connections */
+	uint64_t cache_hits, cache_misses;
+};
+LK_API void lk_verifier_stats(lk_verifier *v, struct lk_verifier_stats *out);
+
+/* Stop the background thread and free everything. No verify may be running or start. */
+LK_API void lk_verifier_free(lk_verifier *v);
 
 /* Release the calling thread's cached crypto contexts (also done at thread exit). */
 LK_API void lk_thread_cleanup(void);

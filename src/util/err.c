@@ -46,6 +46,7 @@ static const struct {
 	{LK_EIO, LK_CLASS_SYSTEM, "io_error"},
 	{LK_EINVAL, LK_CLASS_SYSTEM, "invalid_argument"},
 	{LK_EBUSY, LK_CLASS_SYSTEM, "busy"},
+	{LK_ESTALE, LK_CLASS_SYSTEM, "stale"},
 	{LK_ENOT_FOUND, LK_CLASS_STORE, "not_found"},
 	{LK_EEXISTS, LK_CLASS_STORE, "already_exists"},
 	{LK_ESTORE, LK_CLASS_STORE, "store_unavailable"},
