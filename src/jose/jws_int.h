@@ -35,4 +35,9 @@ enum lk_err lk_jws_header(struct lk_jws_parts *p, struct lk_errinfo *ei) LK_WUR;
 enum lk_err lk_jws_check_sig(const lk_jwks *keys, struct lk_jws_parts *p, unsigned allow,
 			     struct lk_errinfo *ei) LK_WUR;
 
+/* The time checks of lk_jwt_verify (exp, nbf, iat present in the token, with leeway >= 0)
+ * again at `now`: for a verified token taken from a cache. */
+enum lk_err lk_jwt_check_times(const lk_jwt *j, int64_t now, int64_t leeway,
+			       struct lk_errinfo *ei) LK_WUR;
+
 #endif

@@ -5,6 +5,7 @@
  * run against the caller's clock and leeway. The result is one allocation holding the
  * decoded header, the payload and the unescaped registered string claims.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -21,7 +22,9 @@ static const char *const str_claims[] = {"iss", "sub", "jti", "scope", "sid", "c
 #define NSTR (sizeof str_claims / sizeof str_claims[0])
 
 struct lk_jwt {
+	_Atomic unsigned refs;
 	enum lk_alg alg;
+	bool has_exp, has_nbf, has_iat;
 	int64_t exp, iat, nbf;
 	const char *kid;
 	const char *str[NSTR];
@@ -30,7 +33,18 @@ struct lk_jwt {
 	char data[];
 };
 
-void lk_jwt_free(lk_jwt *j) { free(j); }
+lk_jwt *lk_jwt_ref(lk_jwt *j)
+{
+	if (j)
+		atomic_fetch_add_explicit(&j->refs, 1, memory_order_relaxed);
+	return j;
+}
+
+void lk_jwt_free(lk_jwt *j)
+{
+	if (j && atomic_fetch_sub_explicit(&j->refs, 1, memory_order_acq_rel) == 1)
+		free(j);
+}
 enum lk_alg lk_jwt_alg(const lk_jwt *j) { return j->alg; }
 int64_t lk_jwt_exp(const lk_jwt *j) { return j->exp; }
 int64_t lk_jwt_iat(const lk_jwt *j) { return j->iat; }
@@ -87,6 +101,19 @@ char *lk_jwt_claim_dup(const lk_jwt *j, const char *name)
 		return NULL;
 	lk_json_unescape(c->val, c->vlen, s);
 	return s;
+}
+
+enum lk_err lk_jwt_check_times(const lk_jwt *j, int64_t now, int64_t leeway,
+			       struct lk_errinfo *ei)
+{
+	if (j->has_exp && now >= j->exp + leeway)
+		return lk_errf(ei, LK_EEXPIRED, "expired %lld s ago", (long long)(now - j->exp));
+	if (j->has_nbf && now + leeway < j->nbf)
+		return lk_errf(ei, LK_ENOT_YET_VALID, "valid only in %lld s", (long long)(j->nbf - now));
+	if (j->has_iat && now + leeway < j->iat)
+		return lk_errf(ei, LK_EIAT_FUTURE, "issued %lld s in the future",
+			       (long long)(j->iat - now));
+	return LK_OK;
 }
 
 /* Does a typ header value match want, ignoring case and an "application/" prefix
@@ -185,13 +212,11 @@ static enum lk_err check_claims(lk_jwt *j, const struct lk_jws_parts *p,
 	for (size_t i = 0; i < NSTR; i++)
 		if (c[i] && c[i]->type != LK_J_STRING)
 			return lk_errf(ei, LK_ECLAIM_TYPE, "claim \"%s\" is not a string", str_claims[i]);
-	if (c[K_EXP] && now >= j->exp + leeway)
-		return lk_errf(ei, LK_EEXPIRED, "expired %lld s ago", (long long)(now - j->exp));
-	if (c[K_NBF] && now + leeway < j->nbf)
-		return lk_errf(ei, LK_ENOT_YET_VALID, "valid only in %lld s", (long long)(j->nbf - now));
-	if (c[K_IAT] && now + leeway < j->iat)
-		return lk_errf(ei, LK_EIAT_FUTURE, "issued %lld s in the future",
-			       (long long)(j->iat - now));
+	j->has_exp = c[K_EXP] != NULL;
+	j->has_nbf = c[K_NBF] != NULL;
+	j->has_iat = c[K_IAT] != NULL;
+	if ((err = lk_jwt_check_times(j, now, leeway, ei)))
+		return err;
 	if (c[K_AUD] && (err = aud_contains(c[K_AUD], o && o->aud ? o->aud : "", &found)))
 		return lk_errf(ei, err, "claim \"aud\" is neither a string nor an array of strings");
 	if (o && o->aud && (!c[K_AUD] || !found))
@@ -242,6 +267,7 @@ enum lk_err lk_jwt_verify(const lk_jwks *keys, const char *token, size_t len,
 	if (!(j = malloc(sizeof *j + p.hdrlen + 1 + 2 * (pmax + 1) + NSTR + p.hdrlen + 1)))
 		return lk_errf(ei, LK_ENOMEM, "out of memory");
 	memset(j, 0, sizeof *j);
+	atomic_init(&j->refs, 1);
 	j->alg = p.alg;
 	j->hlen = p.hdrlen;
 	memcpy(j->data, p.hdr, p.hdrlen + 1);

@@ -47,6 +47,7 @@ struct lk_verifier {
 	_Atomic int64_t cursor;
 	_Atomic int connected;
 	_Atomic int64_t kid_fetch_at;  /* last unknown-kid fetch request */
+	_Atomic int64_t purged_at;     /* last denylist purge */
 
 	_Atomic uint64_t jwks_fetches, reconnects, cache_hits, cache_misses;
 
