@@ -374,6 +374,10 @@ LK_API LK_WUR enum lk_err lk_verifier_new(const struct lk_verifier_config *cfg,
  */
 LK_API LK_WUR enum lk_err lk_verifier_verify(lk_verifier *v, const char *token, size_t len,
 					     lk_jwt **out, struct lk_errinfo *ei);
+/* The same at a given time (UNIX seconds; 0: the clock), for replaying and testing. The
+ * feed's staleness is always judged by the clock. */
+LK_API LK_WUR enum lk_err lk_verifier_verify_at(lk_verifier *v, const char *token, size_t len,
+						int64_t now, lk_jwt **out, struct lk_errinfo *ei);
 
 /* Replace the key set (the verifier takes its own reference). Cached verifications end.
  * For verifiers made without a key source; also usable to force keys on any verifier. */

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Access tokens: key ring, JWKS, issuing, verifying, denylist, verified-token cache
- * (see tokens.h). One read-write lock guards the loaded state (ring, JWKS document,
- * denylist); verifications take it shared, reloads exclusively and rarely.
+ * Access tokens: key ring, JWKS, issuing, verifying (see tokens.h). Verification is
+ * liblatchkey's own verifier (src/verify), fed by hand: the ring's keys and the store's
+ * revocations go into it on every reload, so the server and every downstream service
+ * share one set of rules, one denylist and one verified-token cache. One read-write lock
+ * guards the loaded ring (signer, JWKS document); reloads take it exclusively and rarely,
+ * verifications not at all.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,45 +20,22 @@
 #include "util/err.h"
 #include "util/log.h"
 
-#define VC_SLOTS 4096
-
-struct deny_sub {
-	char sub[LK_KID_MAX + 1];
-	int64_t before;
-};
-
-struct denylist {
-	char (*jti)[LK_KID_MAX + 1];
-	size_t njti;
-	char (*sid)[LK_KID_MAX + 1];
-	size_t nsid;
-	struct deny_sub *sub;
-	size_t nsub;
-};
-
-struct vslot {
-	pthread_mutex_t mu;
-	bool used;
-	uint64_t epoch;          /* the ring load it was verified under */
-	unsigned char h[16];
-	struct lk_principal p;
-};
+#define RESYNC_EVERY 60 /* seconds between full re-reads of the revocations */
 
 struct lk_tokens {
 	struct lk_store *st;
 	struct lk_tokcfg cfg;
-	pthread_rwlock_t lock;
-	bool loaded;
-	uint64_t gen;            /* store generation the state was loaded under */
-	int64_t loaded_at;       /* for stores without a generation: reload each second */
-	lk_jwks *verify;         /* every published key (and an HS secret) */
+	pthread_rwlock_t lock;   /* the ring below; verification does not take it */
+	_Atomic bool loaded;
+	_Atomic uint64_t gen;    /* store generation the state was loaded under */
+	_Atomic int64_t loaded_at; /* for stores without a generation: reload each second */
+	_Atomic int64_t next_change; /* when the signer or the published set changes next */
 	lk_jwk *signer;          /* the key that signs now, or NULL */
-	int64_t next_change;     /* when the signer or the published set changes next */
 	char *jwks;              /* public JWKS document */
-	struct denylist deny;
-	uint64_t epoch;          /* bumped by every reload: cached verifications end with it */
-	unsigned char vkey[crypto_shorthash_siphashx24_KEYBYTES];
-	struct vslot *vc;
+	char *kids;              /* the loaded ring's kids: a changed ring gets new keys */
+	lk_verifier *vf;         /* keys, rules, denylist, verified-token cache */
+	int64_t rev_cursor;      /* last revocation fed to vf */
+	int64_t resync_at;       /* when every revocation was last re-read */
 };
 
 const struct lk_tokcfg *lk_tokens_cfg(const struct lk_tokens *t) { return &t->cfg; }
@@ -175,65 +156,55 @@ static int on_key(void *ud, const struct lk_keyrec *k)
 	return 0;
 }
 
-struct collect {
-	struct denylist d;
-	size_t cj, cs, cu;
+struct feed {
+	struct lk_tokens *t;
+	int64_t cursor;
 	enum lk_err err;
 };
 
 static int on_revocation(void *ud, const struct lk_revocation *r)
 {
-	struct collect *c = ud;
-	if (!strcmp(r->type, "jti") || !strcmp(r->type, "sid")) {
-		bool jti = r->type[0] == 'j';
-		size_t *n = jti ? &c->d.njti : &c->d.nsid, *cap = jti ? &c->cj : &c->cs;
-		char(**arr)[LK_KID_MAX + 1] = jti ? &c->d.jti : &c->d.sid;
-		if (*n == *cap) {
-			size_t nc = *cap ? *cap * 2 : 64;
-			void *na = realloc(*arr, nc * sizeof **arr);
-			if (!na) {
-				c->err = LK_ENOMEM;
-				return 1;
-			}
-			*arr = na;
-			*cap = nc;
-		}
-		snprintf((*arr)[(*n)++], LK_KID_MAX + 1, "%s", r->value);
-	} else if (!strcmp(r->type, "sub")) {
-		if (c->d.nsub == c->cu) {
-			size_t nc = c->cu ? c->cu * 2 : 16;
-			void *na = realloc(c->d.sub, nc * sizeof *c->d.sub);
-			if (!na) {
-				c->err = LK_ENOMEM;
-				return 1;
-			}
-			c->d.sub = na;
-			c->cu = nc;
-		}
-		struct deny_sub *s = &c->d.sub[c->d.nsub++];
-		snprintf(s->sub, sizeof s->sub, "%s", r->value);
-		s->before = r->before;
+	struct feed *f = ud;
+	struct lk_revocation_event ev = {.cursor = r->cursor, .type = r->type,
+					 .value = r->value, .before = r->before,
+					 .expires = r->expires};
+	enum lk_err err = lk_verifier_revoke(f->t->vf, &ev);
+	if (err && err != LK_EINVAL) { /* EINVAL: a type this build does not know */
+		f->err = err;
+		return 1;
 	}
+	if (r->cursor > f->cursor)
+		f->cursor = r->cursor;
 	return 0;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(a, b); }
-
-static void deny_free(struct denylist *d)
+/* "kid1 kid2 ..." of the loaded keys, to tell a changed ring from the same one. */
+static char *kid_list(lk_jwk *const *keys, size_t n)
 {
-	free(d->jti);
-	free(d->sid);
-	free(d->sub);
-	memset(d, 0, sizeof *d);
+	size_t len = 1;
+	for (size_t i = 0; i < n; i++)
+		len += strlen(lk_jwk_kid(keys[i]) ? lk_jwk_kid(keys[i]) : "") + 1;
+	char *s = malloc(len), *w = s;
+	if (!s)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *k = lk_jwk_kid(keys[i]) ? lk_jwk_kid(keys[i]) : "";
+		w += sprintf(w, "%s ", k);
+	}
+	*w = '\0';
+	return s;
 }
 
-/* Reload ring and denylist. Called with the write lock held. */
+/* Reload the ring, and feed the verifier the revocations recorded since the last reload
+ * (all of them once a minute, in case the store was emptied and its cursors restarted).
+ * Called with the write lock held. */
 static enum lk_err reload(struct lk_tokens *t, uint64_t gen, int64_t now)
 {
 	struct load l = {.t = t, .now = now};
-	struct collect c = {0};
+	bool resync = now - t->resync_at >= RESYNC_EVERY;
+	struct feed f = {.t = t, .cursor = resync ? 0 : t->rev_cursor};
 	lk_jwks *set = NULL;
-	char *doc = NULL;
+	char *doc = NULL, *kids = NULL;
 	enum lk_err err;
 
 	if ((err = t->st->ops->key_list(t->st, on_key, &l)))
@@ -242,27 +213,33 @@ static enum lk_err reload(struct lk_tokens *t, uint64_t gen, int64_t now)
 		err = l.err;
 		goto fail;
 	}
-	if ((err = t->st->ops->revocations(t->st, 0, now, on_revocation, &c)) || (err = c.err))
+	if ((err = t->st->ops->revocations(t->st, f.cursor, now, on_revocation, &f)) ||
+	    (err = f.err))
 		goto fail;
 	if ((err = lk_jwks_new(l.keys, l.n, &set)) || (err = lk_jwks_to_json(set, &doc, NULL)))
 		goto fail;
-	if (c.d.njti)
-		qsort(c.d.jti, c.d.njti, sizeof *c.d.jti, cmp_str);
-	if (c.d.nsid)
-		qsort(c.d.sid, c.d.nsid, sizeof *c.d.sid, cmp_str);
-	lk_jwks_free(t->verify);
+	if (!(kids = kid_list(l.keys, l.n))) {
+		err = LK_ENOMEM;
+		goto fail;
+	}
+	/* New keys only when the ring changed: they end every cached verification. */
+	if ((!t->kids || strcmp(kids, t->kids) != 0) && (err = lk_verifier_set_keys(t->vf, set)))
+		goto fail;
 	lk_jwk_free(t->signer);
 	free(t->jwks);
-	deny_free(&t->deny);
-	t->verify = set;
+	free(t->kids);
 	t->signer = lk_jwk_ref(l.signer);
 	t->jwks = doc;
-	t->deny = c.d;
-	t->gen = gen;
-	t->loaded_at = now;
-	t->next_change = l.next_change;
-	t->loaded = true;
-	t->epoch++;
+	t->kids = kids;
+	if (f.cursor > t->rev_cursor || resync)
+		t->rev_cursor = f.cursor > t->rev_cursor ? f.cursor : t->rev_cursor;
+	if (resync)
+		t->resync_at = now;
+	atomic_store_explicit(&t->next_change, l.next_change, memory_order_relaxed);
+	atomic_store_explicit(&t->loaded_at, now, memory_order_relaxed);
+	atomic_store_explicit(&t->gen, gen, memory_order_relaxed);
+	atomic_store_explicit(&t->loaded, true, memory_order_release);
+	lk_jwks_free(set);
 	for (size_t i = 0; i < l.n; i++)
 		lk_jwk_free(l.keys[i]);
 	return LK_OK;
@@ -271,50 +248,64 @@ fail:
 		lk_jwk_free(l.keys[i]);
 	lk_jwks_free(set);
 	free(doc);
-	deny_free(&c.d);
+	free(kids);
 	return err;
 }
 
-/* Take the read lock on fresh state: reload first when the store moved on. */
-static enum lk_err lock_fresh(struct lk_tokens *t, int64_t now)
+static bool stale(struct lk_tokens *t, uint64_t gen, int64_t now, bool has_gen)
+{
+	int64_t nc = atomic_load_explicit(&t->next_change, memory_order_relaxed);
+	return !atomic_load_explicit(&t->loaded, memory_order_acquire) ||
+	       gen != atomic_load_explicit(&t->gen, memory_order_relaxed) || (nc && now >= nc) ||
+	       (!has_gen && now != atomic_load_explicit(&t->loaded_at, memory_order_relaxed));
+}
+
+/* Reload when the store moved on (one atomic load when it did not). A failed reload keeps
+ * the last good state; it fails only when nothing was ever loaded. */
+static enum lk_err refresh(struct lk_tokens *t, int64_t now)
 {
 	const struct lk_store_ops *ops = t->st->ops;
 	uint64_t gen = ops->generation ? ops->generation(t->st) : 0;
 	enum lk_err err = LK_OK;
 
-	pthread_rwlock_rdlock(&t->lock);
-	bool stale = !t->loaded || gen != t->gen || (t->next_change && now >= t->next_change) ||
-		     (!ops->generation && now != t->loaded_at);
-	if (!stale)
+	if (!stale(t, gen, now, ops->generation))
 		return LK_OK;
-	pthread_rwlock_unlock(&t->lock);
 	pthread_rwlock_wrlock(&t->lock);
-	stale = !t->loaded || gen != t->gen || (t->next_change && now >= t->next_change) ||
-		(!ops->generation && now != t->loaded_at);
-	if (stale)
+	if (stale(t, gen, now, ops->generation))
 		err = reload(t, gen, now);
 	pthread_rwlock_unlock(&t->lock);
-	if (err && !t->loaded)
-		return err;
-	pthread_rwlock_rdlock(&t->lock);
-	return LK_OK; /* a failed reload keeps the last good state */
+	return err && !atomic_load_explicit(&t->loaded, memory_order_acquire) ? err : LK_OK;
+}
+
+/* Take the read lock on fresh state. */
+static enum lk_err lock_fresh(struct lk_tokens *t, int64_t now)
+{
+	enum lk_err err = refresh(t, now);
+	if (!err)
+		pthread_rwlock_rdlock(&t->lock);
+	return err;
 }
 
 enum lk_err lk_tokens_new(struct lk_store *st, const struct lk_tokcfg *cfg,
 			  struct lk_tokens **out, struct lk_errinfo *ei)
 {
 	struct lk_tokens *t = calloc(1, sizeof *t);
+	enum lk_err err;
 	*out = NULL;
-	if (!t || !(t->vc = calloc(VC_SLOTS, sizeof *t->vc))) {
-		free(t);
+	if (!t)
 		return LK_ENOMEM;
-	}
 	t->st = st;
 	t->cfg = *cfg;
+	/* The rules of every access token we issue (RFC 9068): our iss and aud, typ at+jwt,
+	 * sub, jti, exp and iat present, the configured leeway. */
+	struct lk_verifier_config vc = {.iss = t->cfg.issuer, .aud = t->cfg.audience,
+					.typ = "at+jwt",
+					.leeway = t->cfg.leeway > 0 ? t->cfg.leeway : -1};
+	if ((err = lk_verifier_new(&vc, &t->vf, ei))) {
+		free(t);
+		return err;
+	}
 	pthread_rwlock_init(&t->lock, NULL);
-	for (size_t i = 0; i < VC_SLOTS; i++)
-		pthread_mutex_init(&t->vc[i].mu, NULL);
-	randombytes_buf(t->vkey, sizeof t->vkey);
 	*out = t;
 	return LK_OK;
 }
@@ -323,13 +314,10 @@ void lk_tokens_free(struct lk_tokens *t)
 {
 	if (!t)
 		return;
-	lk_jwks_free(t->verify);
+	lk_verifier_free(t->vf);
 	lk_jwk_free(t->signer);
 	free(t->jwks);
-	deny_free(&t->deny);
-	for (size_t i = 0; i < VC_SLOTS; i++)
-		pthread_mutex_destroy(&t->vc[i].mu);
-	free(t->vc);
+	free(t->kids);
 	pthread_rwlock_destroy(&t->lock);
 	sodium_memzero(t->cfg.master, sizeof t->cfg.master);
 	free(t);
@@ -561,18 +549,6 @@ enum lk_err lk_tokens_issue(struct lk_tokens *t, struct lk_principal *p, int64_t
 
 /* ---------------------------------------------------------------- verify */
 
-static bool denied(const struct denylist *d, const struct lk_principal *p)
-{
-	if (d->njti && bsearch(p->jti, d->jti, d->njti, sizeof *d->jti, cmp_str))
-		return true;
-	if (p->sid[0] && d->nsid && bsearch(p->sid, d->sid, d->nsid, sizeof *d->sid, cmp_str))
-		return true;
-	for (size_t i = 0; i < d->nsub; i++)
-		if (p->iat < d->sub[i].before && !strcmp(d->sub[i].sub, p->sub))
-			return true;
-	return false;
-}
-
 static void copy_claim(const lk_jwt *j, const char *name, char *dst, size_t size)
 {
 	const char *v = lk_jwt_claim_str(j, name);
@@ -605,60 +581,27 @@ static void roles_from(const lk_jwt *j, char *dst, size_t size)
 enum lk_err lk_tokens_verify(struct lk_tokens *t, const char *token, size_t len, int64_t now,
 			     struct lk_principal *p)
 {
-	unsigned char h[16];
-	struct lk_verify_opts o = {0};
 	lk_jwt *j = NULL;
 	enum lk_err err;
 
 	if (len > LK_MAX_TOKEN)
 		return LK_ETOO_LARGE;
-	crypto_shorthash_siphashx24(h, (const unsigned char *)token, len, t->vkey);
-	struct vslot *vs = &t->vc[(h[0] | h[1] << 8 | (unsigned)h[2] << 16) % VC_SLOTS];
-	if ((err = lock_fresh(t, now)))
+	if ((err = refresh(t, now)) || (err = lk_verifier_verify_at(t->vf, token, len, now, &j, NULL)))
 		return err;
-	bool hit = false;
-	pthread_mutex_lock(&vs->mu);
-	if (vs->used && vs->epoch == t->epoch && memcmp(vs->h, h, sizeof h) == 0) {
-		*p = vs->p;
-		hit = true;
-	}
-	pthread_mutex_unlock(&vs->mu);
-	if (hit) {
-		err = now >= p->exp + (t->cfg.leeway > 0 ? t->cfg.leeway : 0) ? LK_EEXPIRED : LK_OK;
-	} else {
-		o.iss = t->cfg.issuer;
-		o.aud = t->cfg.audience;
-		o.typ = "at+jwt";
-		o.now = now;
-		o.leeway = t->cfg.leeway > 0 ? t->cfg.leeway : -1;
-		o.require = LK_REQ_EXP | LK_REQ_IAT | LK_REQ_SUB | LK_REQ_JTI;
-		err = lk_jwt_verify(t->verify, token, len, &o, &j, NULL);
-		if (!err) {
-			memset(p, 0, sizeof *p);
-			copy_claim(j, "sub", p->sub, sizeof p->sub);
-			copy_claim(j, "jti", p->jti, sizeof p->jti);
-			copy_claim(j, "scope", p->scope, sizeof p->scope);
-			copy_claim(j, "sid", p->sid, sizeof p->sid);
-			copy_claim(j, "client_id", p->client_id, sizeof p->client_id);
-			char *name = lk_jwt_claim_dup(j, "preferred_username");
-			snprintf(p->name, sizeof p->name, "%s", name ? name : "");
-			free(name);
-			roles_from(j, p->roles, sizeof p->roles);
-			p->iat = lk_jwt_iat(j);
-			p->exp = lk_jwt_exp(j);
-			lk_jwt_free(j);
-			pthread_mutex_lock(&vs->mu);
-			vs->used = true;
-			vs->epoch = t->epoch;
-			memcpy(vs->h, h, sizeof h);
-			vs->p = *p;
-			pthread_mutex_unlock(&vs->mu);
-		}
-	}
-	if (!err && denied(&t->deny, p))
-		err = LK_EREVOKED;
-	pthread_rwlock_unlock(&t->lock);
-	return err;
+	memset(p, 0, sizeof *p);
+	copy_claim(j, "sub", p->sub, sizeof p->sub);
+	copy_claim(j, "jti", p->jti, sizeof p->jti);
+	copy_claim(j, "scope", p->scope, sizeof p->scope);
+	copy_claim(j, "sid", p->sid, sizeof p->sid);
+	copy_claim(j, "client_id", p->client_id, sizeof p->client_id);
+	char *name = lk_jwt_claim_dup(j, "preferred_username");
+	snprintf(p->name, sizeof p->name, "%s", name ? name : "");
+	free(name);
+	roles_from(j, p->roles, sizeof p->roles);
+	p->iat = lk_jwt_iat(j);
+	p->exp = lk_jwt_exp(j);
+	lk_jwt_free(j);
+	return LK_OK;
 }
 
 enum lk_err lk_tokens_revoke_jti(struct lk_tokens *t, const struct lk_principal *p)

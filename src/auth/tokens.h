@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Access tokens (RFC 9068 JWTs) and the state behind them: the signing key ring kept in
- * the store, the JWKS it publishes, the denylist that revocation events build, and a cache
- * of verified tokens. Refresh-token rotation lives in refresh.c on top of this.
+ * the store and the JWKS it publishes. Verification is liblatchkey's lk_verifier (the
+ * same rules, denylist and verified-token cache every downstream service uses), fed by
+ * hand with the ring's keys and the store's revocations. Refresh-token rotation lives in
+ * refresh.c on top of this.
  *
- * Freshness: the ring and the denylist are reloaded whenever the store's revocation
- * generation moves (a key added or retired, a session or family ended, a token revoked),
- * checked with one atomic load per verification; so a revocation made by any process is
- * honoured by the very next verification here. The verified-token cache holds only what
- * a signature check established (claims); the denylist is consulted on every hit.
+ * Freshness: the ring is reloaded and the revocations recorded since the last reload are
+ * fed to the verifier whenever the store's revocation generation moves (a key added or
+ * retired, a session or family ended, a token revoked), checked with one atomic load per
+ * verification; so a revocation made by any process is honoured by the very next
+ * verification here. The verified-token cache holds only what a signature check
+ * established (claims); the denylist is consulted on every hit.
  */
 #ifndef LK_AUTH_TOKENS_H
 #define LK_AUTH_TOKENS_H

@@ -200,6 +200,12 @@ static void want_keys(struct lk_verifier *v, int64_t now)
 enum lk_err lk_verifier_verify(lk_verifier *v, const char *token, size_t len, lk_jwt **out,
 			       struct lk_errinfo *ei)
 {
+	return lk_verifier_verify_at(v, token, len, 0, out, ei);
+}
+
+enum lk_err lk_verifier_verify_at(lk_verifier *v, const char *token, size_t len, int64_t at,
+				  lk_jwt **out, struct lk_errinfo *ei)
+{
 	lk_jwt *j = NULL;
 	enum lk_err err;
 
@@ -209,9 +215,9 @@ enum lk_err lk_verifier_verify(lk_verifier *v, const char *token, size_t len, lk
 		return lk_errf(ei, LK_EINVAL, "no verifier, token or result");
 	if (len > LK_MAX_TOKEN)
 		return lk_errf(ei, LK_ETOO_LARGE, "the token is over %d bytes", LK_MAX_TOKEN);
-	int64_t now = (int64_t)time(NULL);
+	int64_t clock = (int64_t)time(NULL), now = at ? at : clock;
 	if (v->subscribed_feed && v->max_stale > 0) {
-		int64_t quiet = now - atomic_load_explicit(&v->last_contact, memory_order_acquire);
+		int64_t quiet = clock - atomic_load_explicit(&v->last_contact, memory_order_acquire);
 		if (quiet > v->max_stale)
 			return lk_errf(ei, LK_ESTALE, "no word from the revocation feed for %lld s "
 					"(bound: %lld s)", (long long)quiet, (long long)v->max_stale);
@@ -235,7 +241,7 @@ enum lk_err lk_verifier_verify(lk_verifier *v, const char *token, size_t len, lk
 	}
 	lk_ebr_exit();
 	if (err == LK_ENO_KEY)
-		want_keys(v, now);
+		want_keys(v, clock);
 	if (!err && lk_denylist_denies(v->deny, lk_jwt_claim_str(j, "jti"),
 				       lk_jwt_claim_str(j, "sid"), lk_jwt_claim_str(j, "sub"),
 				       lk_jwt_iat(j)))
