@@ -29,3 +29,13 @@ $(B)/bench/jwt: bench/jwt.c bench/jsonc.c bench/bench.h $(B)/liblatchkey.a
 
 bench: $(B)/bench/jwt
 	@bash bench/measure.sh $(B)/bench/jwt
+
+# Issue 13 (a): revocation propagation to a verifier in another process (bench/revocation).
+$(B)/bench/propagation: bench/revocation/propagation.c $(B)/liblatchkey.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/liblatchkey.a $(LDFLAGS) $(LIBLIBS)
+
+.PHONY: bench-revocation
+bench-revocation: $(B)/latchkey $(B)/bench/propagation
+	env LATCHKEY_BIN=$(abspath $(B)/latchkey) PROP_BIN=$(abspath $(B)/bench/propagation) \
+	  bash bench/revocation/run.sh
