@@ -166,7 +166,7 @@ if [ ! -f "$lib" ] || ! command -v "${CC:-cc}" >/dev/null; then
 	ok "f: docs/api examples compile and run # SKIP $lib not built (run make)"
 else
 	tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-	libs=$(pkg-config --libs openssl libsodium jansson 2>/dev/null)
+	libs=$(pkg-config --libs openssl libsodium jansson libcurl 2>/dev/null)
 	for page in docs/api/*.md; do
 		# every ```c block that defines main, one file each
 		awk -v out="$tmp/$(basename "$page" .md)" '
