@@ -55,6 +55,7 @@ void lk_auth_close(struct lk_auth *a)
 	if (!a)
 		return;
 	lk_pool_free(a->pool); /* finishes queued sign-ins first */
+	lk_revfeed_free(a->feed);
 	lk_rl_free(a->rl);
 	lk_scache_free(a->cache);
 	lk_tokens_free(a->tok);
@@ -122,8 +123,36 @@ enum lk_err lk_auth_start(struct lk_auth *a, char admin_pw[32], struct lk_errinf
 	if ((err = lk_pool_new(a->cfg.signin_workers ? a->cfg.signin_workers : 1,
 			       a->cfg.signin_queue ? a->cfg.signin_queue : 1, &a->pool)))
 		return lk_errf(ei, err, "cannot start the sign-in workers");
+	if ((err = lk_revfeed_new(a->st, &a->feed)))
+		return lk_errf(ei, err, "cannot start the revocation feed");
 	return LK_OK;
 }
+
+enum lk_err lk_auth_revocations(struct lk_auth *a, int64_t after, struct lk_revevent **out,
+				size_t *n, int64_t *cursor)
+{
+	if (!a->feed)
+		return LK_EINVAL;
+	return lk_revfeed_snapshot(a->feed, after, out, n, cursor);
+}
+
+enum lk_err lk_auth_revstream_open(struct lk_auth *a, int64_t after, unsigned ping_s,
+				   void (*wake)(void *ud), void *ud, struct lk_revstream **out)
+{
+	if (!a->feed)
+		return LK_EINVAL;
+	return lk_revfeed_stream_open(a->feed, after, ping_s, wake, ud, out);
+}
+
+size_t lk_auth_revstream_next(struct lk_revstream *rs, struct lk_revevent *ev, size_t max,
+			      bool *ping)
+{
+	return lk_revfeed_stream_next(rs, ev, max, ping);
+}
+
+bool lk_auth_revstream_arm(struct lk_revstream *rs) { return lk_revfeed_stream_arm(rs); }
+
+void lk_auth_revstream_close(struct lk_revstream *rs) { lk_revfeed_stream_close(rs); }
 
 enum lk_err lk_auth_ready(struct lk_auth *a) { return a->st->ops->ping(a->st); }
 

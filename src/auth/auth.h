@@ -134,6 +134,43 @@ enum lk_err lk_auth_revoke_session(struct lk_auth *a, const struct lk_actor *by,
 enum lk_err lk_auth_revoke_user(struct lk_auth *a, const struct lk_actor *by, int64_t user_id,
 				const unsigned char *keep, struct lk_revoked *out) LK_WUR;
 
+/* ---------------------------------------------------------------- revocation feed */
+
+/* One revocation still in effect (SPEC "Revocation events"): type "jti", "sid" or "sub";
+ * before only for "sub". */
+struct lk_revevent {
+	int64_t cursor;
+	char type[8];
+	char value[LK_KID_MAX + 1];
+	int64_t before;
+	int64_t expires;
+};
+/* GET /revocations: the live events with cursor > after (every live event when after is
+ * beyond the store's highest cursor: the store was emptied or reset), read fresh from the
+ * store, and the current cursor. *out is malloc'd (free()), possibly NULL when *n is 0.
+ * Needs lk_auth_start. */
+enum lk_err lk_auth_revocations(struct lk_auth *a, int64_t after, struct lk_revevent **out,
+				size_t *n, int64_t *cursor) LK_WUR;
+
+/*
+ * /revocations/stream without a thread per subscriber. open: a subscription starting after
+ * `after` (as above for a cursor beyond the store's); wake(ud) is called from the
+ * revocation hub's thread, once per arm, when events arrive or when no event has been
+ * handed out for ping_s seconds; it runs under the hub's lock, so it must only signal
+ * (resume a connection), never call these functions. next: copy up to max pending events
+ * (advancing the subscription), *ping true when a keep-alive is due instead. arm: ask for
+ * the next wake; false when something is pending already (call next again, no wait).
+ * close: after it returns wake is never called again.
+ */
+struct lk_revstream;
+enum lk_err lk_auth_revstream_open(struct lk_auth *a, int64_t after, unsigned ping_s,
+				   void (*wake)(void *ud), void *ud,
+				   struct lk_revstream **out) LK_WUR;
+size_t lk_auth_revstream_next(struct lk_revstream *rs, struct lk_revevent *ev, size_t max,
+			      bool *ping);
+bool lk_auth_revstream_arm(struct lk_revstream *rs);
+void lk_auth_revstream_close(struct lk_revstream *rs);
+
 /* ---------------------------------------------------------------- users, audit */
 
 /* A user (or role) name: 1 to LK_NAME_MAX of A-Z a-z 0-9 . _ @ - */

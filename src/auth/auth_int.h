@@ -10,6 +10,7 @@
 #include "auth/auth.h"
 #include "auth/password.h"
 #include "auth/ratelimit.h"
+#include "auth/revfeed.h"
 #include "auth/scache.h"
 #include "auth/tokens.h"
 #include "store/store.h"
@@ -21,6 +22,7 @@ struct lk_auth {
 	struct lk_scache *cache;       /* NULL: every check reads the store */
 	struct lk_tokens *tok;         /* NULL until lk_auth_start */
 	struct lk_pool *pool;          /* Argon2 workers; NULL until lk_auth_start */
+	struct lk_revfeed *feed;       /* the revocation hub; NULL until lk_auth_start */
 	unsigned char refresh_key[32]; /* derives successors for the grace window */
 	unsigned char csrf_key[32];    /* MACs sign-in form tokens */
 };

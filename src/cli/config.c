@@ -51,6 +51,8 @@ static const struct setting settings[] = {
 	{"max_body", T_SIZE, S(srv.max_body), "16384", "largest request body, bytes (413 beyond)"},
 	{"max_header", T_SIZE, S(srv.max_header), "32768", "largest request head, bytes (431 beyond)"},
 	{"conn_timeout", T_DUR, S(srv.conn_timeout), "15s", "close connections silent this long"},
+	{"revocation_ping", T_DUR, S(srv.revocation_ping), "15s",
+	 "a `: ping` on an idle /revocations/stream this often (at least 1s)"},
 	{"log_requests", T_BOOL, S(srv.log_requests), "true", "one JSON log line per request"},
 	{"session_cache", T_UINT, S(auth.session_cache), "8192",
 	 "sessions kept in memory between revocations (0: read the store every time)"},
@@ -365,5 +367,9 @@ int lk_config_load(struct lk_config *cfg, int argc, char **argv, int *argi, bool
 		cfg->srv.conn_timeout = 15;
 	if (!cfg->srv.purge_interval)
 		cfg->srv.purge_interval = 60;
+	if (cfg->srv.revocation_ping < 1) {
+		fprintf(stderr, "latchkey: revocation_ping must be at least 1s\n");
+		return LK_EXIT_USAGE;
+	}
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <jansson.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "http/server.h"
@@ -85,6 +86,10 @@ struct lk_server {
 	atomic_ullong lat_bucket[16];
 	atomic_ullong lat_sum_us;
 	atomic_ullong logins[4];   /* success, failure, rate_limited, busy */
+	/* open /revocations/stream responses (revstream.c), ended at shutdown */
+	pthread_mutex_t streams_mu;
+	struct lk_sse *streams;
+	atomic_int nstreams;
 };
 
 extern const struct route lk_routes[];
@@ -140,6 +145,10 @@ void lk_refresh_cookie_clear(const struct lk_server *s, char *buf, size_t size);
 /* Bearer token of the request into r->tok: LK_OK, LK_ENOT_FOUND (no Authorization:
  * Bearer header), or the verification failure. */
 enum lk_err lk_req_bearer(struct lk_req *r);
+/* Client authentication (oauth.c; RFC 6749 §2.3.1): HTTP Basic or client_secret in the
+ * body, never both. 1 authenticated (r->client), 0 no credentials, -1 wrong or malformed,
+ * -2 the store failed, -3 two methods at once. */
+int lk_req_client_auth(struct lk_req *r);
 /* Who is asking, for the audit trail. */
 static inline struct lk_actor lk_req_actor(const struct lk_req *r)
 {
@@ -161,6 +170,12 @@ enum MHD_Result lk_page_login(struct lk_req *r);
 enum MHD_Result lk_page_login_error(struct lk_req *r, unsigned status, const char *msg);
 enum MHD_Result lk_page_account(struct lk_req *r);
 enum MHD_Result lk_page_admin(struct lk_req *r);
+
+/* The revocation feed (revstream.c): GET /revocations and /revocations/stream; at
+ * shutdown (s->stopping set) every open stream ends. */
+enum MHD_Result lk_route_revocations(struct lk_req *r);
+enum MHD_Result lk_route_revstream(struct lk_req *r);
+void lk_streams_end(struct lk_server *s);
 
 /* Metrics text (routes.c). */
 enum MHD_Result lk_route_metrics(struct lk_req *r);

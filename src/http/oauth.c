@@ -145,7 +145,7 @@ static enum MHD_Result token_reply(struct lk_req *r, const char *access, int64_t
  * never both (§2.3). Returns 1 authenticated, 0 no credentials given, -1 wrong or
  * malformed credentials, -2 the store failed, -3 two methods at once.
  */
-static int client_auth(struct lk_req *r)
+int lk_req_client_auth(struct lk_req *r)
 {
 	const char *h = lk_req_header(r, "Authorization");
 	char *id = NULL, *secret = NULL;
@@ -207,7 +207,7 @@ static bool oauth_preamble(struct lk_req *r, bool need_client, enum MHD_Result *
 	else if (!lk_req_is_form(r))
 		*mr = oauth_error(r, 400, "invalid_request",
 				  "the body must be application/x-www-form-urlencoded");
-	else if ((ca = client_auth(r)) == -2)
+	else if ((ca = lk_req_client_auth(r)) == -2)
 		*mr = lk_reply_err(r, LK_ESTORE);
 	else if (ca == -3)
 		*mr = oauth_error(r, 400, "invalid_request",

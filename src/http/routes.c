@@ -417,6 +417,9 @@ enum MHD_Result lk_route_metrics(struct lk_req *r)
 		OUT("# HELP latchkey_sessions_live Sessions not yet expired.\n"
 		    "# TYPE latchkey_sessions_live gauge\nlatchkey_sessions_live %lld\n",
 		    (long long)live);
+	OUT("# HELP latchkey_revocation_streams Open /revocations/stream responses.\n"
+	    "# TYPE latchkey_revocation_streams gauge\nlatchkey_revocation_streams %d\n",
+	    atomic_load(&s->nstreams));
 #undef OUT
 	if (w >= cap)
 		w = cap - 1;
@@ -445,6 +448,8 @@ const struct route lk_routes[] = {
 	{"POST", "/oauth2/revoke", 0, lk_route_oauth_revoke},
 	{"POST", "/oauth2/introspect", 0, lk_route_oauth_introspect},
 	{"GET", "/oauth2/logout", 0, h_oauth_logout},
+	{"GET", "/revocations", 0, lk_route_revocations},
+	{"GET", "/revocations/stream", 0, lk_route_revstream},
 	{"GET", "/auth/verify", R_AUTH | R_BEARER, lk_route_auth_verify},
 	{"GET", "/.well-known/jwks.json", 0, lk_route_jwks},
 	{"GET", "/.well-known/openid-configuration", 0, lk_route_discovery},

@@ -657,6 +657,7 @@ int lk_server_run(const struct lk_srvcfg *cfg, struct lk_auth *auth)
 		return 1;
 	s->cfg = *cfg;
 	s->auth = auth;
+	pthread_mutex_init(&s->streams_mu, NULL);
 	origin_of(cfg->issuer, s->origin, sizeof s->origin);
 	if (cfg->insecure_cookies) {
 		snprintf(s->cookie_name, sizeof s->cookie_name, "latchkey");
@@ -707,6 +708,7 @@ int lk_server_run(const struct lk_srvcfg *cfg, struct lk_auth *auth)
 		;
 	lk_log("info", "shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", (char *)NULL);
 	atomic_store(&s->stopping, true);
+	lk_streams_end(s); /* open revocation streams end now, not at the 10 s limit */
 	/* No new connections (the listening socket is ours to close now); in-flight
 	 * requests, suspended sign-ins included, go on. */
 	MHD_socket lfd = MHD_quiesce_daemon(s->d);

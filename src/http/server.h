@@ -22,6 +22,7 @@ struct lk_srvcfg {
 	unsigned conn_timeout; /* seconds of silence before a connection is closed */
 	bool log_requests;
 	unsigned purge_interval; /* seconds between sweeps of expired sessions */
+	unsigned revocation_ping; /* seconds: `: ping` on an idle /revocations/stream */
 	char trusted_proxies[512]; /* "10.0.0.1,::1": their X-Forwarded-For names the client */
 };
 

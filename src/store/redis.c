@@ -27,11 +27,19 @@
  *   members of sessions that expired by themselves are dropped by session_add (a few at a
  *   time) and by session_purge; revocations past their expiry by every new revocation and
  *   by session_purge.
- * - generation() costs one round trip (GET lk:{g}:gen), not an atomic load: a cached
- *   session saves the session and user reads but not this one. The value is the counter
- *   plus a hash of the server's run_id, so a restarted (and possibly emptied) Redis never
- *   repeats a generation a cache has seen; when Redis cannot be reached it is a fresh
- *   random number, so no cache entry ever matches while the store is down.
+ * - generation() is an atomic load, fed by push: every script that INCRs lk:{g}:gen also
+ *   PUBLISHes the new value on the channel lk:{g}:gen, and a subscriber thread of this
+ *   handle (redis_sub.c, started on the first generation() call) keeps the value and wakes
+ *   generation_wait(). The value is the counter plus a hash of the server's run_id, so a
+ *   restarted (and possibly emptied) Redis never repeats a generation a cache has seen;
+ *   while the subscription is not established (connecting, Redis down or not answering)
+ *   it is a fresh random number on every call, so no cache entry ever matches. After each
+ *   (re)subscription the counter is read once (GET) to catch up.
+ *   The window: a change committed by another process reaches this one when its PUBLISH
+ *   does (sub-millisecond between instances on one network); in that window another
+ *   instance may serve a cached session once more. The process that made the change waits
+ *   (at most 50 ms) until its own subscriber has seen it, so read-after-write on one
+ *   instance is exact.
  * - Listings read everything in one reply, then run the callbacks: a callback may call
  *   the store, and sees the state as of the read.
  * - Nothing here logs.
@@ -82,7 +90,9 @@
 
 /* What writing scripts add: TTL helpers, revocations, the trigger mirrors. */
 #define PRELUDE_WRITE                                                                      \
-	"local function bump() redis.call('INCR', G .. 'gen') end\n"                       \
+	"local function bump()\n"                                                         \
+	"  redis.call('PUBLISH', G .. 'gen', redis.call('INCR', G .. 'gen'))\n"            \
+	"end\n"                                                                            \
 	"local function expire_at(k, ts)\n"                                                \
 	"  if num(ts) < FOREVER then redis.call('EXPIREAT', k, ts) end\n"                  \
 	"end\n"                                                                            \
@@ -626,20 +636,41 @@ static struct rd_store *rd(struct lk_store *st)
 	return (struct rd_store *)st;
 }
 
+/* Does script id call bump()? (Its source names it more than once: the definition.) */
+static bool bumps(enum scr id)
+{
+	const char *p = lua[id].src;
+	int n = 0;
+	while ((p = strstr(p, "bump()"))) {
+		n++;
+		p++;
+	}
+	return n > 1;
+}
+
+/* After a script that may have moved the generation: let this handle's subscriber catch up
+ * (bounded), so this process reads its own revocation back at once. */
+static enum lk_err synced(struct rd_store *st, enum scr id, enum lk_err err)
+{
+	if (err == LK_OK && bumps(id))
+		lk_rd_sub_sync(st);
+	return err;
+}
+
 static enum lk_err rscript(struct rd_store *st, enum scr id, struct lk_rd_args *a,
 			   redisReply **out)
 {
-	return lk_rd_eval(st, &lua[id], a, out);
+	return synced(st, id, lk_rd_eval(st, &lua[id], a, out));
 }
 
 static enum lk_err rscript0(struct rd_store *st, enum scr id, struct lk_rd_args *a)
 {
-	return lk_rd_eval0(st, &lua[id], a);
+	return synced(st, id, lk_rd_eval0(st, &lua[id], a));
 }
 
 static enum lk_err rscript_n(struct rd_store *st, enum scr id, struct lk_rd_args *a, int64_t *n)
 {
-	return lk_rd_eval_n(st, &lua[id], a, n);
+	return synced(st, id, lk_rd_eval_n(st, &lua[id], a, n));
 }
 
 /* ---------------------------------------------------------------- replies */
@@ -747,28 +778,15 @@ static enum lk_err rd_ping(struct lk_store *base)
 	return err;
 }
 
-/*
- * One round trip: GET lk:{g}:gen, plus a hash of the server's run_id. Any failure gives
- * a fresh random value, so that no cached session is trusted while Redis is unreachable.
- */
+/* An atomic load, fed by the subscriber (redis_sub.c); random while it is not subscribed. */
 static uint64_t rd_generation(struct lk_store *base)
 {
-	const char *argv[] = {"GET", "lk:{g}:gen"};
-	size_t len[] = {3, 10};
-	struct rconn *c = NULL;
-	redisReply *r = NULL;
-	int64_t v = 0;
-	uint64_t g;
+	return lk_rd_sub_generation(rd(base));
+}
 
-	if (lk_rd_cmd(rd(base), 2, argv, len, &r, &c) == LK_OK &&
-	    (r->type == REDIS_REPLY_NIL || lk_rd_int(r, &v))) {
-		g = c->run + (uint64_t)v;
-	} else {
-		randombytes_buf(&g, sizeof g);
-	}
-	if (r)
-		freeReplyObject(r);
-	return g;
+static uint64_t rd_generation_wait(struct lk_store *base, uint64_t seen, int timeout_ms)
+{
+	return lk_rd_sub_wait(rd(base), seen, timeout_ms);
 }
 
 /* ---------------------------------------------------------------- users */
@@ -1733,6 +1751,7 @@ const struct lk_store_ops lk_store_redis_ops = {
 	.close = rd_close,
 	.ping = rd_ping,
 	.generation = rd_generation,
+	.generation_wait = rd_generation_wait,
 	.user_add = rd_user_add,
 	.user_get = rd_user_get,
 	.user_get_id = rd_user_get_id,

@@ -99,7 +99,14 @@ static void guard_end(struct pipeguard *g)
 
 /* ---------------------------------------------------------------- timeouts */
 
-static int64_t mono_ms(void)
+int64_t lk_rd_mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t lk_rd_mono_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -110,15 +117,16 @@ static int64_t mono_ms(void)
  * this store for HOLD_MS. Refusals and resets fail fast by themselves and hold nothing. */
 static void note_failure(struct rd_store *st, int e, const char *msg)
 {
+	atomic_store_explicit(&st->io_fail_us, lk_rd_mono_us(), memory_order_relaxed);
 	bool timeout = e == EAGAIN || e == EWOULDBLOCK || e == ETIMEDOUT || e == EINPROGRESS ||
 		       (msg && (strstr(msg, "timed out") || strstr(msg, "temporarily unavailable")));
 	if (timeout)
-		atomic_store_explicit(&st->hold_until, mono_ms() + HOLD_MS, memory_order_relaxed);
+		atomic_store_explicit(&st->hold_until, lk_rd_mono_ms() + HOLD_MS, memory_order_relaxed);
 }
 
-static bool held(struct rd_store *st)
+bool lk_rd_held(struct rd_store *st)
 {
-	return mono_ms() < atomic_load_explicit(&st->hold_until, memory_order_relaxed);
+	return lk_rd_mono_ms() < atomic_load_explicit(&st->hold_until, memory_order_relaxed);
 }
 
 /* ---------------------------------------------------------------- connections */
@@ -195,7 +203,7 @@ static void err_word(const redisReply *r, char *out, size_t size)
  * newer, keeps a hash of its run_id and its maxmemory-policy. On failure c->c stays NULL
  * and ei says why.
  */
-static enum lk_err conn_connect(struct rd_store *st, struct rconn *c, struct lk_errinfo *ei)
+enum lk_err lk_rd_connect(struct rd_store *st, struct rconn *c, struct lk_errinfo *ei)
 {
 	struct pipeguard g;
 	redisReply *r = NULL;
@@ -330,7 +338,7 @@ enum lk_err lk_rd_conn_get(struct rd_store *st, struct rconn **out, struct lk_er
 	struct rconn *c = pthread_getspecific(st->key);
 	enum lk_err err;
 
-	if (held(st))
+	if (lk_rd_held(st))
 		return lk_errf(ei, LK_ESTORE, "%s timed out less than %d ms ago", st->where,
 			       HOLD_MS);
 	if (!c) {
@@ -348,7 +356,7 @@ enum lk_err lk_rd_conn_get(struct rd_store *st, struct rconn **out, struct lk_er
 		st->conns = c;
 		pthread_mutex_unlock(&st->mu);
 	}
-	if (!c->c && (err = conn_connect(st, c, ei)))
+	if (!c->c && (err = lk_rd_connect(st, c, ei)))
 		return err;
 	*out = c;
 	return LK_OK;
@@ -674,6 +682,7 @@ void lk_rd_free(struct rd_store *st)
 
 	if (!st)
 		return;
+	lk_rd_sub_stop(st); /* its thread uses a connection of ours: first */
 	/* After this no thread's exit calls conn_thread_exit for this store. */
 	pthread_key_delete(st->key);
 	pthread_mutex_lock(&st->mu);
@@ -841,6 +850,7 @@ enum lk_err lk_rd_new(const char *rest, const struct lk_store_ops *ops, struct r
 		free(st);
 		return lk_errf(ei, LK_ENOMEM, "no thread-specific key left");
 	}
+	lk_rd_sub_init(st);
 	if ((err = parse_url(st, rest, ei))) {
 		lk_rd_free(st);
 		return err;

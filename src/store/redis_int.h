@@ -21,6 +21,18 @@
  * - SIGPIPE: hiredis writes with write(2); unless the process ignores SIGPIPE, it is
  *   blocked around each command and one raised meanwhile is consumed.
  * - Nothing here logs. Details name redis://HOST:PORT/DB, never the password.
+ *
+ * The generation feed (redis_sub.c): every script that INCRs lk:{g}:gen also PUBLISHes the
+ * new value on the channel lk:{g}:gen. A subscriber thread per store handle, started on the
+ * first generation() or generation_wait() call (so a CLI command that never asks costs
+ * nothing), holds its own connection SUBSCRIBEd to that channel, keeps run + counter in an
+ * atomic and wakes waiters (a condition variable). After each (re)subscription it GETs the
+ * counter once, so a bump missed while unsubscribed is caught up. While it is not
+ * subscribed (connecting, Redis down) or the store is held after a timeout, generation()
+ * is a fresh random value on every call, so nothing is cached. A connection failure seen
+ * by any thread after the subscription last answered also stops the value from being
+ * trusted until the subscriber has proved itself alive again (a PING): the subscriber may
+ * not have noticed yet that the server went away.
  */
 #ifndef LK_STORE_REDIS_INT_H
 #define LK_STORE_REDIS_INT_H
@@ -61,6 +73,19 @@ struct rd_store {
 	pthread_mutex_t mu;   /* guards conns */
 	struct rconn *conns;
 	_Atomic int64_t hold_until; /* CLOCK_MONOTONIC ms: fail at once until then */
+	/* the generation feed (redis_sub.c) */
+	pthread_mutex_t sub_mu;     /* guards the sub_ fields not atomic; sub_cv's mutex */
+	pthread_cond_t sub_cv;      /* a new value, a (failed) attempt, a kick or stop */
+	pthread_t sub_th;
+	_Atomic bool sub_started;   /* set once, under sub_mu */
+	bool sub_stop, sub_kick;
+	int sub_pipe[2];            /* written to stop the thread out of poll() */
+	uint64_t sub_attempts;      /* connection attempts finished */
+	_Atomic bool sub_up;        /* subscribed and resynchronised */
+	_Atomic uint64_t sub_gen;   /* run + counter, meaningful while sub_up */
+	_Atomic int64_t sub_count;  /* the counter itself */
+	_Atomic int64_t sub_heard_us; /* CLOCK_MONOTONIC µs: the subscription last answered */
+	_Atomic int64_t io_fail_us;   /* CLOCK_MONOTONIC µs: any connection last failed */
 };
 
 /* A Lua script and the hex SHA-1 that EVALSHA names it by (lk_rd_script_init). */
@@ -91,6 +116,25 @@ void lk_rd_free(struct rd_store *st);
 /* Refuse a server that may evict keys (only "noeviction" is safe), as c saw it. */
 enum lk_err lk_rd_check_policy(struct rd_store *st, const struct rconn *c,
 			       struct lk_errinfo *ei) LK_WUR;
+
+/* Connect c (not a thread's connection: the caller owns it): TCP, AUTH, SELECT, INFO. */
+enum lk_err lk_rd_connect(struct rd_store *st, struct rconn *c, struct lk_errinfo *ei) LK_WUR;
+/* A call failed with a timeout less than HOLD_MS ago: the server is not answering. */
+bool lk_rd_held(struct rd_store *st);
+int64_t lk_rd_mono_ms(void);
+int64_t lk_rd_mono_us(void);
+
+/* ------------------------------------------------------------ the generation feed */
+
+void lk_rd_sub_init(struct rd_store *st);
+/* Stop and join the subscriber, if it runs. Before the connections are freed. */
+void lk_rd_sub_stop(struct rd_store *st);
+uint64_t lk_rd_sub_generation(struct rd_store *st);
+uint64_t lk_rd_sub_wait(struct rd_store *st, uint64_t seen, int timeout_ms);
+/* After a script that may have bumped the generation: when this handle's subscriber runs,
+ * wait (at most 50 ms) until it has seen the counter as it is now, so that this process
+ * reads its own revocations back at once. */
+void lk_rd_sub_sync(struct rd_store *st);
 
 /* ------------------------------------------------------------ commands */
 

@@ -35,6 +35,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -373,16 +376,56 @@ struct sq_store {
 
 #define GEN_FILE_LEN 4096
 
+/* The 32-bit word holding the low half of the counter: what waiters sleep on. A shared
+ * (not FUTEX_PRIVATE) futex on a MAP_SHARED file mapping is keyed by the file page, so a
+ * bump in another process (the CLI) wakes a waiter here. */
+static uint32_t *gen_word(struct sq_store *st)
+{
+	uint32_t *w = (uint32_t *)(void *)st->gen;
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w++;
+#endif
+	return w;
+}
+
 static void bump(struct sq_store *st)
 {
-	if (st->gen)
-		atomic_fetch_add_explicit(st->gen, 1, memory_order_release);
+	if (!st->gen)
+		return;
+	atomic_fetch_add_explicit(st->gen, 1, memory_order_release);
+	/* Wake every waiter of every process; cheap (one system call) and rare. */
+	(void)syscall(SYS_futex, gen_word(st), FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
 }
 
 static uint64_t sq_generation(struct lk_store *base)
 {
 	struct sq_store *st = (struct sq_store *)base;
 	return atomic_load_explicit(st->gen, memory_order_acquire);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleep on the low word until a bump (here or in another process) or the timeout. FUTEX_WAIT
+ * returns at once when the word no longer holds the value we saw, so a bump between the load
+ * and the wait is never missed; the low half changes on every bump. */
+static uint64_t sq_generation_wait(struct lk_store *base, uint64_t seen, int timeout_ms)
+{
+	struct sq_store *st = (struct sq_store *)base;
+	int64_t end = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+
+	for (;;) {
+		uint64_t g = sq_generation(base);
+		int64_t left = end - mono_ms();
+		if (g != seen || left <= 0)
+			return g;
+		struct timespec ts = {(time_t)(left / 1000), (long)(left % 1000) * 1000000L};
+		(void)syscall(SYS_futex, gen_word(st), FUTEX_WAIT, (uint32_t)seen, &ts, NULL, 0);
+	}
 }
 
 /* Map PATH-gen, creating it (0600, zero-filled) when absent. */
@@ -2165,6 +2208,7 @@ const struct lk_store_ops lk_store_sqlite_ops = {
 	.close = sq_close,
 	.ping = sq_ping,
 	.generation = sq_generation,
+	.generation_wait = sq_generation_wait,
 	.user_add = sq_user_add,
 	.user_get = sq_user_get,
 	.user_get_id = sq_user_get_id,

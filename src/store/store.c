@@ -11,8 +11,9 @@
 static const struct lk_store_ops *const backends[] = {&lk_store_sqlite_ops, &lk_store_redis_ops};
 
 /* The one place that says which operations a back end may leave out: only `generation`
- * (then nothing is cached, see auth/scache.h). Every other one is required, so callers in
- * src/auth never test for NULL. */
+ * (then nothing is cached, see auth/scache.h) and `generation_wait` (then the revocation
+ * feed polls, see auth/revfeed.h). Every other one is required, so callers in src/auth
+ * never test for NULL. */
 static const char *missing_op(const struct lk_store_ops *o)
 {
 #define REQ(f) if (!o->f) return #f;

@@ -75,6 +75,13 @@ struct lk_store_ops {
 	 * shared mapping; Redis: one GET (still cheaper than the two reads it saves). NULL when
 	 * the back end cannot offer it; then nothing is cached (auth/scache.h). */
 	uint64_t (*generation)(struct lk_store *st);
+	/* Block until generation() != seen or timeout_ms passed, and return generation()
+	 * then: how a feed of revocations learns of a change without polling. A bump by any
+	 * process on the store wakes it (SQLite: a shared futex on the mapped counter; Redis:
+	 * the subscriber thread's PUBLISH feed). May return early (a spurious wake gives back
+	 * seen). NULL when the back end cannot wait; callers then poll. Optional, as
+	 * `generation` is. */
+	uint64_t (*generation_wait)(struct lk_store *st, uint64_t seen, int timeout_ms);
 
 	/* Sets u->id: a new id, larger than any id this store ever handed out. */
 	enum lk_err (*user_add)(struct lk_store *st, struct lk_user *u);

@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The generation feed of the Redis store (see redis_int.h): one subscriber thread per store
+ * handle turns the PUBLISH that every generation-bumping script sends into an atomic load
+ * for generation() and a wake-up for generation_wait().
+ *
+ * The window this opens: between a script's commit on the server and the PUBLISH reaching
+ * this process (sub-millisecond on a LAN) another instance still reads the old generation,
+ * so a cached session of that instance can be served once more in that window. The process
+ * that made the change waits for its own subscriber (lk_rd_sub_sync, at most 50 ms), so a
+ * client's read-after-write on one instance stays exact. While the subscription is down
+ * (connecting, Redis gone) or the store is held after a timeout, generation() is random on
+ * every call, as it always was with Redis unreachable: nothing is trusted from a cache.
+ *
+ * The thread reads its connection with poll() on the socket and on a pipe that close()
+ * writes to, so it never blocks a shutdown; a connection silent for 5 s is sent a PING, and
+ * one that does not answer within 3 s more is dropped and made again.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+#include <sodium.h>
+
+#include "store/redis_int.h"
+
+#define CHANNEL "lk:{g}:gen"
+#define FIRST_WAIT_MS 2000 /* the first generation() waits this long for a subscription */
+#define KICK_WAIT_MS 200   /* generation() while down: a reconnect attempt, this long */
+#define SYNC_MS 50         /* lk_rd_sub_sync: the revoking thread waits at most this */
+#define IDLE_PING_MS 5000
+#define PING_WAIT_MS 3000
+
+void lk_rd_sub_init(struct rd_store *st)
+{
+	pthread_mutex_init(&st->sub_mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&st->sub_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	st->sub_pipe[0] = st->sub_pipe[1] = -1;
+}
+
+static struct timespec deadline(int64_t end_ms)
+{
+	struct timespec ts = {(time_t)(end_ms / 1000), (long)(end_ms % 1000) * 1000000L};
+	return ts;
+}
+
+static uint64_t random_gen(void)
+{
+	uint64_t g;
+	randombytes_buf(&g, sizeof g);
+	return g;
+}
+
+/* Called with sub_mu held. */
+static void set_state(struct rd_store *st, bool up)
+{
+	atomic_store(&st->sub_up, up);
+	pthread_cond_broadcast(&st->sub_cv);
+}
+
+static void attempt_done(struct rd_store *st, bool up)
+{
+	pthread_mutex_lock(&st->sub_mu);
+	st->sub_attempts++;
+	set_state(st, up);
+	pthread_mutex_unlock(&st->sub_mu);
+}
+
+static void heard(struct rd_store *st)
+{
+	pthread_mutex_lock(&st->sub_mu);
+	atomic_store(&st->sub_heard_us, lk_rd_mono_us());
+	pthread_cond_broadcast(&st->sub_cv);
+	pthread_mutex_unlock(&st->sub_mu);
+}
+
+static void take_value(struct rd_store *st, uint64_t run, int64_t v)
+{
+	pthread_mutex_lock(&st->sub_mu);
+	atomic_store(&st->sub_heard_us, lk_rd_mono_us());
+	atomic_store(&st->sub_count, v);
+	atomic_store(&st->sub_gen, run + (uint64_t)v);
+	pthread_cond_broadcast(&st->sub_cv);
+	pthread_mutex_unlock(&st->sub_mu);
+}
+
+static bool send_all(int fd, const char *b, size_t n)
+{
+	while (n) {
+		ssize_t k = send(fd, b, n, MSG_NOSIGNAL);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return false;
+		b += k;
+		n -= (size_t)k;
+	}
+	return true;
+}
+
+/* Connect, SUBSCRIBE, then GET the counter on this thread's command connection. */
+static bool subscribe(struct rd_store *st, struct rconn *c)
+{
+	static const char sub[] = "*2\r\n$9\r\nSUBSCRIBE\r\n$10\r\n" CHANNEL "\r\n";
+	const char *argv[] = {"GET", CHANNEL};
+	size_t len[] = {3, sizeof CHANNEL - 1};
+	redisReply *r = NULL;
+	void *v = NULL;
+	int64_t n = 0;
+
+	if (lk_rd_held(st) || lk_rd_connect(st, c, NULL) != LK_OK)
+		return false;
+	if (!send_all(c->c->fd, sub, sizeof sub - 1) || redisGetReply(c->c, &v) != REDIS_OK || !v)
+		return false;
+	r = v;
+	bool ok = r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+		  r->element[0]->type == REDIS_REPLY_STRING && !strcmp(r->element[0]->str, "subscribe");
+	freeReplyObject(r);
+	r = NULL;
+	if (!ok)
+		return false;
+	/* This thread's command connection may still be the one to a server that has gone
+	 * since: a failure drops it, and a second try connects afresh. */
+	if (lk_rd_cmd(st, 2, argv, len, &r, NULL) != LK_OK &&
+	    lk_rd_cmd(st, 2, argv, len, &r, NULL) != LK_OK)
+		return false;
+	ok = r->type == REDIS_REPLY_NIL || lk_rd_int(r, &n);
+	freeReplyObject(r);
+	if (ok)
+		take_value(st, c->run, n);
+	return ok;
+}
+
+/* Read messages until the connection fails or stop is asked. */
+static void listen_loop(struct rd_store *st, struct rconn *c)
+{
+	static const char ping[] = "*1\r\n$4\r\nPING\r\n";
+	int64_t last_rx = lk_rd_mono_ms(), ping_at = 0;
+
+	for (;;) {
+		void *v = NULL;
+		if (redisGetReplyFromReader(c->c, &v) != REDIS_OK)
+			return;
+		if (v) {
+			redisReply *r = v;
+			int64_t n;
+			last_rx = lk_rd_mono_ms();
+			ping_at = 0;
+			if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+			    r->element[0]->type == REDIS_REPLY_STRING &&
+			    !strcmp(r->element[0]->str, "message") && lk_rd_int(r->element[2], &n))
+				take_value(st, c->run, n);
+			else
+				heard(st); /* a PONG */
+			freeReplyObject(r);
+			continue;
+		}
+		struct pollfd p[2] = {{c->c->fd, POLLIN, 0}, {st->sub_pipe[0], POLLIN, 0}};
+		int k = poll(p, 2, 1000);
+		if (k < 0 && errno != EINTR)
+			return;
+		if (p[1].revents) {
+			char buf[64];
+			(void)read(st->sub_pipe[0], buf, sizeof buf);
+			pthread_mutex_lock(&st->sub_mu);
+			bool stop = st->sub_stop;
+			pthread_mutex_unlock(&st->sub_mu);
+			if (stop)
+				return;
+			/* asked to prove the subscription alive: a PING now */
+			if (!ping_at) {
+				if (!send_all(c->c->fd, ping, sizeof ping - 1))
+					return;
+				ping_at = lk_rd_mono_ms();
+			}
+			continue;
+		}
+		if (p[0].revents) {
+			if (redisBufferRead(c->c) != REDIS_OK)
+				return;
+			continue;
+		}
+		int64_t now = lk_rd_mono_ms();
+		if (!ping_at && now - last_rx >= IDLE_PING_MS) {
+			if (!send_all(c->c->fd, ping, sizeof ping - 1))
+				return;
+			ping_at = now;
+		} else if (ping_at && now - ping_at >= PING_WAIT_MS) {
+			return; /* no answer: a dead connection or a frozen server */
+		}
+	}
+}
+
+static void *sub_main(void *arg)
+{
+	struct rd_store *st = arg;
+	int backoff = 50;
+
+	for (;;) {
+		struct rconn c;
+		memset(&c, 0, sizeof c);
+		c.st = st;
+		bool ok = subscribe(st, &c);
+		attempt_done(st, ok);
+		if (ok) {
+			backoff = 50;
+			listen_loop(st, &c);
+			pthread_mutex_lock(&st->sub_mu);
+			set_state(st, false);
+			pthread_mutex_unlock(&st->sub_mu);
+		}
+		if (c.c)
+			redisFree(c.c);
+		pthread_mutex_lock(&st->sub_mu);
+		int64_t end = lk_rd_mono_ms() + backoff;
+		while (!st->sub_stop && !st->sub_kick && lk_rd_mono_ms() < end) {
+			struct timespec ts = deadline(end);
+			pthread_cond_timedwait(&st->sub_cv, &st->sub_mu, &ts);
+		}
+		bool stop = st->sub_stop;
+		st->sub_kick = false;
+		pthread_mutex_unlock(&st->sub_mu);
+		if (stop)
+			break;
+		if (!ok && backoff < 1000)
+			backoff *= 2;
+	}
+	return NULL;
+}
+
+/* Start the thread once; the first caller waits (bounded) for its first attempt. */
+static void ensure(struct rd_store *st)
+{
+	if (atomic_load_explicit(&st->sub_started, memory_order_acquire))
+		return;
+	pthread_mutex_lock(&st->sub_mu);
+	if (!atomic_load(&st->sub_started)) {
+		if (pipe2(st->sub_pipe, O_CLOEXEC | O_NONBLOCK) == 0) {
+			if (pthread_create(&st->sub_th, NULL, sub_main, st) == 0) {
+				atomic_store(&st->sub_started, true);
+				int64_t end = lk_rd_mono_ms() + FIRST_WAIT_MS;
+				while (st->sub_attempts == 0 && lk_rd_mono_ms() < end) {
+					struct timespec ts = deadline(end);
+					pthread_cond_timedwait(&st->sub_cv, &st->sub_mu, &ts);
+				}
+			} else {
+				close(st->sub_pipe[0]);
+				close(st->sub_pipe[1]);
+				st->sub_pipe[0] = st->sub_pipe[1] = -1;
+			}
+		}
+	}
+	pthread_mutex_unlock(&st->sub_mu);
+}
+
+/* The value while subscribed and answering, else false. */
+static bool current(struct rd_store *st, uint64_t *g)
+{
+	if (!atomic_load(&st->sub_up) || lk_rd_held(st) ||
+	    atomic_load(&st->sub_heard_us) <= atomic_load(&st->io_fail_us))
+		return false;
+	*g = atomic_load(&st->sub_gen);
+	return atomic_load(&st->sub_up);
+}
+
+uint64_t lk_rd_sub_generation(struct rd_store *st)
+{
+	uint64_t g;
+
+	ensure(st);
+	if (current(st, &g))
+		return g;
+	if (atomic_load(&st->sub_up) && !lk_rd_held(st)) {
+		/* A connection failed after the subscription last answered: is it alive? */
+		ssize_t k = write(st->sub_pipe[1], "p", 1);
+		(void)k;
+		int64_t end = lk_rd_mono_ms() + KICK_WAIT_MS;
+		pthread_mutex_lock(&st->sub_mu);
+		while (atomic_load(&st->sub_up) && !current(st, &g) && lk_rd_mono_ms() < end) {
+			struct timespec ts = deadline(end);
+			pthread_cond_timedwait(&st->sub_cv, &st->sub_mu, &ts);
+		}
+		pthread_mutex_unlock(&st->sub_mu);
+		if (current(st, &g))
+			return g;
+	}
+	if (atomic_load(&st->sub_started) && !atomic_load(&st->sub_up) && !lk_rd_held(st)) {
+		/* Down: ask for an attempt now rather than after the back-off, and give it a
+		 * moment (a refused connection fails in microseconds). */
+		pthread_mutex_lock(&st->sub_mu);
+		uint64_t n = st->sub_attempts;
+		int64_t end = lk_rd_mono_ms() + KICK_WAIT_MS;
+		st->sub_kick = true;
+		pthread_cond_broadcast(&st->sub_cv);
+		while (st->sub_attempts == n && !atomic_load(&st->sub_up) && lk_rd_mono_ms() < end) {
+			struct timespec ts = deadline(end);
+			pthread_cond_timedwait(&st->sub_cv, &st->sub_mu, &ts);
+		}
+		pthread_mutex_unlock(&st->sub_mu);
+		if (current(st, &g))
+			return g;
+	}
+	return random_gen();
+}
+
+uint64_t lk_rd_sub_wait(struct rd_store *st, uint64_t seen, int timeout_ms)
+{
+	uint64_t g;
+	int64_t end = lk_rd_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+
+	ensure(st);
+	if (!atomic_load(&st->sub_started))
+		return random_gen();
+	pthread_mutex_lock(&st->sub_mu);
+	/* Down, this waits for the subscription to come back (or the timeout) rather than
+	 * returning a random value at once: a caller looping on it does not spin. */
+	while (!(current(st, &g) && g != seen) && lk_rd_mono_ms() < end) {
+		if (!atomic_load(&st->sub_up))
+			st->sub_kick = true;
+		struct timespec ts = deadline(end);
+		pthread_cond_timedwait(&st->sub_cv, &st->sub_mu, &ts);
+	}
+	pthread_mutex_unlock(&st->sub_mu);
+	return current(st, &g) ? g : random_gen();
+}
+
+void lk_rd_sub_sync(struct rd_store *st)
+{
+	const char *argv[] = {"GET", CHANNEL};
+	size_t len[] = {3, sizeof CHANNEL - 1};
+	redisReply *r = NULL;
+	int64_t v = 0;
+
+	if (!atomic_load(&st->sub_started) || !atomic_load(&st->sub_up))
+		return;
+	if (lk_rd_cmd(st, 2, argv, len, &r, NULL) != LK_OK)
+		return;
+	bool ok = lk_rd_int(r, &v);
+	freeReplyObject(r);
+	if (!ok)
+		return;
+	int64_t end = lk_rd_mono_ms() + SYNC_MS;
+	pthread_mutex_lock(&st->sub_mu);
+	while (atomic_load(&st->sub_up) && atomic_load(&st->sub_count) < v &&
+	       lk_rd_mono_ms() < end) {
+		struct timespec ts = deadline(end);
+		pthread_cond_timedwait(&st->sub_cv, &st->sub_mu, &ts);
+	}
+	pthread_mutex_unlock(&st->sub_mu);
+}
+
+void lk_rd_sub_stop(struct rd_store *st)
+{
+	if (atomic_load(&st->sub_started)) {
+		pthread_mutex_lock(&st->sub_mu);
+		st->sub_stop = true;
+		pthread_cond_broadcast(&st->sub_cv);
+		pthread_mutex_unlock(&st->sub_mu);
+		ssize_t k;
+		do
+			k = write(st->sub_pipe[1], "x", 1);
+		while (k < 0 && errno == EINTR);
+		pthread_join(st->sub_th, NULL);
+		atomic_store(&st->sub_started, false);
+	}
+	if (st->sub_pipe[0] >= 0) {
+		close(st->sub_pipe[0]);
+		close(st->sub_pipe[1]);
+		st->sub_pipe[0] = st->sub_pipe[1] = -1;
+	}
+	pthread_cond_destroy(&st->sub_cv);
+	pthread_mutex_destroy(&st->sub_mu);
+}
