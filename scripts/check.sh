@@ -23,7 +23,8 @@ hits=$(grep -nE '#include[[:space:]]*"(auth|store|http|cli)/' src/util/*.[ch] sr
 
 hits=$(grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' src/verify/*.[ch] 2>/dev/null |
 	grep -vE '#[[:space:]]*include[[:space:]]*"(latchkey\.h|util/[^"]+|jose/[^"]+|verify/[^"]+)"')
-hits="$hits$(grep -nE '#[[:space:]]*include[[:space:]]*<(auth|store|http|cli)/' src/verify/*.[ch] 2>/dev/null)"
+hits=$(printf '%s\n%s' "$hits" "$(grep -nE '#[[:space:]]*include[[:space:]]*<(auth|store|http|cli)/' \
+	src/verify/*.[ch] 2>/dev/null)" | sed '/^$/d')
 [ -z "$hits" ] || fail "src/verify includes something besides latchkey.h, util/, jose/, verify/:"$'\n'"$hits"
 
 # class groups in latchkey.h: "/* class LK_CLASS_X: ..." then the codes under it
