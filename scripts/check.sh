@@ -3,7 +3,9 @@
 #   1. src/http and src/cli never reach the store: no include of store/*, no ops table
 #      (src/auth is the only door to the store).
 #   2. liblatchkey (src/util, src/jose) includes nothing of the server (auth, store, http, cli).
-#   3. every LK_E* code has the same class in include/latchkey.h (the "class ..." group it
+#   3. src/verify (the verifier, part of liblatchkey) includes only latchkey.h, util/,
+#      jose/, verify/ and system headers (<...>).
+#   4. every LK_E* code has the same class in include/latchkey.h (the "class ..." group it
 #      is listed under) and in src/util/err.c.
 # Prints "check: ok" or each violation, and exits 1 on any.
 set -u
@@ -18,6 +20,12 @@ hits=$(grep -nE -- '->ops->|lk_store_(open|close)|struct lk_store\b' src/http/*.
 
 hits=$(grep -nE '#include[[:space:]]*"(auth|store|http|cli)/' src/util/*.[ch] src/jose/*.[ch] 2>/dev/null)
 [ -z "$hits" ] || fail "liblatchkey (util, jose) includes server code:"$'\n'"$hits"
+
+hits=$(grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' src/verify/*.[ch] 2>/dev/null |
+	grep -vE '#[[:space:]]*include[[:space:]]*"(latchkey\.h|util/[^"]+|jose/[^"]+|verify/[^"]+)"')
+hits=$(printf '%s\n%s' "$hits" "$(grep -nE '#[[:space:]]*include[[:space:]]*<(auth|store|http|cli)/' \
+	src/verify/*.[ch] 2>/dev/null)" | sed '/^$/d')
+[ -z "$hits" ] || fail "src/verify includes something besides latchkey.h, util/, jose/, verify/:"$'\n'"$hits"
 
 # class groups in latchkey.h: "/* class LK_CLASS_X: ..." then the codes under it
 hdr_classes=$(awk '

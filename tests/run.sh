@@ -47,6 +47,12 @@ done
 [ -f tests/tokens/run.sh ] && suite "build/tokens-redis" env LATCHKEY="$PWD/build/latchkey" LATCHKEY_TEST_STORE=redis bash tests/tokens/run.sh
 # Three instances on one Redis behind nginx; Redis faults and restarts.
 [ -f tests/multi/run.sh ] && suite "build/multi" env LATCHKEY="$PWD/build/latchkey" bash tests/multi/run.sh
+# The installed library: make install into a temporary prefix, pkg-config, soname, exports,
+# a program and examples/orders-service built against it (and run against a server).
+[ -f tests/install/run.sh ] && suite "build/install" env LATCHKEY="$PWD/build/latchkey" bash tests/install/run.sh
+# The verifier under ThreadSanitizer (built by `make tsan`; a missing binary is a failure).
+[ -f tests/verify/race.c ] && suite "build-tsan/race" env TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	bash -c '[ -x build-tsan/tests/race ] || { echo "not ok 1 - build-tsan/tests/race is built (make tsan)"; exit 1; }; exec build-tsan/tests/race'
 [ -f fuzz/replay.sh ] && suite "fuzz/replay" bash fuzz/replay.sh
 [ -f tests/interop/run.sh ] && suite "interop/jose" bash tests/interop/run.sh "$PWD/build/latchkey"
 [ -f tests/meta/run.sh ] && suite "meta/docs" bash tests/meta/run.sh
