@@ -194,7 +194,7 @@ static enum lk_err check_claims(lk_jwt *j, const struct lk_jws_parts *p,
 	int64_t now = o && o->now ? o->now : (int64_t)time(NULL);
 	int64_t leeway = !o || o->leeway == 0 ? LK_DEFAULT_LEEWAY : o->leeway < 0 ? 0 : o->leeway;
 	enum lk_err err;
-	bool found;
+	bool found = false;
 
 	for (size_t i = 0; i < n; i++) {
 		int k = lk_json_classify(&m[i], known, NKNOWN);
