@@ -93,6 +93,7 @@ struct alg {
 	char **tok;      /* pool of distinct tokens */
 	size_t *len;
 	size_t n;
+	size_t start;    /* where the next run starts in the pool: runs do not repeat tokens */
 	lk_verifier *vc; /* cache on (default 4096 slots) */
 	lk_verifier *vn; /* cache off */
 	struct lk_verify_opts opts;
@@ -253,7 +254,7 @@ static void *worker(void *p)
 	int id = ta->id;
 	uint64_t ops = 0, fail = 0;
 	/* each thread walks the pool from its own offset */
-	size_t i = (size_t)id * a->n / (size_t)r->nt;
+	size_t i = (a->start + (size_t)id * a->n / (size_t)r->nt) % a->n;
 	lk_verifier *v = r->k == NOCACHE ? a->vn : a->vc;
 	pthread_barrier_wait(&r->bar);
 	struct timespec c0, c1;
@@ -329,6 +330,7 @@ static struct res run_once(struct alg *a, enum kind k, int nt, double secs)
 		exit(1);
 	}
 	lk_verifier_stats(v, &s1);
+	a->start = (a->start + ops) % a->n;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	return (struct res){ops / (t1 - t0), ops / cpu, (c1 - c0) / ((t1 - t0) * (nt < ncpu ? nt : ncpu)),
 			    s1.cache_hits - s0.cache_hits, s1.cache_misses - s0.cache_misses};
