@@ -39,3 +39,33 @@ $(B)/bench/propagation: bench/revocation/propagation.c $(B)/liblatchkey.a
 bench-revocation: $(B)/latchkey $(B)/bench/propagation
 	env LATCHKEY_BIN=$(abspath $(B)/latchkey) PROP_BIN=$(abspath $(B)/bench/propagation) \
 	  bash bench/revocation/run.sh
+# `make bench-verify` (issue 13): build/bench/verify against build/liblatchkey.a; prints
+# the markdown tables of docs/performance.md "liblatchkey verifier". Needs only the
+# library's own packages (OpenSSL, libsodium). Includes src/ internals (denylist lookups),
+# hence -Isrc; it does not include libjose. BENCH_VERIFY_ARGS is passed to the throughput
+# run (e.g. "--secs 0.5 --rounds 3 --algs ES256").
+$(B)/bench/verify: bench/verify.c $(B)/liblatchkey.a
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -Iinclude -Isrc -o $@ bench/verify.c \
+	  $(B)/liblatchkey.a $(LIBLIBS)
+
+.PHONY: bench-verify
+bench-verify: $(B)/bench/verify
+	$(B)/bench/verify $(BENCH_VERIFY_ARGS)
+	$(B)/bench/verify --mem
+
+# For the contention analysis only: the same bench linked with a copy of
+# src/verify/verifier.c whose two shared relaxed counters (cache_hits, cache_misses) are
+# deleted by sed (src/ is not modified; the stats then read 0 hits / 0 misses).
+$(B)/bench/variant/verifier_nostats.c: src/verify/verifier.c
+	@mkdir -p $(dir $@)
+	sed '/atomic_fetch_add_explicit(&v->cache_\(hits\|misses\), 1,/d' $< >$@
+	@test $$(diff $< $@ | grep -c '^<') = 2 || { echo "verifier_nostats.c: expected 2 lines removed" >&2; exit 1; }
+$(B)/bench/verify-nostats: bench/verify.c $(B)/bench/variant/verifier_nostats.c $(B)/liblatchkey.a
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -Iinclude -Isrc -o $@ bench/verify.c \
+	  $(B)/bench/variant/verifier_nostats.c $(B)/liblatchkey.a $(LIBLIBS)
+
+.PHONY: bench-verify-contention
+bench-verify-contention: $(B)/bench/verify $(B)/bench/verify-nostats
+	$(B)/bench/verify --algs ES256 --kinds hot,hotown $(BENCH_VERIFY_ARGS)
+	$(B)/bench/verify-nostats --algs ES256 --kinds hot,hotown $(BENCH_VERIFY_ARGS)
