@@ -29,7 +29,11 @@ static _Atomic uint64_t global_epoch = 1;
 static _Atomic(struct slot *) slots;
 static pthread_mutex_t slot_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t retire_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct retired *retired_list;
+/* A FIFO in retire order, so (nearly) in epoch order: reclaiming pops from the head while
+ * the head is safe, O(freed), never a walk of what must wait. Two retirers may append a
+ * pair out of order; the later epoch then waits one pass longer, which is only late. */
+static struct retired *retired_head, **retired_tail = &retired_head;
+static size_t retired_count;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t slot_key;
 static _Thread_local struct slot *me;
@@ -119,18 +123,20 @@ static uint64_t oldest_reader(void)
 /* Unlink what is safe to free (retire_mu held); the caller frees it unlocked. */
 static struct retired *take_free(void)
 {
+	if (!retired_head)
+		return NULL;
 	uint64_t m = oldest_reader();
-	struct retired *done = NULL, **pp = &retired_list;
-	while (*pp) {
-		struct retired *r = *pp;
-		if (r->epoch <= m) {
-			*pp = r->next;
-			r->next = done;
-			done = r;
-		} else {
-			pp = &r->next;
-		}
+	struct retired *done = retired_head, **last = &retired_head;
+	while (*last && (*last)->epoch <= m) {
+		last = &(*last)->next;
+		retired_count--;
 	}
+	if (last == &retired_head)
+		return NULL;
+	retired_head = *last;
+	*last = NULL;
+	if (!retired_head)
+		retired_tail = &retired_head;
 	return done;
 }
 
@@ -154,10 +160,12 @@ void lk_ebr_retire(void *p, void (*fn)(void *))
 	r->p = p;
 	r->fn = fn;
 	r->epoch = epoch;
+	r->next = NULL;
 	pthread_mutex_lock(&retire_mu);
-	r->next = retired_list;
-	retired_list = r;
-	struct retired *done = take_free();
+	*retired_tail = r;
+	retired_tail = &r->next;
+	/* Reclaim every 32 retires: the scan of the reader slots is paid once per batch. */
+	struct retired *done = ++retired_count % 32 == 0 ? take_free() : NULL;
 	pthread_mutex_unlock(&retire_mu);
 	free_all(done);
 }
@@ -175,7 +183,7 @@ void lk_ebr_barrier(void)
 	for (;;) {
 		pthread_mutex_lock(&retire_mu);
 		struct retired *done = take_free();
-		int left = retired_list != NULL;
+		int left = retired_head != NULL;
 		pthread_mutex_unlock(&retire_mu);
 		free_all(done);
 		if (!left)

@@ -61,39 +61,37 @@ void lk_vcache_free(struct lk_vcache *c)
 	free(c);
 }
 
-static _Atomic(struct ventry *) *slot_for(struct lk_vcache *c, const char *token, size_t len,
-					 unsigned char h[16])
+static void key_of(struct lk_vcache *c, const char *token, size_t len, struct lk_vkey *k)
 {
 	uint64_t i;
-	crypto_shorthash_siphashx24(h, (const unsigned char *)token, len, c->key);
-	memcpy(&i, h + 8, sizeof i);
-	return &c->slot[i & (c->n - 1)];
+	crypto_shorthash_siphashx24(k->h, (const unsigned char *)token, len, c->key);
+	memcpy(&i, k->h + 8, sizeof i);
+	k->slot = (size_t)(i & (c->n - 1));
 }
 
-lk_jwt *lk_vcache_get(struct lk_vcache *c, const char *token, size_t len, uint64_t epoch)
+lk_jwt *lk_vcache_get(struct lk_vcache *c, const char *token, size_t len, uint64_t epoch,
+		      struct lk_vkey *k)
 {
-	unsigned char h[16];
-	_Atomic(struct ventry *) *s = slot_for(c, token, len, h);
 	lk_jwt *j = NULL;
 
+	key_of(c, token, len, k);
 	lk_ebr_enter();
-	struct ventry *e = atomic_load_explicit(s, memory_order_seq_cst);
-	if (e && e->epoch == epoch && sodium_memcmp(e->h, h, sizeof h) == 0)
+	struct ventry *e = atomic_load_explicit(&c->slot[k->slot], memory_order_seq_cst);
+	if (e && e->epoch == epoch && sodium_memcmp(e->h, k->h, sizeof k->h) == 0)
 		j = lk_jwt_ref(e->jwt);
 	lk_ebr_exit();
 	return j;
 }
 
-void lk_vcache_put(struct lk_vcache *c, const char *token, size_t len, uint64_t epoch,
-		   lk_jwt *jwt)
+void lk_vcache_put(struct lk_vcache *c, const struct lk_vkey *k, uint64_t epoch, lk_jwt *jwt)
 {
 	struct ventry *e = malloc(sizeof *e);
 	if (!e)
 		return; /* not cached: the next call verifies again */
-	_Atomic(struct ventry *) *s = slot_for(c, token, len, e->h);
+	memcpy(e->h, k->h, sizeof e->h);
 	e->epoch = epoch;
 	e->jwt = lk_jwt_ref(jwt);
-	struct ventry *old = atomic_exchange_explicit(s, e, memory_order_seq_cst);
+	struct ventry *old = atomic_exchange_explicit(&c->slot[k->slot], e, memory_order_seq_cst);
 	if (old)
 		lk_ebr_retire(old, ventry_free);
 }

@@ -19,10 +19,17 @@ struct lk_vcache;
 
 enum lk_err lk_vcache_new(size_t slots, struct lk_vcache **out) LK_WUR;
 void lk_vcache_free(struct lk_vcache *c);
-/* A new reference to the cached token for these bytes under epoch, or NULL. */
-lk_jwt *lk_vcache_get(struct lk_vcache *c, const char *token, size_t len, uint64_t epoch);
-/* Remember jwt (the cache takes its own reference). */
-void lk_vcache_put(struct lk_vcache *c, const char *token, size_t len, uint64_t epoch,
-		   lk_jwt *jwt);
+/* Where a token's bytes go: filled by lk_vcache_get, so a miss hashes them only once. */
+struct lk_vkey {
+	unsigned char h[16];
+	size_t slot;
+};
+/* A new reference to the cached token for these bytes under epoch, or NULL; *k is set
+ * either way. */
+lk_jwt *lk_vcache_get(struct lk_vcache *c, const char *token, size_t len, uint64_t epoch,
+		      struct lk_vkey *k);
+/* Remember jwt under k (the cache takes its own reference). Call it outside any EBR read
+ * section, so the entry it replaces can be freed sooner. */
+void lk_vcache_put(struct lk_vcache *c, const struct lk_vkey *k, uint64_t epoch, lk_jwt *jwt);
 
 #endif

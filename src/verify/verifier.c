@@ -222,13 +222,16 @@ enum lk_err lk_verifier_verify_at(lk_verifier *v, const char *token, size_t len,
 			return lk_errf(ei, LK_ESTALE, "no word from the revocation feed for %lld s "
 					"(bound: %lld s)", (long long)quiet, (long long)v->max_stale);
 	}
+	struct lk_vkey vk;
+	bool put = false;
 	lk_ebr_enter();
 	struct lk_keyset *ks = atomic_load_explicit(&v->keys, memory_order_seq_cst);
 	if (!ks) {
 		lk_ebr_exit();
 		return lk_errf(ei, LK_ENO_KEY, "no key set yet");
 	}
-	if (v->cache && (j = lk_vcache_get(v->cache, token, len, ks->epoch))) {
+	uint64_t epoch = ks->epoch;
+	if (v->cache && (j = lk_vcache_get(v->cache, token, len, epoch, &vk))) {
 		atomic_fetch_add_explicit(&v->cache_hits, 1, memory_order_relaxed);
 		err = lk_jwt_check_times(j, now, v->leeway, ei);
 	} else {
@@ -236,10 +239,11 @@ enum lk_err lk_verifier_verify_at(lk_verifier *v, const char *token, size_t len,
 		o.now = now;
 		atomic_fetch_add_explicit(&v->cache_misses, 1, memory_order_relaxed);
 		err = lk_jwt_verify(ks->set, token, len, &o, &j, ei);
-		if (!err && v->cache)
-			lk_vcache_put(v->cache, token, len, ks->epoch, j);
+		put = !err && v->cache;
 	}
 	lk_ebr_exit();
+	if (put) /* outside the read section: what it replaces can be freed sooner */
+		lk_vcache_put(v->cache, &vk, epoch, j);
 	if (err == LK_ENO_KEY)
 		want_keys(v, clock);
 	if (!err && lk_denylist_denies(v->deny, lk_jwt_claim_str(j, "jti"),
