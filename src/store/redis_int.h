@@ -82,6 +82,8 @@ struct rd_store {
 	int sub_pipe[2];            /* written to stop the thread out of poll() */
 	uint64_t sub_attempts;      /* connection attempts finished */
 	_Atomic bool sub_up;        /* subscribed and resynchronised */
+	_Atomic int sub_fd;         /* the subscription's socket while up, else -1 */
+	_Atomic bool sub_busy;      /* the subscriber is reading or handling messages */
 	_Atomic uint64_t sub_gen;   /* run + counter, meaningful while sub_up */
 	_Atomic int64_t sub_count;  /* the counter itself */
 	_Atomic int64_t sub_heard_us; /* CLOCK_MONOTONIC µs: the subscription last answered */

@@ -47,6 +47,8 @@ void lk_rd_sub_init(struct rd_store *st)
 	pthread_cond_init(&st->sub_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	st->sub_pipe[0] = st->sub_pipe[1] = -1;
+	atomic_init(&st->sub_fd, -1);
+	atomic_init(&st->sub_busy, false);
 }
 
 static struct timespec deadline(int64_t end_ms)
@@ -152,6 +154,8 @@ static void listen_loop(struct rd_store *st, struct rconn *c)
 		void *v = NULL;
 		if (redisGetReplyFromReader(c->c, &v) != REDIS_OK)
 			return;
+		if (!v) /* everything read is handled: generation() may trust sub_gen again */
+			atomic_store(&st->sub_busy, false);
 		if (v) {
 			redisReply *r = v;
 			int64_t n;
@@ -187,6 +191,10 @@ static void listen_loop(struct rd_store *st, struct rconn *c)
 			continue;
 		}
 		if (p[0].revents) {
+			/* Set before the bytes leave the socket: from their arrival until
+			 * take_value, either the socket is readable or sub_busy is set, and
+			 * current() trusts neither (see there). */
+			atomic_store(&st->sub_busy, true);
 			if (redisBufferRead(c->c) != REDIS_OK)
 				return;
 			continue;
@@ -212,6 +220,8 @@ static void *sub_main(void *arg)
 		memset(&c, 0, sizeof c);
 		c.st = st;
 		bool ok = subscribe(st, &c);
+		if (ok)
+			atomic_store(&st->sub_fd, c.c->fd);
 		attempt_done(st, ok);
 		if (ok) {
 			backoff = 50;
@@ -219,6 +229,8 @@ static void *sub_main(void *arg)
 			pthread_mutex_lock(&st->sub_mu);
 			set_state(st, false);
 			pthread_mutex_unlock(&st->sub_mu);
+			atomic_store(&st->sub_fd, -1);
+			atomic_store(&st->sub_busy, false);
 		}
 		if (c.c)
 			redisFree(c.c);
@@ -264,12 +276,26 @@ static void ensure(struct rd_store *st)
 	pthread_mutex_unlock(&st->sub_mu);
 }
 
-/* The value while subscribed and answering, else false. */
+/*
+ * The value while subscribed and answering, else false. Also false while a message may
+ * be on its way into sub_gen: the subscriber is handling what it read (sub_busy), or
+ * bytes wait in its socket (a poll with no timeout). So a revocation whose PUBLISH
+ * reached this host before this call is never missed because the subscriber thread has
+ * not run yet (a loaded machine can delay it by milliseconds); the caller then reads the
+ * store instead. The order matters: busy, then the socket, then the value.
+ */
 static bool current(struct rd_store *st, uint64_t *g)
 {
 	if (!atomic_load(&st->sub_up) || lk_rd_held(st) ||
-	    atomic_load(&st->sub_heard_us) <= atomic_load(&st->io_fail_us))
+	    atomic_load(&st->sub_heard_us) <= atomic_load(&st->io_fail_us) ||
+	    atomic_load(&st->sub_busy))
 		return false;
+	int fd = atomic_load(&st->sub_fd);
+	if (fd >= 0) {
+		struct pollfd p = {fd, POLLIN, 0};
+		if (poll(&p, 1, 0) != 0)
+			return false;
+	}
 	*g = atomic_load(&st->sub_gen);
 	return atomic_load(&st->sub_up);
 }
