@@ -66,6 +66,7 @@
 #define POLL_MAX_MS 1000
 #define DISCOVERY_CAP (64u * 1024)
 #define SNAPSHOT_CAP (16u * 1024 * 1024)
+#define ERROR_BODY_CAP (64u * 1024)
 
 enum job_kind { J_DISCO, J_JWKS, J_SNAP, J_STREAM };
 
@@ -411,8 +412,10 @@ static size_t stream_write(char *p, size_t sz, size_t n, void *ud)
 	size_t k = sz * n;
 
 	j->last_byte_ms = mono_ms();
-	if (!j->stream_ok)
-		return k; /* an error body (or a redirect's): read and ignored */
+	if (!j->stream_ok) { /* an error body (or a redirect's): read and ignored, bounded */
+		j->len += k;
+		return j->len <= ERROR_BODY_CAP ? k : 0;
+	}
 	struct lk_remote *r = j->r;
 	lk_sse_feed(&r->sse, p, k, &cb);
 	if (r->sse.oversize + r->sse.bad_id != r->sse_drops) {
