@@ -101,6 +101,7 @@ struct lk_remote {
 	bool need_snapshot;
 	int64_t down_since;   /* UNIX seconds; 0 while connected */
 	int64_t resume;       /* last cursor applied */
+	bool have_cursor;     /* a snapshot set resume (which may be 0: no event yet) */
 	int64_t idle_ms;
 	uint64_t seed;
 	struct job keys, feed; /* keys: discovery or JWKS; feed: snapshot or stream */
@@ -221,6 +222,7 @@ static enum lk_err apply_snapshot(struct lk_remote *r, const char *doc, size_t l
 		apply_event(r, &fe);
 	}
 	raise_cursor(r, (int64_t)json_integer_value(cur));
+	r->have_cursor = true;
 	json_decref(o);
 	lk_vf_contact(r->v, unix_now());
 	return LK_OK;
@@ -462,7 +464,9 @@ static bool start_job(struct lk_remote *r, struct job *j, enum job_kind kind)
 	if (kind == J_STREAM) {
 		j->hdr = curl_slist_append(NULL, "Accept: text/event-stream");
 		j->hdr = j->hdr ? curl_slist_append(j->hdr, "Cache-Control: no-cache") : NULL;
-		if (j->hdr && r->resume > 0) {
+		/* after a snapshot always, "0" included: without Last-Event-ID a server may
+		 * send only what comes next, and what came between would be lost */
+		if (j->hdr && (r->have_cursor || r->resume > 0)) {
 			snprintf(h, sizeof h, "Last-Event-ID: %lld", (long long)r->resume);
 			j->hdr = curl_slist_append(j->hdr, h);
 		}

@@ -601,6 +601,7 @@ static void test_cursor_unknown(void **state)
 	struct lk_verifier v;
 	struct lk_errinfo ei = {0};
 	srv_start();
+	S.snap_body = "{\"cursor\":0,\"events\":[]}";
 	S.stream_status[0] = 410;
 	S.stream_status[1] = 200;
 	S.stream_body[1] = ": ping\n\n";
@@ -609,6 +610,9 @@ static void test_cursor_unknown(void **state)
 	{ enum lk_err e_ = lk_remote_start(&v, &ei); if (e_) fail_msg("start: %d %s", e_, ei.detail); }
 	assert_true(wait_for(srv_get, &S.n_stream, 2, 3000));
 	assert_int_equal(srv_get(&S.n_snap), 2); /* a new snapshot between */
+	pthread_mutex_lock(&S.mu);
+	assert_string_equal(S.last_id[1], "0"); /* resumed from the snapshot's cursor, even 0 */
+	pthread_mutex_unlock(&S.mu);
 	lk_remote_stop(&v);
 	srv_stop();
 }
