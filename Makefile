@@ -51,6 +51,9 @@ $(B)/%.o: %.c
 	@echo "  CC $<"
 	@$(CC) $(CFLAGS) $(PRIVATE_STORE) -MMD -MP -c $< -o $@
 
+# jwt_cmd.o is rebuilt when verifier.c appears (LK_HAVE_VERIFIER changes with it).
+$(B)/src/cli/jwt_cmd.o: $(wildcard src/verify/verifier.c)
+
 $(B)/liblatchkey.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
