@@ -2,7 +2,8 @@
 # `make check`: the layering rules and the error table, checked on the source tree.
 #   1. src/http and src/cli never reach the store: no include of store/*, no ops table
 #      (src/auth is the only door to the store).
-#   2. liblatchkey (src/util, src/jose) includes nothing of the server (auth, store, http, cli).
+#   2. liblatchkey (src/util, src/jose, src/verify) includes nothing of the server (auth,
+#      store, http, cli); src/verify never prints (the library has no stdout or stderr).
 #   3. src/verify (the verifier, part of liblatchkey) includes only latchkey.h, util/,
 #      jose/, verify/ and system headers (<...>).
 #   4. every LK_E* code has the same class in include/latchkey.h (the "class ..." group it
@@ -18,8 +19,10 @@ hits=$(grep -nE '#include[[:space:]]*"store/' src/http/*.[ch] src/cli/*.[ch] 2>/
 hits=$(grep -nE -- '->ops->|lk_store_(open|close)|struct lk_store\b' src/http/*.[ch] src/cli/*.[ch] 2>/dev/null)
 [ -z "$hits" ] || fail "src/http and src/cli call the store directly:"$'\n'"$hits"
 
-hits=$(grep -nE '#include[[:space:]]*"(auth|store|http|cli)/' src/util/*.[ch] src/jose/*.[ch] 2>/dev/null)
-[ -z "$hits" ] || fail "liblatchkey (util, jose) includes server code:"$'\n'"$hits"
+hits=$(grep -nE '#include[[:space:]]*"(auth|store|http|cli)/' src/util/*.[ch] src/jose/*.[ch] src/verify/*.[ch] 2>/dev/null)
+[ -z "$hits" ] || fail "liblatchkey (util, jose, verify) includes server code:"$'\n'"$hits"
+hits=$(grep -nE '\b(printf|fprintf|vfprintf|puts|fputs|perror|putchar|fwrite)[[:space:]]*\(|CURLOPT_(VERBOSE|STDERR)' src/verify/*.[ch] 2>/dev/null)
+[ -z "$hits" ] || fail "src/verify prints (the library never writes to stdout or stderr):"$'\n'"$hits"
 
 hits=$(grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' src/verify/*.[ch] 2>/dev/null |
 	grep -vE '#[[:space:]]*include[[:space:]]*"(latchkey\.h|util/[^"]+|jose/[^"]+|verify/[^"]+)"')

@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <curl/curl.h>
 
 #include "cli/cli.h"
+#include "verify/fetch.h"
 
 struct sink {
 	char *buf;
@@ -29,56 +29,22 @@ static int sink_add(struct sink *s, const void *p, size_t n)
 	return s->over ? -1 : 0;
 }
 
-static size_t on_data(char *p, size_t sz, size_t n, void *ud)
-{
-	return sink_add(ud, p, sz * n) == 0 ? sz * n : 0;
-}
-
+/* The URL case is the library's lk_fetch (src/verify/fetch.c), which the verifier uses
+ * too: same cap, same redirect rule, same texts. */
 static int read_url(const char *url, const struct lk_cli_fetch *f, struct sink *s,
 		    char err[256])
 {
-	/* An https URL must stay https: a redirect to http would hand the key set, the thing
-	 * every verdict rests on, to anyone on the path. An http URL has nothing to lose. */
-	const char *protos = strncmp(url, "https://", 8) == 0 ? "https" : "http,https";
-	CURL *c = curl_easy_init();
-	CURLcode rc;
-	long status = 0;
-	char *where = NULL;
+	struct lk_fetch_req req = {.url = url, .cap = s->cap, .ca_file = f ? f->cacert : NULL};
+	char *body;
+	size_t len;
+	enum lk_err rc = lk_fetch(&req, &body, &len, NULL, err);
 
-	if (!c) {
-		snprintf(err, 256, "cannot initialise libcurl");
+	if (rc != LK_OK && rc != LK_ETOO_LARGE)
 		return -1;
-	}
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, protos);
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, protos);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 3L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 15L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "latchkey/" "0.1");
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
-	if (f && f->cacert)
-		curl_easy_setopt(c, CURLOPT_CAINFO, f->cacert);
-	rc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &where);
-	if (s->over) {
-		curl_easy_cleanup(c);
-		return -2;
-	}
-	if (rc == CURLE_UNSUPPORTED_PROTOCOL && where && strcmp(where, url) != 0 &&
-	    strcmp(protos, "https") == 0)
-		snprintf(err, 256, "cannot fetch %s: refused its redirect to %.100s (an https URL "
-			 "may only redirect to https)", url, where);
-	else if (rc != CURLE_OK)
-		snprintf(err, 256, "cannot fetch %s: %s", url, curl_easy_strerror(rc));
-	else if (status != 200)
-		snprintf(err, 256, "cannot fetch %s: HTTP status %ld", url, status);
-	curl_easy_cleanup(c);
-	return rc == CURLE_OK && status == 200 ? 0 : -1;
+	memcpy(s->buf, body, len);
+	s->len = len;
+	free(body);
+	return rc == LK_OK ? 0 : -2;
 }
 
 int lk_cli_read(const char *src, size_t cap, const struct lk_cli_fetch *url, char **out,

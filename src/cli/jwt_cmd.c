@@ -164,16 +164,63 @@ out:
 	return rc;
 }
 
+/* `--issuer`: a verifier of the library (discovery, JWKS, and with --client-id the revocation
+ * snapshot), the same one a service would run. Exit codes as for --jwks. */
+static int verify_issuer(const struct lk_verifier_config *cfg, const char *tok_arg)
+{
+	lk_verifier *v = NULL;
+	lk_jwt *jwt = NULL;
+	struct lk_errinfo ei = {0};
+	char *tok = NULL;
+	size_t tlen;
+	enum lk_err err;
+	int rc = LK_EXIT_USAGE;
+
+	if ((err = lk_verifier_new(cfg, &v, &ei))) {
+		fprintf(stderr, "latchkey: --issuer: %s: %s\n", lk_err_str(err), ei.detail);
+		return LK_EXIT_USAGE;
+	}
+	if (read_token(tok_arg, &tok, &tlen))
+		goto out;
+	if ((err = lk_verifier_verify(v, tok, tlen, &jwt, &ei))) {
+		if (lk_err_class(err) == LK_CLASS_SYSTEM) { /* not a verdict on the token */
+			fprintf(stderr, "latchkey: error: %s\n", lk_err_str(err));
+			goto out;
+		}
+		fprintf(stderr, "invalid: %s\n", lk_err_str(err));
+		rc = LK_EXIT_FAIL;
+		goto out;
+	}
+	size_t plen;
+	const char *pl = lk_jwt_payload_json(jwt, &plen);
+	fwrite(pl, 1, plen, stdout);
+	putchar('\n');
+	rc = LK_EXIT_OK;
+out:
+	lk_jwt_free(jwt);
+	lk_verifier_free(v);
+	free(tok);
+	return rc;
+}
+
+#define VERIFY_USAGE                                                                         \
+	"usage: latchkey jwt verify --jwks FILE|URL | --issuer URL [--client-id ID]\n"        \
+	"                           [--cacert FILE] [--alg A[,A...]] [--iss ISS] [--aud AUD]\n" \
+	"                           [--typ TYP] [--leeway SECONDS] [--now UNIX] TOKEN|-\n"
+
 static int cmd_verify(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"jwks", required_argument, 0, 'k'}, {"alg", required_argument, 0, 'a'},
 		{"iss", required_argument, 0, 'i'},  {"aud", required_argument, 0, 'u'},
 		{"leeway", required_argument, 0, 'l'}, {"now", required_argument, 0, 'n'},
-		{"cacert", required_argument, 0, 'c'}, {0, 0, 0, 0}};
+		{"cacert", required_argument, 0, 'c'}, {"issuer", required_argument, 0, 'I'},
+		{"client-id", required_argument, 0, 'C'}, {"typ", required_argument, 0, 't'},
+		{0, 0, 0, 0}};
 	struct lk_verify_opts vo = {0};
 	struct lk_cli_fetch fetch = {0};
-	const char *jwks_src = NULL;
+	struct lk_verifier_config cfg = {0};
+	const char *jwks_src = NULL, *typ = NULL;
 	char *doc = NULL, *tok = NULL, *end, err_s[256];
 	size_t dlen, tlen;
 	lk_jwks *set = NULL;
@@ -186,6 +233,9 @@ static int cmd_verify(int argc, char **argv)
 		switch (c) {
 		case 'k': jwks_src = optarg; break;
 		case 'c': fetch.cacert = optarg; break;
+		case 'I': cfg.issuer = optarg; break;
+		case 'C': cfg.client_id = optarg; break;
+		case 't': typ = optarg; break;
 		case 'a':
 			if (lk_alg_parse_list(optarg, &vo.allow) != LK_OK) {
 				fprintf(stderr, "latchkey: --alg: unknown algorithm in \"%s\"\n", optarg);
@@ -213,11 +263,49 @@ static int cmd_verify(int argc, char **argv)
 		default: return LK_EXIT_USAGE;
 		}
 	}
-	if (!jwks_src || optind != argc - 1) {
-		fprintf(stderr, "usage: latchkey jwt verify --jwks FILE|URL [--cacert FILE] [--alg A[,A...]] "
-				"[--iss ISS] [--aud AUD] [--leeway SECONDS] [--now UNIX] TOKEN|-\n");
+	if ((!jwks_src && !cfg.issuer) || optind != argc - 1) {
+		fputs(VERIFY_USAGE, stderr);
 		return LK_EXIT_USAGE;
 	}
+	if (cfg.issuer) {
+		/* The verifier judges against the clock: a replay at --now would have to
+		 * replay the revocations as they stood then, which no one keeps. */
+		if (vo.now) {
+			fprintf(stderr, "latchkey: --now cannot be used with --issuer\n");
+			return LK_EXIT_USAGE;
+		}
+		if (jwks_src && strcmp(jwks_src, "-") == 0) {
+			fprintf(stderr, "latchkey: --issuer takes --jwks as a file or URL, not -\n");
+			return LK_EXIT_USAGE;
+		}
+		if (cfg.client_id) {
+			/* The secret never comes from argv, which any local user can read. */
+			const char *sec = getenv("LATCHKEY_CLIENT_SECRET");
+			if (!sec || !*sec) {
+				fprintf(stderr, "latchkey: --client-id needs the client secret in the "
+						"environment variable LATCHKEY_CLIENT_SECRET\n");
+				return LK_EXIT_USAGE;
+			}
+			cfg.client_secret = sec;
+		}
+		if (jwks_src && (strncmp(jwks_src, "http://", 7) == 0 ||
+				 strncmp(jwks_src, "https://", 8) == 0))
+			cfg.jwks_url = jwks_src;
+		else if (jwks_src)
+			cfg.jwks_file = jwks_src;
+		cfg.ca_file = fetch.cacert;
+		cfg.iss = vo.iss;
+		cfg.aud = vo.aud;
+		cfg.typ = typ; /* NULL: at+jwt, what latchkey issues */
+		cfg.allow = vo.allow;
+		cfg.leeway = vo.leeway;
+		return verify_issuer(&cfg, argv[optind]);
+	}
+	if (cfg.client_id) {
+		fprintf(stderr, "latchkey: --client-id needs --issuer\n");
+		return LK_EXIT_USAGE;
+	}
+	vo.typ = typ && *typ ? typ : NULL;
 	if (lk_cli_read(jwks_src, LK_MAX_JWKS, &fetch, &doc, &dlen, err_s) != 0) {
 		fprintf(stderr, "latchkey: --jwks: %s\n", err_s);
 		goto out;
@@ -335,8 +423,9 @@ out:
 static const char *const jwt_usage[] = {
 	"decode", "usage: latchkey jwt decode [--json] TOKEN|-\n"
 		  "  Show header and payload; times in human form. Nothing is verified.\n",
-	"verify", "usage: latchkey jwt verify --jwks FILE|URL [--cacert FILE] [--alg A[,A...]] [--iss ISS]\n"
-		  "                           [--aud AUD] [--leeway SECONDS] [--now UNIX] TOKEN|-\n"
+	"verify", VERIFY_USAGE
+		  "  --issuer: discovery and JWKS of that issuer (typ at+jwt unless --typ); with\n"
+		  "  --client-id (secret in env LATCHKEY_CLIENT_SECRET) its revocations too.\n"
 		  "  exit 0: valid, payload on stdout; 1: `invalid: REASON` on stderr; 2: usage.\n",
 	"sign", "usage: latchkey jwt sign --key JWK_FILE [--exp-in DURATION] CLAIMS_JSON|-\n",
 };

@@ -18,10 +18,12 @@
 
 #define PURGE_EVERY 30 /* seconds between denylist purges */
 
+/* A copy of an optional setting; an empty string is no setting (an unset environment
+ * variable and an empty one mean the same). */
 static char *dup_opt(const char *s, bool *oom)
 {
 	char *d;
-	if (!s)
+	if (!s || !*s)
 		return NULL;
 	if (!(d = strdup(s)))
 		*oom = true;
@@ -50,10 +52,11 @@ enum lk_err lk_verifier_new(const struct lk_verifier_config *cfg, lk_verifier **
 	*out = NULL;
 	if (!cfg)
 		cfg = &none;
-	if (cfg->jwks_file && cfg->jwks_url)
+	if (cfg->jwks_file && *cfg->jwks_file && cfg->jwks_url && *cfg->jwks_url)
 		return lk_errf(ei, LK_EINVAL, "jwks_file and jwks_url are exclusive");
-	if ((cfg->client_id || cfg->client_secret) &&
-	    (!cfg->issuer || !cfg->client_id || !cfg->client_secret))
+	bool has_id = cfg->client_id && *cfg->client_id,
+	     has_secret = cfg->client_secret && *cfg->client_secret;
+	if ((has_id || has_secret) && (!cfg->issuer || !*cfg->issuer || !has_id || !has_secret))
 		return lk_errf(ei, LK_EINVAL, "the revocation feed needs an issuer, a client id "
 					      "and a client secret");
 	if (!(v = calloc(1, sizeof *v)))
@@ -64,9 +67,10 @@ enum lk_err lk_verifier_new(const struct lk_verifier_config *cfg, lk_verifier **
 	v->client_id = dup_opt(cfg->client_id, &oom);
 	v->client_secret = dup_opt(cfg->client_secret, &oom);
 	v->ca_file = dup_opt(cfg->ca_file, &oom);
-	v->iss = dup_opt(cfg->iss ? cfg->iss : cfg->issuer, &oom);
+	v->iss = dup_opt(cfg->iss && *cfg->iss ? cfg->iss : cfg->issuer, &oom);
 	v->aud = dup_opt(cfg->aud, &oom);
-	v->typ = dup_opt(cfg->typ ? cfg->typ : "at+jwt", &oom);
+	v->typ = strdup(cfg->typ ? cfg->typ : "at+jwt"); /* "" stays: any typ */
+	oom |= !v->typ;
 	if (oom) {
 		err = lk_errf(ei, LK_ENOMEM, "out of memory");
 		goto fail;

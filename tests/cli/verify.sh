@@ -297,4 +297,16 @@ DEAD_PORT=$(free_port)
 run jwt verify --jwks "http://127.0.0.1:$DEAD_PORT/jwks.json" "$TOK"
 expect_usage "unreachable JWKS URL -> 2"
 
+# ---- --typ (RFC 8725 §3.11: explicit typing)
+run jwt verify --jwks "$TMP/jwks.json" --typ JWT "$TOK"
+expect_valid "--typ JWT on a typ JWT token -> exit 0"
+run jwt verify --jwks "$TMP/jwks.json" --typ application/jwt "$TOK"
+expect_valid "--typ application/jwt on a typ JWT token -> exit 0"
+run jwt verify --jwks "$TMP/jwks.json" --typ at+jwt "$TOK"
+expect_invalid "--typ at+jwt on a typ JWT token -> invalid: bad_typ" bad_typ
+run jwt verify --jwks "$TMP/jwks.json" --typ "" "$TOK"
+expect_valid "--typ \"\" (any) -> exit 0"
+run jwt verify --jwks "$TMP/jwks.json" --client-id x "$TOK"
+expect_usage "--client-id without --issuer -> 2"
+
 done_testing
