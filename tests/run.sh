@@ -40,6 +40,8 @@ for b in build build-asan; do
 	[ -f tests/server/run.sh ] && suite "$b/server" env LATCHKEY="$PWD/$b/latchkey" bash tests/server/run.sh
 	[ -f tests/tokens/run.sh ] && suite "$b/tokens" env LATCHKEY="$PWD/$b/latchkey" bash tests/tokens/run.sh
 	[ -f tests/oauth/run.sh ] && suite "$b/oauth" env LATCHKEY="$PWD/$b/latchkey" bash tests/oauth/run.sh
+	# an independent verifier process ($b/tests/lkcheck) on SQLite and on two Redis instances
+	[ -f tests/verifier/run.sh ] && suite "$b/verifier" env LATCHKEY="$PWD/$b/latchkey" bash tests/verifier/run.sh
 done
 # The same suites on the Redis store (release build only, to keep CI time down): the
 # harness starts its own redis-server per test file.
