@@ -276,6 +276,16 @@ static void ensure(struct rd_store *st)
 	pthread_mutex_unlock(&st->sub_mu);
 }
 
+/* The last pushed value while subscribed and answering, else false. */
+static bool pushed(struct rd_store *st, uint64_t *g)
+{
+	if (!atomic_load(&st->sub_up) || lk_rd_held(st) ||
+	    atomic_load(&st->sub_heard_us) <= atomic_load(&st->io_fail_us))
+		return false;
+	*g = atomic_load(&st->sub_gen);
+	return atomic_load(&st->sub_up);
+}
+
 /*
  * The value while subscribed and answering, else false. Also false while a message may
  * be on its way into sub_gen: the subscriber is handling what it read (sub_busy), or
@@ -307,13 +317,15 @@ uint64_t lk_rd_sub_generation(struct rd_store *st)
 	ensure(st);
 	if (current(st, &g))
 		return g;
+	if (pushed(st, &g)) /* a message on its way in: this caller reads the store instead */
+		return random_gen();
 	if (atomic_load(&st->sub_up) && !lk_rd_held(st)) {
 		/* A connection failed after the subscription last answered: is it alive? */
 		ssize_t k = write(st->sub_pipe[1], "p", 1);
 		(void)k;
 		int64_t end = lk_rd_mono_ms() + KICK_WAIT_MS;
 		pthread_mutex_lock(&st->sub_mu);
-		while (atomic_load(&st->sub_up) && !current(st, &g) && lk_rd_mono_ms() < end) {
+		while (atomic_load(&st->sub_up) && !pushed(st, &g) && lk_rd_mono_ms() < end) {
 			struct timespec ts = deadline(end);
 			pthread_cond_timedwait(&st->sub_cv, &st->sub_mu, &ts);
 		}
@@ -351,14 +363,16 @@ uint64_t lk_rd_sub_wait(struct rd_store *st, uint64_t seen, int timeout_ms)
 	pthread_mutex_lock(&st->sub_mu);
 	/* Down, this waits for the subscription to come back (or the timeout) rather than
 	 * returning a random value at once: a caller looping on it does not spin. */
-	while (!(current(st, &g) && g != seen) && lk_rd_mono_ms() < end) {
+	/* pushed(), not current(): a waiter wants the moment the value moves (take_value
+	 * wakes it), not the socket check that guards cache decisions. */
+	while (!(pushed(st, &g) && g != seen) && lk_rd_mono_ms() < end) {
 		if (!atomic_load(&st->sub_up))
 			st->sub_kick = true;
 		struct timespec ts = deadline(end);
 		pthread_cond_timedwait(&st->sub_cv, &st->sub_mu, &ts);
 	}
 	pthread_mutex_unlock(&st->sub_mu);
-	return current(st, &g) ? g : random_gen();
+	return pushed(st, &g) ? g : random_gen();
 }
 
 void lk_rd_sub_sync(struct rd_store *st)
