@@ -278,6 +278,19 @@ static void dump_json(json_t *o)
 	json_decref(o);
 }
 
+/* A session id as `sessions list` prints it: 22 base64url characters. It may begin with
+ * '-' (one id in 32 does), so it is told from an option by its shape. */
+static bool looks_like_handle(const char *s)
+{
+	size_t n = strlen(s);
+	if (n != LK_HANDLE_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
+			return false;
+	return true;
+}
+
 int lk_cli_sessions(int argc, char **argv)
 {
 	struct lk_config cfg;
@@ -300,7 +313,9 @@ int lk_cli_sessions(int argc, char **argv)
 			json = 1;
 		} else if (!strcmp(argv[i], "--all")) {
 			all = 1;
-		} else if (argv[i][0] != '-' && !id) {
+		} else if (!strcmp(argv[i], "--") && i + 1 < argc && !id) {
+			id = argv[++i];
+		} else if (!id && (argv[i][0] != '-' || looks_like_handle(argv[i]))) {
 			id = argv[i];
 		} else {
 			goto usage;

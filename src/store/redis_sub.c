@@ -12,9 +12,18 @@
  * (connecting, Redis gone) or the store is held after a timeout, generation() is random on
  * every call, as it always was with Redis unreachable: nothing is trusted from a cache.
  *
+ * A request trusts the pushed value only while nothing waits in the subscriber's socket or
+ * is being handled (current()), and only within TRUST_US (1.5 s) of the subscription's last
+ * word. Every HEARTBEAT_MS (0.5 s) the thread sends a PING on the subscription (its PONG is
+ * that word) and GETs the counter on a command connection (a change that published
+ * nothing, such as a FLUSHALL, is seen within one heartbeat). So an instance cut off from
+ * a Redis that others still reach serves cached sessions for at most 1.5 s before it reads
+ * the store again (and answers 503 if the store cannot be read); a frozen Redis, through
+ * which no revocation can be made, likewise.
+ *
  * The thread reads its connection with poll() on the socket and on a pipe that close()
- * writes to, so it never blocks a shutdown; a connection silent for 5 s is sent a PING, and
- * one that does not answer within 3 s more is dropped and made again.
+ * writes to, so it never blocks a shutdown; a subscription that does not answer its PING
+ * within PING_WAIT_MS is dropped and made again.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,8 +44,9 @@
 #define FIRST_WAIT_MS 2000 /* the first generation() waits this long for a subscription */
 #define KICK_WAIT_MS 200   /* generation() while down: a reconnect attempt, this long */
 #define SYNC_MS 50         /* lk_rd_sub_sync: the revoking thread waits at most this */
-#define IDLE_PING_MS 5000
-#define PING_WAIT_MS 3000
+#define HEARTBEAT_MS 500   /* a PING on the subscription and a GET of the counter */
+#define PING_WAIT_MS 1500  /* no PONG this long: the subscription is dropped and made again */
+#define TRUST_US 1500000   /* the pushed value is trusted this long after the last word */
 
 void lk_rd_sub_init(struct rd_store *st)
 {
@@ -144,11 +154,29 @@ static bool subscribe(struct rd_store *st, struct rconn *c)
 	return ok;
 }
 
+/* The heartbeat's GET of the counter, on this thread's command connection: catches a
+ * change that published nothing (FLUSHALL, a restart without persistence under the same
+ * subscription is impossible: the subscription breaks) within one heartbeat. */
+static void resync(struct rd_store *st, struct rconn *c)
+{
+	const char *argv[] = {"GET", CHANNEL};
+	size_t len[] = {3, sizeof CHANNEL - 1};
+	redisReply *r = NULL;
+	int64_t n = 0;
+
+	if (lk_rd_cmd(st, 2, argv, len, &r, NULL) != LK_OK)
+		return;
+	bool ok = r->type == REDIS_REPLY_NIL || lk_rd_int(r, &n);
+	freeReplyObject(r);
+	if (ok && n != atomic_load(&st->sub_count))
+		take_value(st, c->run, n);
+}
+
 /* Read messages until the connection fails or stop is asked. */
 static void listen_loop(struct rd_store *st, struct rconn *c)
 {
 	static const char ping[] = "*1\r\n$4\r\nPING\r\n";
-	int64_t last_rx = lk_rd_mono_ms(), ping_at = 0;
+	int64_t ping_at = 0, beat = lk_rd_mono_ms();
 
 	for (;;) {
 		void *v = NULL;
@@ -159,7 +187,6 @@ static void listen_loop(struct rd_store *st, struct rconn *c)
 		if (v) {
 			redisReply *r = v;
 			int64_t n;
-			last_rx = lk_rd_mono_ms();
 			ping_at = 0;
 			if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
 			    r->element[0]->type == REDIS_REPLY_STRING &&
@@ -171,7 +198,7 @@ static void listen_loop(struct rd_store *st, struct rconn *c)
 			continue;
 		}
 		struct pollfd p[2] = {{c->c->fd, POLLIN, 0}, {st->sub_pipe[0], POLLIN, 0}};
-		int k = poll(p, 2, 1000);
+		int k = poll(p, 2, HEARTBEAT_MS / 2);
 		if (k < 0 && errno != EINTR)
 			return;
 		if (p[1].revents) {
@@ -200,12 +227,18 @@ static void listen_loop(struct rd_store *st, struct rconn *c)
 			continue;
 		}
 		int64_t now = lk_rd_mono_ms();
-		if (!ping_at && now - last_rx >= IDLE_PING_MS) {
-			if (!send_all(c->c->fd, ping, sizeof ping - 1))
-				return;
-			ping_at = now;
-		} else if (ping_at && now - ping_at >= PING_WAIT_MS) {
+		if (ping_at && now - ping_at >= PING_WAIT_MS)
 			return; /* no answer: a dead connection or a frozen server */
+		if (now - beat >= HEARTBEAT_MS) {
+			/* Every heartbeat: the subscription proves itself alive (its PONG renews
+			 * the trust of current()), and the counter is read once. */
+			beat = now;
+			if (!ping_at) {
+				if (!send_all(c->c->fd, ping, sizeof ping - 1))
+					return;
+				ping_at = now;
+			}
+			resync(st, c);
 		}
 	}
 }
@@ -298,6 +331,7 @@ static bool current(struct rd_store *st, uint64_t *g)
 {
 	if (!atomic_load(&st->sub_up) || lk_rd_held(st) ||
 	    atomic_load(&st->sub_heard_us) <= atomic_load(&st->io_fail_us) ||
+	    lk_rd_mono_us() - atomic_load(&st->sub_heard_us) > TRUST_US ||
 	    atomic_load(&st->sub_busy))
 		return false;
 	int fd = atomic_load(&st->sub_fd);

@@ -41,4 +41,14 @@ check "jwt verify --help mentions --jwks" grep -q -- '--jwks' "$TMP/.out"
 run jwt verify --jwks
 expect_usage "option missing its value (jwt verify --jwks) -> 2"
 
+# A session id is base64url and may begin with '-' (one in 32 does): taken for an id by
+# its shape, or after --; a short dashed word is still an unknown option.
+run sessions revoke -AAAAAAAAAAAAAAAAAAAAA --store "sqlite:$TMP/s.db"
+expect_rc "sessions revoke of an id beginning with '-' -> 1 (not found), not a usage error" 1
+check "sessions revoke -ID: the message is not_found" grep -q not_found "$TMP/.err"
+run sessions revoke --store "sqlite:$TMP/s.db" -- --AAAAAAAAAAAAAAAAAAAA
+expect_rc "sessions revoke -- ID -> 1 (not found)" 1
+run sessions revoke -x --store "sqlite:$TMP/s.db"
+expect_usage "sessions revoke -x -> 2"
+
 done_testing
