@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -355,6 +356,15 @@ enum lk_err lk_rd_conn_get(struct rd_store *st, struct rconn **out, struct lk_er
 			st->conns->prev = c;
 		st->conns = c;
 		pthread_mutex_unlock(&st->mu);
+	}
+	if (c->c) {
+		/* An idle connection to a server that has gone (restarted, killed) has the
+		 * peer's FIN or RST waiting: nothing else ever arrives unasked (RESP2, no
+		 * pub/sub here). Reconnect before sending rather than fail the request: a
+		 * command sent there could not tell "not run" from "run, then the server died". */
+		struct pollfd p = {c->c->fd, POLLIN | POLLRDHUP, 0};
+		if (poll(&p, 1, 0) != 0)
+			conn_drop(c);
 	}
 	if (!c->c && (err = lk_rd_connect(st, c, ei)))
 		return err;
