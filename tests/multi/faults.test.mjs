@@ -114,9 +114,8 @@ test('Redis frozen (SIGSTOP): requests fail within one command timeout, tokens s
 		// can be made through a frozen Redis meanwhile. Past that every instance reads the
 		// store, and fails within its 2 s command timeout.
 		const t0 = Date.now();
-		for (const s of all)
-			await waitFor(async () => (await s.me(t.cookie)).status === 503,
-				{ ms: 6000, every: 100, what: `instance ${s.port}: GET /me with a cookie answers 503` });
+		await onAll(all, (s) => waitFor(async () => (await s.me(t.cookie)).status === 503,
+			{ ms: 6000, every: 100, what: `instance ${s.port}: GET /me with a cookie answers 503` }));
 		assert.ok(Date.now() - t0 < 1500 + 2000 + 1500, `all degraded after ${Date.now() - t0} ms`);
 		// the store's command timeout is 2 s: nothing waits much longer than that
 		for (const s of all) await assertDegraded(s, { ...t, limitMs: 3500 });
