@@ -164,6 +164,25 @@ out:
 	return rc;
 }
 
+/* What `jwt verify` prints and exits with for a verification's outcome (SPEC): the payload
+ * and 0; "invalid: REASON" and 1; a failure that is no verdict on the token, 2. */
+static int verdict(enum lk_err err, const lk_jwt *jwt)
+{
+	if (err && lk_err_class(err) == LK_CLASS_SYSTEM) {
+		fprintf(stderr, "latchkey: error: %s\n", lk_err_str(err));
+		return LK_EXIT_USAGE;
+	}
+	if (err) {
+		fprintf(stderr, "invalid: %s\n", lk_err_str(err));
+		return LK_EXIT_FAIL;
+	}
+	size_t plen;
+	const char *pl = lk_jwt_payload_json(jwt, &plen);
+	fwrite(pl, 1, plen, stdout);
+	putchar('\n');
+	return LK_EXIT_OK;
+}
+
 /* `--issuer`: a verifier of the library (discovery, JWKS, and with --client-id the revocation
  * snapshot), the same one a service would run. Exit codes as for --jwks. */
 static int verify_issuer(const struct lk_verifier_config *cfg, const char *tok_arg)
@@ -182,20 +201,8 @@ static int verify_issuer(const struct lk_verifier_config *cfg, const char *tok_a
 	}
 	if (read_token(tok_arg, &tok, &tlen))
 		goto out;
-	if ((err = lk_verifier_verify(v, tok, tlen, &jwt, &ei))) {
-		if (lk_err_class(err) == LK_CLASS_SYSTEM) { /* not a verdict on the token */
-			fprintf(stderr, "latchkey: error: %s\n", lk_err_str(err));
-			goto out;
-		}
-		fprintf(stderr, "invalid: %s\n", lk_err_str(err));
-		rc = LK_EXIT_FAIL;
-		goto out;
-	}
-	size_t plen;
-	const char *pl = lk_jwt_payload_json(jwt, &plen);
-	fwrite(pl, 1, plen, stdout);
-	putchar('\n');
-	rc = LK_EXIT_OK;
+	err = lk_verifier_verify(v, tok, tlen, &jwt, &ei);
+	rc = verdict(err, jwt);
 out:
 	lk_jwt_free(jwt);
 	lk_verifier_free(v);
@@ -316,20 +323,8 @@ static int cmd_verify(int argc, char **argv)
 	}
 	if (read_token(argv[optind], &tok, &tlen))
 		goto out;
-	if ((err = lk_jwt_verify(set, tok, tlen, &vo, &jwt, &ei))) {
-		if (lk_err_class(err) == LK_CLASS_SYSTEM) { /* not a verdict on the token */
-			fprintf(stderr, "latchkey: error: %s\n", lk_err_str(err));
-			goto out;
-		}
-		fprintf(stderr, "invalid: %s\n", lk_err_str(err));
-		rc = LK_EXIT_FAIL;
-		goto out;
-	}
-	size_t plen;
-	const char *pl = lk_jwt_payload_json(jwt, &plen);
-	fwrite(pl, 1, plen, stdout);
-	putchar('\n');
-	rc = LK_EXIT_OK;
+	err = lk_jwt_verify(set, tok, tlen, &vo, &jwt, &ei);
+	rc = verdict(err, jwt);
 out:
 	lk_jwt_free(jwt);
 	lk_jwks_free(set);
