@@ -404,6 +404,12 @@ struct lk_verifier_stats {
 	uint64_t jwks_fetches;     /* successful JWKS fetches */
 	uint64_t reconnects;       /* stream (re)connections */
 	uint64_t cache_hits, cache_misses;
+	uint64_t auth_failures;    /* 401/403 from the feed: wrong client credentials */
+	uint64_t feed_errors;      /* other failed stream connections or snapshots */
+	uint64_t bad_events;       /* events skipped: malformed, oversize, unknown type */
+	uint64_t jwks_errors;      /* failed discoveries or JWKS fetches */
+	char last_error[120];      /* the latest network failure ("" when none); never a
+				      secret: say this when a verifier goes stale */
 };
 LK_API void lk_verifier_stats(lk_verifier *v, struct lk_verifier_stats *out);
 

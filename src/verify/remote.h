@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * remote.c's side of the verifier beyond the three functions of verifier_int.h: the state
- * of the feed that struct lk_verifier_stats has no field for yet, so that verifier.c (or a
- * test) can show why a subscribed verifier is stale.
+ * of the feed, which lk_verifier_stats copies out, so a caller can say why a subscribed
+ * verifier is stale.
  */
 #ifndef LK_VERIFY_REMOTE_H
 #define LK_VERIFY_REMOTE_H

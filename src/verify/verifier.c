@@ -14,6 +14,7 @@
 #include "jose/jws_int.h"
 #include "util/err.h"
 #include "verify/ebr.h"
+#include "verify/remote.h"
 #include "verify/verifier_int.h"
 
 #define PURGE_EVERY 30 /* seconds between denylist purges */
@@ -275,4 +276,11 @@ void lk_verifier_stats(lk_verifier *v, struct lk_verifier_stats *s)
 	s->reconnects = atomic_load_explicit(&v->reconnects, memory_order_relaxed);
 	s->cache_hits = atomic_load_explicit(&v->cache_hits, memory_order_relaxed);
 	s->cache_misses = atomic_load_explicit(&v->cache_misses, memory_order_relaxed);
+	struct lk_remote_status rs;
+	lk_remote_status(v, &rs);
+	s->auth_failures = rs.auth_failures;
+	s->feed_errors = rs.feed_errors;
+	s->bad_events = rs.bad_events;
+	s->jwks_errors = rs.jwks_errors;
+	snprintf(s->last_error, sizeof s->last_error, "%s", rs.last_error);
 }

@@ -83,11 +83,13 @@ int main(int argc, char **argv)
 			lk_verifier_stats(v, &s);
 			printf("{\"cursor\":%lld,\"last_contact\":%lld,\"subscribed\":%d,"
 			       "\"revocations\":%zu,\"denylist_bytes\":%zu,\"jwks_fetches\":%llu,"
-			       "\"reconnects\":%llu,\"cache_hits\":%llu,\"cache_misses\":%llu}\n",
+			       "\"reconnects\":%llu,\"cache_hits\":%llu,\"cache_misses\":%llu,"
+			       "\"auth_failures\":%llu,\"feed_errors\":%llu}\n",
 			       (long long)s.cursor, (long long)s.last_contact, s.subscribed,
 			       s.revocations, s.denylist_bytes, (unsigned long long)s.jwks_fetches,
 			       (unsigned long long)s.reconnects, (unsigned long long)s.cache_hits,
-			       (unsigned long long)s.cache_misses);
+			       (unsigned long long)s.cache_misses,
+			       (unsigned long long)s.auth_failures, (unsigned long long)s.feed_errors);
 		} else if (!strcmp(cmd, "verify") && tok) {
 			err = check(v, tok, sub, sizeof sub);
 			if (err)
