@@ -39,6 +39,11 @@ struct lk_revfeed {
 	int64_t cursor;       /* the highest cursor seen */
 	uint64_t gen;
 	int64_t pruned;
+	/* CLOCK_MONOTONIC ms of the last successful read of the store. Pings go out only
+	 * while it is recent: a ping tells a verifier "nothing was revoked that you have
+	 * not seen", which this server cannot say while it cannot read the store. So a
+	 * verifier of a server cut off from its store goes stale and fails closed. */
+	_Atomic int64_t fresh_ms;
 	struct lk_revstream *streams;
 	struct {
 		lk_revfeed_cb cb;
@@ -57,6 +62,13 @@ static int64_t mono_ms(void)
 }
 
 static int64_t wall(void) { return (int64_t)time(NULL); }
+
+#define FRESH_MS (3 * WAIT_MS) /* pings stop this long after the store stopped answering */
+
+static bool fresh(struct lk_revfeed *f)
+{
+	return mono_ms() - atomic_load(&f->fresh_ms) <= FRESH_MS;
+}
 
 /* ---------------------------------------------------------------- reading the store */
 
@@ -113,7 +125,7 @@ static void wake_streams(struct lk_revfeed *f, bool pings)
 		if (!s->armed)
 			continue;
 		bool data = first_after(f, s->pos) < f->n;
-		if (pings && !data && now - s->last_ms >= s->ping_ms)
+		if (pings && !data && now - s->last_ms >= s->ping_ms && fresh(f))
 			s->ping_due = true;
 		if (data || s->ping_due) {
 			s->armed = false;
@@ -247,8 +259,11 @@ static void *hub(void *arg)
 		long got = poll_store(f, false);
 		if (got == 0 && (changed || failed))
 			got = poll_store(f, true);
+		if (got >= 0)
+			atomic_store(&f->fresh_ms, mono_ms());
 		if (got < 0 && !failed)
-			lk_log("warn", "revocation feed: the store failed; retrying", (char *)NULL);
+			lk_log("warn", "revocation feed: the store failed; retrying (streams get no "
+				       "pings meanwhile, so their verifiers fail closed)", (char *)NULL);
 		failed = got < 0;
 		int64_t now = wall();
 		if (now - f->pruned >= PRUNE_S) {
@@ -279,6 +294,7 @@ enum lk_err lk_revfeed_new(struct lk_store *st, struct lk_revfeed **out)
 		lk_revfeed_free(f);
 		return LK_ESTORE;
 	}
+	atomic_store(&f->fresh_ms, mono_ms());
 	f->pruned = wall();
 	if (pthread_create(&f->th, NULL, hub, f) != 0) {
 		lk_revfeed_free(f);
@@ -387,7 +403,7 @@ size_t lk_revfeed_stream_next(struct lk_revstream *s, struct lk_revevent *ev, si
 	if (k) {
 		s->last_ms = mono_ms();
 		s->ping_due = false;
-	} else if (s->ping_due || mono_ms() - s->last_ms >= s->ping_ms) {
+	} else if (fresh(f) && (s->ping_due || mono_ms() - s->last_ms >= s->ping_ms)) {
 		*ping = true;
 		s->ping_due = false;
 		s->last_ms = mono_ms();
@@ -402,7 +418,8 @@ bool lk_revfeed_stream_arm(struct lk_revstream *s)
 	bool armed = false;
 
 	pthread_mutex_lock(&f->mu);
-	if (first_after(f, s->pos) >= f->n && !s->ping_due && mono_ms() - s->last_ms < s->ping_ms)
+	bool ping = fresh(f) && (s->ping_due || mono_ms() - s->last_ms >= s->ping_ms);
+	if (first_after(f, s->pos) >= f->n && !ping)
 		armed = s->armed = true;
 	pthread_mutex_unlock(&f->mu);
 	return armed;

@@ -36,6 +36,7 @@ struct lk_tokens {
 	lk_verifier *vf;         /* keys, rules, denylist, verified-token cache */
 	int64_t rev_cursor;      /* last revocation fed to vf */
 	int64_t resync_at;       /* when every revocation was last re-read */
+	bool empty_reads;        /* the last incremental read found nothing new */
 };
 
 const struct lk_tokcfg *lk_tokens_cfg(const struct lk_tokens *t) { return &t->cfg; }
@@ -201,7 +202,11 @@ static char *kid_list(lk_jwk *const *keys, size_t n)
 static enum lk_err reload(struct lk_tokens *t, uint64_t gen, int64_t now)
 {
 	struct load l = {.t = t, .now = now};
-	bool resync = now - t->resync_at >= RESYNC_EVERY;
+	/* Everything again once a minute, or at most once a second when the generation moved
+	 * and the last incremental read found nothing: a store that was emptied or failed
+	 * over to a replica that lost writes numbers its revocations from below our cursor. */
+	bool resync = now - t->resync_at >= RESYNC_EVERY ||
+		      (t->empty_reads && now - t->resync_at >= 1);
 	struct feed f = {.t = t, .cursor = resync ? 0 : t->rev_cursor};
 	lk_jwks *set = NULL;
 	char *doc = NULL, *kids = NULL;
@@ -231,10 +236,17 @@ static enum lk_err reload(struct lk_tokens *t, uint64_t gen, int64_t now)
 	t->signer = lk_jwk_ref(l.signer);
 	t->jwks = doc;
 	t->kids = kids;
-	if (f.cursor > t->rev_cursor || resync)
-		t->rev_cursor = f.cursor > t->rev_cursor ? f.cursor : t->rev_cursor;
-	if (resync)
+	/* A full read sets the cursor to what the store holds now, lower too (a reset);
+	 * an incremental one only moves it on. */
+	if (resync) {
+		t->rev_cursor = f.cursor;
 		t->resync_at = now;
+		t->empty_reads = false;
+	} else {
+		t->empty_reads = f.cursor == t->rev_cursor;
+		if (f.cursor > t->rev_cursor)
+			t->rev_cursor = f.cursor;
+	}
 	atomic_store_explicit(&t->next_change, l.next_change, memory_order_relaxed);
 	atomic_store_explicit(&t->loaded_at, now, memory_order_relaxed);
 	atomic_store_explicit(&t->gen, gen, memory_order_relaxed);

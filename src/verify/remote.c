@@ -46,6 +46,7 @@
 #include <strings.h>
 #include <time.h>
 #include <jansson.h>
+#include <sodium.h>
 
 #include "util/err.h"
 #include "verify/feed.h"
@@ -99,6 +100,9 @@ struct lk_remote {
 	int64_t next_connect_ms;
 	unsigned feed_failures;
 	bool need_snapshot;
+	bool lost_event;         /* an event could not be applied: cut, snapshot again */
+	bool have_doc;           /* doc_hash holds the JWKS document now published */
+	unsigned char doc_hash[32];
 	int64_t down_since;   /* UNIX seconds; 0 while connected */
 	int64_t resume;       /* last cursor applied */
 	bool have_cursor;     /* a snapshot set resume (which may be 0: no event yet) */
@@ -174,25 +178,48 @@ static enum lk_err apply_jwks(struct lk_remote *r, const char *doc, size_t len, 
 {
 	struct lk_errinfo ei = {0};
 	lk_jwks *set = NULL;
+	unsigned char h[crypto_generichash_BYTES];
+	/* The same document again (a scheduled fetch, or one an unknown kid asked for) keeps
+	 * the published set: new keys would end every cached verification, and anyone can
+	 * send a token with an unknown kid. */
+	crypto_generichash(h, sizeof h, (const unsigned char *)doc, len, NULL, 0);
+	if (r->have_doc && sodium_memcmp(h, r->doc_hash, sizeof h) == 0) {
+		atomic_fetch_add(&r->v->jwks_fetches, 1);
+		return LK_OK;
+	}
 	enum lk_err err = lk_jwks_parse(doc, len, &set, &ei);
 	if (err) {
 		snprintf(detail, size, "%s: %s: %.80s", what, lk_err_str(err), ei.detail);
 		return err;
 	}
 	err = lk_vf_keys(r->v, set);
+	if (!err) {
+		memcpy(r->doc_hash, h, sizeof h);
+		r->have_doc = true;
+	}
 	lk_jwks_free(set);
 	if (err)
 		snprintf(detail, size, "%s: cannot publish the keys: %s", what, lk_err_str(err));
 	return err;
 }
 
+/* An event the denylist cannot take for want of memory must not be passed over by a later
+ * cursor: the stream is cut (stream_write sees lost_event) and a new snapshot taken. */
 static void apply_event(struct lk_remote *r, const struct lk_feed_event *fe)
 {
-	if (lk_vf_event(r->v, &fe->ev) != LK_OK) {
+	enum lk_err err = lk_vf_event(r->v, &fe->ev);
+	if (err == LK_EINVAL) { /* not an event of ours: skipped */
 		count(r, &r->st.bad_events);
 		return;
 	}
-	raise_cursor(r, fe->ev.cursor);
+	if (err) {
+		count(r, &r->st.feed_errors);
+		r->need_snapshot = true;
+		r->lost_event = true;
+		return;
+	}
+	if (!r->lost_event)
+		raise_cursor(r, fe->ev.cursor);
 }
 
 /* {"cursor":N,"events":[...]}: a malformed document fails; a malformed event in it is
@@ -221,7 +248,16 @@ static enum lk_err apply_snapshot(struct lk_remote *r, const char *doc, size_t l
 		}
 		apply_event(r, &fe);
 	}
-	raise_cursor(r, (int64_t)json_integer_value(cur));
+	if (r->lost_event) { /* an event could not be applied: no contact, snapshot again */
+		r->lost_event = false;
+		json_decref(o);
+		snprintf(detail, size, "snapshot: an event could not be applied (out of memory)");
+		return LK_ENOMEM;
+	}
+	/* The snapshot's cursor is where the stream resumes, lower than before too: a store
+	 * that was emptied numbers its events again from below what we had. */
+	r->resume = (int64_t)json_integer_value(cur);
+	atomic_store(&r->v->cursor, r->resume);
 	r->have_cursor = true;
 	json_decref(o);
 	lk_vf_contact(r->v, unix_now());
@@ -370,6 +406,8 @@ static void on_sse_event(void *ud, const struct lk_sse_event *ev)
 		return;
 	}
 	apply_event(r, &fe);
+	if (r->lost_event)
+		return;
 	lk_vf_contact(r->v, unix_now());
 	r->feed.had_contact = true;
 	r->feed_failures = 0;
@@ -420,6 +458,10 @@ static size_t stream_write(char *p, size_t sz, size_t n, void *ud)
 	}
 	struct lk_remote *r = j->r;
 	lk_sse_feed(&r->sse, p, k, &cb);
+	if (r->lost_event) { /* cut the stream; the next connection starts from a snapshot */
+		r->lost_event = false;
+		return 0;
+	}
 	if (r->sse.oversize + r->sse.bad_id != r->sse_drops) {
 		pthread_mutex_lock(&r->mu);
 		r->st.bad_events += r->sse.oversize + r->sse.bad_id - r->sse_drops;

@@ -5,6 +5,7 @@
  * lock-free for readers; everything a writer replaces is freed through EBR (ebr.h). The
  * network side (discovery, JWKS fetches, the revocation stream) is remote.c.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,7 +90,11 @@ enum lk_err lk_verifier_new(const struct lk_verifier_config *cfg, lk_verifier **
 	v->start_timeout_ms = cfg->start_timeout_ms ? cfg->start_timeout_ms : LK_VF_START_TIMEOUT_MS;
 	v->subscribed_feed = v->client_id != NULL;
 	atomic_init(&v->keys, NULL);
-	atomic_init(&v->last_contact, (int64_t)time(NULL));
+	/* Subscribed: stale until the first snapshot or event arrives (with a start timeout,
+	 * lk_remote_start has it before we return; without one, nothing verifies until it
+	 * comes). Not subscribed: staleness does not apply. */
+	atomic_init(&v->last_contact, 0);
+	atomic_init(&v->contact_mono, INT64_MIN / 2);
 	if ((err = lk_denylist_new(&v->deny)) ||
 	    (cfg->cache_slots != SIZE_MAX &&
 	     (err = lk_vcache_new(cfg->cache_slots ? cfg->cache_slots : LK_VF_CACHE_SLOTS,
@@ -171,7 +176,7 @@ enum lk_err lk_verifier_revoke(lk_verifier *v, const struct lk_revocation_event 
 	if (now - last >= PURGE_EVERY &&
 	    atomic_compare_exchange_strong_explicit(&v->purged_at, &last, now,
 						    memory_order_relaxed, memory_order_relaxed))
-		lk_denylist_purge(v->deny, now);
+		lk_denylist_purge(v->deny, now - v->leeway); /* a token lives until exp + leeway */
 	return LK_OK;
 }
 
@@ -186,9 +191,17 @@ enum lk_err lk_vf_event(struct lk_verifier *v, const struct lk_revocation_event 
 	return err;
 }
 
+static int64_t mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
 void lk_vf_contact(struct lk_verifier *v, int64_t now)
 {
-	atomic_store_explicit(&v->last_contact, now, memory_order_release);
+	atomic_store_explicit(&v->last_contact, now, memory_order_relaxed);
+	atomic_store_explicit(&v->contact_mono, mono_s(), memory_order_release);
 }
 
 /* The token named a key we lack: ask for a fetch, at most once per kid_cooldown. */
@@ -222,10 +235,13 @@ enum lk_err lk_verifier_verify_at(lk_verifier *v, const char *token, size_t len,
 		return lk_errf(ei, LK_ETOO_LARGE, "the token is over %d bytes", LK_MAX_TOKEN);
 	int64_t clock = (int64_t)time(NULL), now = at ? at : clock;
 	if (v->subscribed_feed && v->max_stale > 0) {
-		int64_t quiet = clock - atomic_load_explicit(&v->last_contact, memory_order_acquire);
+		int64_t quiet = mono_s() - atomic_load_explicit(&v->contact_mono, memory_order_acquire);
 		if (quiet > v->max_stale)
-			return lk_errf(ei, LK_ESTALE, "no word from the revocation feed for %lld s "
-					"(bound: %lld s)", (long long)quiet, (long long)v->max_stale);
+			return atomic_load_explicit(&v->last_contact, memory_order_relaxed)
+				       ? lk_errf(ei, LK_ESTALE, "no word from the revocation feed for "
+						 "%lld s (bound: %lld s)", (long long)quiet,
+						 (long long)v->max_stale)
+				       : lk_errf(ei, LK_ESTALE, "no revocation snapshot yet");
 	}
 	struct lk_vkey vk;
 	bool put = false;

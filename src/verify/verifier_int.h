@@ -43,7 +43,8 @@ struct lk_verifier {
 
 	/* the feed: written by remote.c, read by verify */
 	bool subscribed_feed;      /* credentials given: staleness applies */
-	_Atomic int64_t last_contact;
+	_Atomic int64_t last_contact;  /* wall clock, for stats */
+	_Atomic int64_t contact_mono;  /* CLOCK_MONOTONIC s: staleness, immune to clock steps */
 	_Atomic int64_t cursor;
 	_Atomic int connected;
 	_Atomic int64_t kid_fetch_at;  /* last unknown-kid fetch request */

@@ -426,13 +426,17 @@ static void test_discovery_and_keys(void **state)
 	assert_int_equal(get(&n_keys), 1);
 	assert_int_equal(srv_get(&S.n_disco), 1);
 	assert_int_equal(srv_get(&S.n_snap), 0); /* no credentials: no feed */
-	/* a token naming an unknown kid: one fetch now, and never two within a second */
+	/* a token naming an unknown kid: one fetch now, and never two within a second; the
+	 * same document again publishes nothing (new keys would end the verified cache) */
 	lk_remote_want_keys(&v);
-	assert_true(wait_for(get, &n_keys, 2, 1500));
+	assert_true(wait_for(srv_get, &S.n_jwks, 2, 1500));
 	for (int i = 0; i < 20; i++)
 		lk_remote_want_keys(&v);
 	usleep(300 * 1000);
-	assert_true(get(&n_keys) <= 3);
+	assert_true(srv_get(&S.n_jwks) <= 3);
+	assert_int_equal(get(&n_keys), 1);
+	/* every fetch after the first found the same document: counted, not published */
+	assert_int_equal(atomic_load(&v.jwks_fetches), srv_get(&S.n_jwks) - 1);
 	lk_remote_stop(&v);
 	assert_null(v.remote);
 	srv_stop();
