@@ -23,6 +23,8 @@
 #include "http/http_int.h"
 
 #define BATCH 32
+#define MAX_STREAMS 1024        /* open streams per server */
+#define MAX_STREAMS_CLIENT 32   /* open streams per client */
 
 struct lk_sse {
 	struct lk_server *srv;
@@ -30,6 +32,8 @@ struct lk_sse {
 	struct lk_revstream *rs;
 	pthread_mutex_t mu;
 	bool suspended;
+	bool broken;         /* an event could not be formatted: end after what is complete */
+	char client[LK_CLIENT_ID_LEN + 1];
 	char *buf;           /* formatted output not yet handed to MHD */
 	size_t len, off, cap;
 	struct lk_sse *prev, *next; /* srv->streams, under srv->streams_mu */
@@ -122,7 +126,10 @@ static bool put(struct lk_sse *s, const char *p, size_t n)
 	return true;
 }
 
-/* Format what the subscription has pending into s->buf. */
+/* Format what the subscription has pending into s->buf, whole events only. An event that
+ * cannot be formatted (out of memory) has already left the subscription: rather than skip
+ * it, the stream ends after the last complete event, and the client resumes from there
+ * with Last-Event-ID. */
 static void fill(struct lk_sse *s)
 {
 	struct lk_revevent ev[BATCH];
@@ -131,18 +138,20 @@ static void fill(struct lk_sse *s)
 
 	s->len = s->off = 0;
 	size_t n = lk_auth_revstream_next(s->rs, ev, BATCH, &ping);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && !s->broken; i++) {
+		size_t mark = s->len;
 		json_t *o = event_json(&ev[i]);
 		char *j = o ? json_dumps(o, JSON_COMPACT) : NULL;
 		json_decref(o);
-		if (!j)
-			continue;
 		int k = snprintf(head, sizeof head, "id: %" PRId64 "\ndata: ", ev[i].cursor);
-		(void)(put(s, head, (size_t)k) && put(s, j, strlen(j)) && put(s, "\n\n", 2));
+		if (!j || !put(s, head, (size_t)k) || !put(s, j, strlen(j)) || !put(s, "\n\n", 2)) {
+			s->len = mark;
+			s->broken = true;
+		}
 		free(j);
 	}
-	if (!n && ping)
-		put(s, ": ping\n\n", 8);
+	if (!n && ping && !put(s, ": ping\n\n", 8))
+		s->broken = true;
 }
 
 /* From the hub's thread: resume the connection if it waits. */
@@ -165,6 +174,8 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 	if (s->off >= s->len) {
 		if (atomic_load(&s->srv->stopping))
 			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (s->broken)
+			return MHD_CONTENT_READER_END_WITH_ERROR;
 		fill(s);
 	}
 	if (s->off < s->len) {
@@ -234,9 +245,23 @@ enum MHD_Result lk_route_revstream(struct lk_req *r)
 	if (atomic_load(&srv->stopping))
 		return lk_reply_error(r, 503, "shutting_down", "the server is stopping");
 
+	/* Bounded: streams hold connections without a timeout of their own, so one client
+	 * must not take them all (nor all clients together every connection of the server). */
+	size_t all = 0, mine = 0;
+	pthread_mutex_lock(&srv->streams_mu);
+	for (struct lk_sse *o = srv->streams; o; o = o->next, all++)
+		mine += strcmp(o->client, r->client.id) == 0;
+	pthread_mutex_unlock(&srv->streams_mu);
+	if (all >= MAX_STREAMS || mine >= MAX_STREAMS_CLIENT) {
+		enum MHD_Result busy = lk_reply_error(r, 503, "too_many_streams",
+			mine >= MAX_STREAMS_CLIENT ? "this client has too many revocation streams open"
+						   : "too many revocation streams are open");
+		return busy;
+	}
 	struct lk_sse *s = calloc(1, sizeof *s);
 	if (!s)
 		return lk_reply_error(r, 500, "server_error", "out of memory");
+	snprintf(s->client, sizeof s->client, "%s", r->client.id);
 	s->srv = srv;
 	s->c = r->c;
 	pthread_mutex_init(&s->mu, NULL);
@@ -265,7 +290,9 @@ enum MHD_Result lk_route_revstream(struct lk_req *r)
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	MHD_add_response_header(resp, "X-Accel-Buffering", "no");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	/* The stream outlives conn_timeout: its pings keep it alive. */
-	MHD_set_connection_option(r->c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)0);
+	/* The stream outlives conn_timeout: its pings keep it active. A client that stops
+	 * reading stops the pings' writes too, and is cut after three ping intervals. */
+	MHD_set_connection_option(r->c, MHD_CONNECTION_OPTION_TIMEOUT,
+				  (unsigned)(3 * srv->cfg.revocation_ping + 10));
 	return lk_reply(r, 200, resp);
 }
