@@ -8,6 +8,7 @@ import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
 	startServer, addClient, passwordGrant, hybrid, stopClean, startChecker, haveLkcheck, sleep,
+	startRedis, haveRedis,
 } from './lib.mjs';
 
 const PW = 'correct-horse-battery-staple';
@@ -72,6 +73,31 @@ test('a silent stream makes verification fail closed, and contact brings it back
 	}
 	const back = await c.until(t, 15000, true);
 	assert.equal(back.verdict, 'ok', `contact is back: ${back.line}`);
+});
+
+test('a server cut off from its store stops pinging, so its verifiers fail closed', { skip: skip || (!haveRedis && 'no redis-server') }, async () => {
+	// A ping says "nothing was revoked that you have not seen": a server that cannot read
+	// its store (here a frozen Redis, through which others might still revoke in a
+	// partition) cannot say that, so it stays silent and the verifier goes stale.
+	const redis = await startRedis();
+	started.push(redis);
+	const srv = await server([], { store: redis.url(0) });
+	await srv.addUser('dan', PW);
+	const feed = await addClient(srv, 'feed');
+	const c = await checker(srv.base, feed, ['--max-stale', '3']);
+	const t = await hybrid(srv, await srv.session('dan', PW));
+	assert.match(await c.verify(t), /^ok /);
+	await sleep(2000);
+	assert.match(await c.verify(t), /^ok /, 'pinged while the store answers');
+	redis.freeze();
+	try {
+		const v = await c.until(t, 10000);
+		assert.equal(`${v.verdict} ${v.reason}`, 'invalid stale', v.line);
+	} finally {
+		redis.resume();
+	}
+	const back = await c.until(t, 15000, true);
+	assert.equal(back.verdict, 'ok', `the store answers again: ${back.line}`);
 });
 
 test('a key rotation is picked up without restarting the verifier', { skip }, async () => {
