@@ -133,8 +133,7 @@ expect_usage "--client-id without --issuer -> exit 2"
 
 # ---- revocations (SPEC "Revocation events"): needs GET /revocations on the server
 if [ "$(http_status "$ISS/revocations")" = 404 ]; then
-	diag "the server has no /revocations yet: the subscription tests are skipped"
-	pass "# SKIP --client-id: GET $ISS/revocations is 404 on this server"
+	fail "GET $ISS/revocations is served" "404: the revocation feed is missing"
 else
 	export LATCHKEY_CLIENT_SECRET=$CSEC
 	run jwt verify --issuer "$ISS" --client-id "$CID" "$TOK"
