@@ -7,5 +7,11 @@
 # lkcheck beside the binary's build). Node's built-in test runner, TAP on stdout.
 set -u
 unset LATCHKEY_TEST_STORE
+# lkcheck is built by `make unit` beside the binary: missing is a failure, not a skip
+bin=${LATCHKEY:-build/latchkey}
+if [ ! -x "${LKCHECK:-$(dirname "$bin")/tests/lkcheck}" ]; then
+	printf 'not ok 1 - %s is built (make unit)\n1..1\n' "${LKCHECK:-$(dirname "$bin")/tests/lkcheck}"
+	exit 1
+fi
 . "$(dirname "$0")/../lib/node-suite.sh"
 node_suite tests/verifier "verifier suite" 2
