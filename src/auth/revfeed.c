@@ -2,7 +2,7 @@
 /*
  * The revocation hub (see revfeed.h). Locks: poll_mu serialises reads of the store (the hub
  * thread's and a snapshot's), mu guards the log, the cursor and the streams; wake callbacks
- * run under mu, listeners under poll_mu only.
+ * run under mu.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -17,7 +17,6 @@
 
 #define WAIT_MS 500        /* longest sleep in generation_wait: bounds a missed wake */
 #define PRUNE_S 5          /* expired events leave the log this often */
-#define MAX_LISTENERS 4
 
 struct lk_revstream {
 	struct lk_revfeed *f;
@@ -45,11 +44,6 @@ struct lk_revfeed {
 	 * verifier of a server cut off from its store goes stale and fails closed. */
 	_Atomic int64_t fresh_ms;
 	struct lk_revstream *streams;
-	struct {
-		lk_revfeed_cb cb;
-		void *ud;
-	} lis[MAX_LISTENERS];
-	int nlis;
 	pthread_t th;
 	atomic_bool stop;
 };
@@ -198,20 +192,7 @@ static long poll_store(struct lk_revfeed *f, bool full)
 	}
 	if (added)
 		wake_streams(f, false);
-	/* Listeners see the new events (a copy: the log may move once mu is released). */
-	size_t nl = 0;
-	struct lk_revevent *copy = NULL;
-	if (added && f->nlis) {
-		size_t from = reset ? 0 : f->n - (size_t)added;
-		nl = f->n - from;
-		copy = malloc((nl ? nl : 1) * sizeof *copy);
-		if (copy)
-			memcpy(copy, f->log + from, nl * sizeof *copy);
-	}
 	pthread_mutex_unlock(&f->mu);
-	for (int i = 0; copy && i < f->nlis; i++)
-		f->lis[i].cb(f->lis[i].ud, copy, nl, reset);
-	free(copy);
 	pthread_mutex_unlock(&f->poll_mu);
 	free(b.ev);
 	return added;
@@ -320,20 +301,6 @@ void lk_revfeed_free(struct lk_revfeed *f)
 	pthread_mutex_destroy(&f->poll_mu);
 	free(f->log);
 	free(f);
-}
-
-int lk_revfeed_listen(struct lk_revfeed *f, lk_revfeed_cb cb, void *ud)
-{
-	int rc = -1;
-	pthread_mutex_lock(&f->poll_mu);
-	if (f->nlis < MAX_LISTENERS) {
-		f->lis[f->nlis].cb = cb;
-		f->lis[f->nlis].ud = ud;
-		f->nlis++;
-		rc = 0;
-	}
-	pthread_mutex_unlock(&f->poll_mu);
-	return rc;
 }
 
 /* ---------------------------------------------------------------- readers */

@@ -2,15 +2,16 @@
 /*
  * The revocation hub of a server (private to src/auth): one background thread that learns
  * of every revocation any process makes on the store and keeps the live ones in memory, in
- * cursor order, for GET /revocations, the /revocations/stream subscribers and, through
- * lk_revfeed_listen, the token state of tokens.c.
+ * cursor order, for GET /revocations and the /revocations/stream subscribers. (tokens.c
+ * reads the store itself when the generation moves, synchronously, so that the very next
+ * verification honours a revocation; see docs/design.md.)
  *
  * How it learns: it sleeps in the store's generation_wait (woken by a bump in any process:
  * a futex on SQLite, PUBLISH on Redis), at most WAIT_MS at a time so a missed wake costs at
  * most that, then reads revocations(after = its cursor). A generation change that brings no
  * new event makes it read the whole live set again: that is how it notices a store that was
  * emptied or reset (its highest cursor then drops below ours: every stream starts again
- * from 0, listeners get reset = true). Expired events leave the log every few seconds.
+ * from 0). Expired events leave the log every few seconds.
  *
  * Streams never block a thread: lk_revfeed_stream_next copies what is pending, _arm asks to
  * be woken (false when something is pending already: then do not wait), and the hub calls
@@ -33,16 +34,6 @@ struct lk_revfeed;
 enum lk_err lk_revfeed_new(struct lk_store *st, struct lk_revfeed **out) LK_WUR;
 /* Stop the thread (within WAIT_MS) and free; streams must be closed first. NULL: no-op. */
 void lk_revfeed_free(struct lk_revfeed *f);
-
-/*
- * A listener: cb(ud, ev, n, reset) from the hub thread, after the events are in the log,
- * with each batch of new events in cursor order; reset = true when the store was emptied
- * or reset, and then ev is the whole live set. Intended for tokens.c (its denylist fed by
- * push instead of a read per generation change). Register before traffic; at most 4.
- * Returns 0, or -1 when full.
- */
-typedef void (*lk_revfeed_cb)(void *ud, const struct lk_revevent *ev, size_t n, bool reset);
-int lk_revfeed_listen(struct lk_revfeed *f, lk_revfeed_cb cb, void *ud);
 
 /* Events with cursor > after (all of them when after is beyond the store's highest cursor)
  * after reading the store once more, and the current cursor. *out: malloc'd, free(). */
