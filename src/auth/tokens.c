@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "auth/tokens.h"
+#include "jose/json.h"
 #include "util/b64url.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -567,27 +568,57 @@ static void copy_claim(const lk_jwt *j, const char *name, char *dst, size_t size
 	snprintf(dst, size, "%s", v ? v : "");
 }
 
-/* roles: a JSON array of strings -> "a,b"; anything else leaves it empty. */
+/* A string claim that lk_jwt_claim_str does not keep (preferred_username), unescaped into
+ * dst and cut to its size; "" when absent or not a string. No allocation: this runs on
+ * every bearer request, cache hits included. */
+static void copy_raw_str(const lk_jwt *j, const char *name, char *dst, size_t size)
+{
+	char tmp[LK_MAX_TOKEN];
+	size_t len = 0;
+	const char *raw = lk_jwt_claim_raw(j, name, &len);
+	dst[0] = '\0';
+	if (!raw || len < 2 || raw[0] != '"' || len - 2 >= sizeof tmp)
+		return;
+	size_t n = lk_json_unescape(raw + 1, len - 2, tmp);
+	tmp[n] = '\0';
+	n = strnlen(tmp, size - 1); /* to a NUL inside, as a C string reads it, and to size */
+	memcpy(dst, tmp, n);
+	dst[n] = '\0';
+}
+
+/* roles: a JSON array of strings -> "a,b", cut at the last role that fits; anything else
+ * leaves it empty. The array passed the scanner when the token was verified, so its
+ * strings are well formed; an element that is not a string empties the list. */
 static void roles_from(const lk_jwt *j, char *dst, size_t size)
 {
-	size_t len = 0;
+	char tmp[LK_MAX_TOKEN];
+	size_t len = 0, w = 0;
 	const char *raw = lk_jwt_claim_raw(j, "roles", &len);
-	json_error_t je;
-	json_t *a = raw ? json_loadb(raw, len, JSON_DECODE_ANY, &je) : NULL, *v;
-	size_t i, w = 0;
 	dst[0] = '\0';
-	if (json_is_array(a))
-		json_array_foreach(a, i, v) {
-			if (!json_is_string(v))
-				continue;
-			int n = snprintf(dst + w, size - w, "%s%s", w ? "," : "", json_string_value(v));
-			if (n < 0 || (size_t)n >= size - w) {
-				dst[w] = '\0';
-				break;
-			}
-			w += (size_t)n;
+	if (!raw || len < 2 || raw[0] != '[')
+		return;
+	for (const char *p = raw + 1, *end = raw + len - 1;;) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ','))
+			p++;
+		if (p >= end)
+			return;
+		if (*p != '"') {
+			dst[0] = '\0';
+			return;
 		}
-	json_decref(a);
+		const char *e = ++p;
+		while (*e != '"')
+			e += *e == '\\' ? 2 : 1;
+		size_t n = lk_json_unescape(p, (size_t)(e - p), tmp);
+		tmp[n] = '\0';
+		p = e + 1;
+		int k = snprintf(dst + w, size - w, "%s%s", w ? "," : "", tmp);
+		if (k < 0 || (size_t)k >= size - w) {
+			dst[w] = '\0';
+			return;
+		}
+		w += (size_t)k;
+	}
 }
 
 enum lk_err lk_tokens_verify(struct lk_tokens *t, const char *token, size_t len, int64_t now,
@@ -606,9 +637,7 @@ enum lk_err lk_tokens_verify(struct lk_tokens *t, const char *token, size_t len,
 	copy_claim(j, "scope", p->scope, sizeof p->scope);
 	copy_claim(j, "sid", p->sid, sizeof p->sid);
 	copy_claim(j, "client_id", p->client_id, sizeof p->client_id);
-	char *name = lk_jwt_claim_dup(j, "preferred_username");
-	snprintf(p->name, sizeof p->name, "%s", name ? name : "");
-	free(name);
+	copy_raw_str(j, "preferred_username", p->name, sizeof p->name);
 	roles_from(j, p->roles, sizeof p->roles);
 	p->iat = lk_jwt_iat(j);
 	p->exp = lk_jwt_exp(j);
