@@ -1116,8 +1116,10 @@ out:
  * purge. Runs in batches of PURGE_BATCH index members, each batch one script, so a large
  * purge does not hold the server for long; each batch is atomic, the whole is not.
  */
-static enum lk_err rd_session_purge(struct lk_store *base, int64_t now, int64_t idle_cutoff,
-				    int64_t *n)
+/* Run a purge script in batches until it reports nothing more: its reply is {0, n, more}
+ * and its arguments are args[0..nargs) then PURGE_BATCH. *n: the sum of the batches. */
+static enum lk_err purge_batches(struct rd_store *st, enum scr id, const int64_t *args,
+				 int nargs, int64_t *n)
 {
 	int64_t total = 0;
 	enum lk_err err = LK_OK;
@@ -1126,12 +1128,13 @@ static enum lk_err rd_session_purge(struct lk_store *base, int64_t now, int64_t 
 		struct lk_rd_args a = {0};
 		redisReply *r = NULL;
 		int64_t k = 0, more = 0;
-		lk_rd_arg_i64(&a, now);
-		lk_rd_arg_i64(&a, idle_cutoff);
+		for (int i = 0; i < nargs; i++)
+			lk_rd_arg_i64(&a, args[i]);
 		lk_rd_arg_i64(&a, PURGE_BATCH);
-		if ((err = rscript(rd(base), SC_SESS_PURGE, &a, &r)))
+		if ((err = rscript(st, id, &a, &r)))
 			return err;
-		if (r->elements != 3 || !lk_rd_int(r->element[1], &k) || !lk_rd_int(r->element[2], &more))
+		if (r->elements != 3 || !lk_rd_int(r->element[1], &k) ||
+		    !lk_rd_int(r->element[2], &more))
 			err = LK_ESTORE_CORRUPT;
 		freeReplyObject(r);
 		if (err)
@@ -1143,6 +1146,13 @@ static enum lk_err rd_session_purge(struct lk_store *base, int64_t now, int64_t 
 	if (n)
 		*n = total;
 	return LK_OK;
+}
+
+static enum lk_err rd_session_purge(struct lk_store *base, int64_t now, int64_t idle_cutoff,
+				    int64_t *n)
+{
+	const int64_t args[] = {now, idle_cutoff};
+	return purge_batches(rd(base), SC_SESS_PURGE, args, 2, n);
 }
 
 static enum lk_err rd_session_count(struct lk_store *base, int64_t now, int64_t *n)
@@ -1525,31 +1535,9 @@ static enum lk_err rd_revoke_user(struct lk_store *base, int64_t user_id,
 static enum lk_err rd_refresh_purge(struct lk_store *base, int64_t now, int64_t used_before,
 				    int64_t *n)
 {
-	int64_t total = 0;
-	enum lk_err err = LK_OK;
-
+	const int64_t args[] = {used_before};
 	(void)now; /* expiry is native */
-	for (int round = 0; round < 100000; round++) {
-		struct lk_rd_args a = {0};
-		redisReply *r = NULL;
-		int64_t k = 0, more = 0;
-		lk_rd_arg_i64(&a, used_before);
-		lk_rd_arg_i64(&a, PURGE_BATCH);
-		if ((err = rscript(rd(base), SC_RT_PURGE, &a, &r)))
-			return err;
-		if (r->elements != 3 || !lk_rd_int(r->element[1], &k) ||
-		    !lk_rd_int(r->element[2], &more))
-			err = LK_ESTORE_CORRUPT;
-		freeReplyObject(r);
-		if (err)
-			return err;
-		total += k;
-		if (!more)
-			break;
-	}
-	if (n)
-		*n = total;
-	return LK_OK;
+	return purge_batches(rd(base), SC_RT_PURGE, args, 1, n);
 }
 
 /* ---------------------------------------------------------------- revocations */
