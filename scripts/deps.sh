@@ -5,7 +5,8 @@ set -euo pipefail
 
 build=(build-essential pkg-config libssl-dev libsodium-dev libjansson-dev
        libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev libhiredis-dev libinih-dev)
-test=(libcmocka-dev clang libclang-rt-14-dev valgrind curl sqlite3 redis-server nginx-light)
+test=(libcmocka-dev clang libclang-rt-14-dev valgrind curl sqlite3 redis-server nginx-light
+      chromium fonts-dejavu-core)
 bench=(libjwt-dev libcjose-dev libjose-dev libjson-c-dev libcjson-dev wrk)
 node=(nodejs npm)
 

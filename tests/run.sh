@@ -42,6 +42,8 @@ for b in build build-asan; do
 	[ -f tests/oauth/run.sh ] && suite "$b/oauth" env LATCHKEY="$PWD/$b/latchkey" bash tests/oauth/run.sh
 	# an independent verifier process ($b/tests/lkcheck) on SQLite and on two Redis instances
 	[ -f tests/verifier/run.sh ] && suite "$b/verifier" env LATCHKEY="$PWD/$b/latchkey" bash tests/verifier/run.sh
+	# the HTML pages in Debian's chromium, driven by playwright-core
+	[ -f tests/browser/run.sh ] && suite "$b/browser" env LATCHKEY="$PWD/$b/latchkey" bash tests/browser/run.sh
 done
 # The same suites on the Redis store (release build only, to keep CI time down): the
 # harness starts its own redis-server per test file.

@@ -189,16 +189,27 @@ static void signin_job(void *arg)
 	si->done(si->arg);
 }
 
-enum lk_err lk_auth_signin_begin(struct lk_auth *a, struct lk_signin *si, const char *name,
-				 const char *ip, bool grant, char *pw, void (*done)(void *arg),
-				 void *arg, int64_t *retry_after)
+/* A password change's job: the current password, then (when right) the new one's hash. */
+static void passwd_job(void *arg)
+{
+	struct lk_signin *si = arg;
+	si->ok = lk_pw_verify(si->found ? si->user.phc : NULL, si->pw, si->pwlen);
+	wipe_pw(&si->pw, si->pwlen);
+	if (si->ok)
+		si->hashed = lk_pw_hash(&si->a->cfg.cost, si->npw, si->npwlen, si->nphc) == LK_OK;
+	wipe_pw(&si->npw, si->npwlen);
+	si->done(si->arg);
+}
+
+/* The shared body of both begins; si is set up by the caller (name, grant, npw). */
+static enum lk_err pw_begin(struct lk_auth *a, struct lk_signin *si, const char *name,
+			    const char *ip, char *pw, void (*done)(void *arg), void *arg,
+			    int64_t *retry_after)
 {
 	size_t pwlen = pw ? strlen(pw) : 0;
 	enum lk_err err;
 
-	memset(si, 0, sizeof *si);
 	si->a = a;
-	si->grant = grant;
 	snprintf(si->user.name, sizeof si->user.name, "%s", name);
 	snprintf(si->ip, sizeof si->ip, "%s", ip ? ip : "");
 	if (!pw || !a->pool) {
@@ -223,12 +234,66 @@ enum lk_err lk_auth_signin_begin(struct lk_auth *a, struct lk_signin *si, const 
 	si->pwlen = pwlen;
 	si->done = done;
 	si->arg = arg;
-	if ((err = lk_pool_submit(a->pool, signin_job, si))) {
+	if ((err = lk_pool_submit(a->pool, si->change ? passwd_job : signin_job, si))) {
 		/* not an attempt: give the reserved failure back */
 		lk_rl_release(a->rl, name, si->ip, wall_now());
 		wipe_pw(&si->pw, si->pwlen);
 		return err;
 	}
+	return LK_OK;
+}
+
+enum lk_err lk_auth_signin_begin(struct lk_auth *a, struct lk_signin *si, const char *name,
+				 const char *ip, bool grant, char *pw, void (*done)(void *arg),
+				 void *arg, int64_t *retry_after)
+{
+	memset(si, 0, sizeof *si);
+	si->grant = grant;
+	return pw_begin(a, si, name, ip, pw, done, arg, retry_after);
+}
+
+enum lk_err lk_auth_passwd_begin(struct lk_auth *a, struct lk_signin *si, const char *name,
+				 const char *ip, char *current, char *next,
+				 void (*done)(void *arg), void *arg, int64_t *retry_after)
+{
+	size_t nlen = next ? strlen(next) : 0;
+	memset(si, 0, sizeof *si);
+	si->change = true;
+	si->npw = next;
+	si->npwlen = nlen;
+	if (!next || nlen < LK_PW_MIN || nlen >= LK_PW_MAX) {
+		wipe_pw(&si->npw, si->npwlen);
+		wipe_pw(&current, current ? strlen(current) : 0);
+		return LK_EINVAL;
+	}
+	enum lk_err err = pw_begin(a, si, name, ip, current, done, arg, retry_after);
+	if (err)
+		wipe_pw(&si->npw, si->npwlen);
+	return err;
+}
+
+enum lk_err lk_auth_passwd_end(struct lk_auth *a, struct lk_signin *si, const char *user_agent,
+			       int64_t now, char cookie[LK_COOKIE_LEN + 1], struct lk_session *out)
+{
+	enum lk_err err;
+	if (!si->ok) {
+		lk_auth_audit(a, "password_change_failed", si->user.name, si->ip,
+			      "wrong current password");
+		return LK_EBAD_CREDENTIALS;
+	}
+	lk_rl_release(a->rl, si->user.name, si->ip, wall_now());
+	if (!si->hashed)
+		return LK_ECRYPTO; /* libsodium could not hash (out of memory) */
+	err = a->st->ops->user_set_password(a->st, si->user.name, si->nphc, now);
+	sodium_memzero(si->nphc, sizeof si->nphc);
+	if (err)
+		return err;
+	lk_auth_audit(a, "password_changed", si->user.name, si->ip,
+		      "by the user; every session and refresh token revoked");
+	/* the store dropped every session; cached copies are stale by its generation */
+	if ((err = lk_session_start(a, &si->user, si->ip, user_agent, now, cookie, out)))
+		return err;
+	lk_auth_audit(a, "login", si->user.name, si->ip, out->handle);
 	return LK_OK;
 }
 
@@ -247,6 +312,8 @@ enum lk_err lk_auth_signin_end(struct lk_auth *a, struct lk_signin *si)
 void lk_auth_signin_free(struct lk_signin *si)
 {
 	wipe_pw(&si->pw, si->pwlen);
+	wipe_pw(&si->npw, si->npwlen);
+	sodium_memzero(si->nphc, sizeof si->nphc);
 	sodium_memzero(si->user.phc, sizeof si->user.phc);
 }
 
@@ -340,9 +407,25 @@ enum lk_err lk_auth_refresh_end(struct lk_auth *a, const struct lk_actor *by, co
 	return err;
 }
 
+struct live_filter {
+	const struct lk_auth *a;
+	int64_t now;
+	lk_session_cb cb;
+	void *ud;
+};
+
+/* Ended sessions (idle or past their absolute expiry) stay in the store until the purge;
+ * a listing never shows them. */
+static int live_only(void *ud, const struct lk_session *s)
+{
+	struct live_filter *f = ud;
+	return lk_auth_session_expires(f->a, s) > f->now ? f->cb(f->ud, s) : 0;
+}
+
 enum lk_err lk_auth_sessions(struct lk_auth *a, int64_t user_id, lk_session_cb cb, void *ud)
 {
-	return a->st->ops->session_list(a->st, user_id, cb, ud);
+	struct live_filter f = {a, wall_now(), cb, ud};
+	return a->st->ops->session_list(a->st, user_id, live_only, &f);
 }
 
 enum lk_err lk_auth_session_count(struct lk_auth *a, int64_t now, int64_t *n)

@@ -84,6 +84,11 @@ struct lk_signin {
 	bool found, ok, grant;
 	void (*done)(void *arg);
 	void *arg;
+	/* a password change (lk_auth_passwd_begin): the new password, then its hash */
+	bool change, hashed;
+	char *npw;
+	size_t npwlen;
+	char nphc[LK_PHC_MAX + 1];
 };
 enum lk_err lk_auth_signin_begin(struct lk_auth *a, struct lk_signin *si, const char *name,
 				 const char *ip, bool grant, char *pw, void (*done)(void *arg),
@@ -91,6 +96,27 @@ enum lk_err lk_auth_signin_begin(struct lk_auth *a, struct lk_signin *si, const 
 enum lk_err lk_auth_signin_end(struct lk_auth *a, struct lk_signin *si) LK_WUR;
 /* Release what a sign-in still holds (the password, when begin never reached a worker). */
 void lk_auth_signin_free(struct lk_signin *si);
+
+/*
+ * A user changing their own password, in the same two halves as a sign-in (the current
+ * password is checked like a sign-in's, rate limit included: a wrong one counts as a
+ * failed sign-in of that account from ip), with the new password hashed on the worker too.
+ *
+ *   lk_auth_passwd_begin: LK_EINVAL when next is not LK_PW_MIN to LK_PW_MAX - 1 bytes
+ *   (nothing is counted); otherwise as lk_auth_signin_begin. Takes current and next.
+ *
+ *   lk_auth_passwd_end: LK_EBAD_CREDENTIALS when the current password was wrong (audited).
+ *   LK_OK: the new password is set, which ends every session and refresh-token family of
+ *   the user and revokes their access tokens in one store change (as `user passwd` does),
+ *   and a new session starts for the browser that asked (cookie, *out; its old cookie is
+ *   one of those ended). Audited as "password_changed" and "login".
+ */
+enum lk_err lk_auth_passwd_begin(struct lk_auth *a, struct lk_signin *si, const char *name,
+				 const char *ip, char *current, char *next,
+				 void (*done)(void *arg), void *arg, int64_t *retry_after) LK_WUR;
+enum lk_err lk_auth_passwd_end(struct lk_auth *a, struct lk_signin *si, const char *user_agent,
+			       int64_t now, char cookie[LK_COOKIE_LEN + 1],
+			       struct lk_session *out) LK_WUR;
 
 /* ---------------------------------------------------------------- sessions */
 
@@ -113,7 +139,8 @@ enum lk_err lk_auth_logout(struct lk_auth *a, const struct lk_actor *by, const s
 /* End the family of refresh token rt, whoever's it is: holding the token is owning it
  * (a browser signing out sends its refresh cookie here). LK_OK also when rt is unknown. */
 enum lk_err lk_auth_refresh_end(struct lk_auth *a, const struct lk_actor *by, const char *rt) LK_WUR;
-/* Sessions of user_id (< 0: everyone's), newest first. */
+/* Live sessions of user_id (< 0: everyone's), newest first; ended ones the purge has not
+ * removed yet are left out. */
 enum lk_err lk_auth_sessions(struct lk_auth *a, int64_t user_id, lk_session_cb cb, void *ud) LK_WUR;
 /* Live sessions, for metrics. */
 enum lk_err lk_auth_session_count(struct lk_auth *a, int64_t now, int64_t *n) LK_WUR;

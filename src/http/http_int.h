@@ -21,6 +21,7 @@
 #include "http/server.h"
 
 #define LK_NSTATUS 16
+#define LK_NROUTES_MAX 48 /* metrics slots: routes, and the last for "other" */
 
 struct lk_server;
 
@@ -44,6 +45,8 @@ struct lk_req {
 	enum lk_err si_err;        /* lk_auth_signin_begin's refusal, if any */
 	int64_t retry_after;
 	char return_to[256];
+	/* a form post answered by a page (sign-in, change of password): how to show a refusal */
+	enum MHD_Result (*form_page)(struct lk_req *r, unsigned status, const char *msg);
 	char extra_cookie[192];    /* a second Set-Cookie that lk_reply adds when set */
 	/* the authenticated session, when any */
 	bool authed;
@@ -82,7 +85,7 @@ struct lk_server {
 	atomic_int inflight;
 	atomic_bool stopping;
 	/* metrics */
-	atomic_ullong req_count[32][LK_NSTATUS];
+	atomic_ullong req_count[LK_NROUTES_MAX][LK_NSTATUS];
 	atomic_ullong lat_bucket[16];
 	atomic_ullong lat_sum_us;
 	atomic_ullong logins[4];   /* success, failure, rate_limited, busy */
@@ -100,8 +103,12 @@ extern const size_t lk_nlat;
 
 /* Replies. Each queues the response and returns MHD's result; r->status is recorded. */
 enum MHD_Result lk_reply(struct lk_req *r, unsigned status, struct MHD_Response *resp);
-/* A response with body (copied), content type and the security headers every reply gets. */
+/* A response with body (copied), content type and the security headers every reply gets:
+ * Cache-Control: no-store and a Content-Security-Policy that allows nothing. */
 struct MHD_Response *lk_resp_new(const char *ctype, const char *body, size_t len);
+/* The same with this Cache-Control and Content-Security-Policy (csp NULL: none). */
+struct MHD_Response *lk_resp_new_with(const char *ctype, const char *body, size_t len,
+				      const char *cache, const char *csp);
 /* JSON body from o (o is consumed). */
 enum MHD_Result lk_reply_json(struct lk_req *r, unsigned status, json_t *o,
 			      const char *set_cookie);
@@ -115,6 +122,10 @@ enum MHD_Result lk_reply_redirect(struct lk_req *r, const char *location, const 
  * signing key 500, ...). For failures on the server's side; refusals of the caller's
  * credentials are answered where the protocol says how. */
 enum MHD_Result lk_reply_err(struct lk_req *r, enum lk_err err);
+/* That table's row for err (status, error word, description), logged when status >= 500;
+ * for replies in another form (the HTML pages). */
+void lk_err_http(struct lk_req *r, enum lk_err err, unsigned *status, const char **error,
+		 const char **desc);
 
 /* Request helpers. */
 const char *lk_req_header(struct lk_req *r, const char *name);
@@ -128,16 +139,25 @@ char *lk_form_decode(const char *s, size_t n);
 /* Is Content-Type exactly this media type (parameters allowed)? */
 bool lk_req_has_type(struct lk_req *r, const char *type);
 bool lk_req_same_origin(struct lk_req *r);
+/* Does a browser ask for a page (a navigation or a form post), not a script or an API
+ * client? Sec-Fetch-Dest: document, else an Accept that names text/html. */
+bool lk_req_wants_html(struct lk_req *r);
+/* Is p a same-origin path fit for return_to: "/x...", not "//host" or "/\host", printable
+ * ASCII without spaces or backslashes, under 200 bytes? */
+bool lk_return_to_ok(const char *p);
 /* Set-Cookie values for the session cookie; buf at least 128 bytes. */
 void lk_cookie_set(struct lk_server *s, const char *value, char *buf, size_t size);
 void lk_cookie_clear(struct lk_server *s, char *buf, size_t size);
 
-/* Password checks shared by /login and the password grant (routes.c): start the sign-in
- * (takes pw; the connection is suspended until the check ran, then the route's handler
- * runs again with LOGIN_DONE), and its outcome: true when r->si.user signed in; false
- * when *mr holds the reply already queued (429, 503, a store error) or when the password
- * was wrong (*mr is then MHD_NO and nothing is queued: the caller answers). */
+/* Password checks shared by /login, the password grant and /account/password (routes.c):
+ * start the sign-in (takes pw; the connection is suspended until the check ran, then the
+ * route's handler runs again with LOGIN_DONE), or the change of password (takes both),
+ * and its outcome: true when r->si.user signed in (a change: the check ran, and the caller
+ * ends it); false when *mr holds the reply already queued (429, 503, a store error; by
+ * r->form_page when set) or when the password was wrong (*mr is then MHD_NO and nothing
+ * is queued: the caller answers). */
 enum MHD_Result lk_pw_start(struct lk_req *r, const char *user, char *pw, bool grant);
+enum MHD_Result lk_pw_change_start(struct lk_req *r, char *current, char *next);
 bool lk_pw_outcome(struct lk_req *r, bool *wrong, enum MHD_Result *mr);
 /* The refresh cookie's name, and a Set-Cookie value that clears it (oauth.c). */
 const char *lk_refresh_cookie(const struct lk_server *s);
@@ -169,7 +189,17 @@ enum MHD_Result lk_page_login(struct lk_req *r);
 /* The sign-in page again with a message, for failed form posts. */
 enum MHD_Result lk_page_login_error(struct lk_req *r, unsigned status, const char *msg);
 enum MHD_Result lk_page_account(struct lk_req *r);
+/* The account page with a message for its change-of-password form. */
+enum MHD_Result lk_page_account_error(struct lk_req *r, unsigned status, const char *msg);
 enum MHD_Result lk_page_admin(struct lk_req *r);
+/* An error as a page, for browsers (title and message are plain text). */
+enum MHD_Result lk_page_error(struct lk_req *r, unsigned status, const char *title,
+			      const char *msg);
+/* GET /static/NAME: the stylesheet and the icon, compiled in. */
+enum MHD_Result lk_route_static(struct lk_req *r);
+/* A device's name from its User-Agent ("Firefox 128 on Windows"), from fixed tables only
+ * (ua.c). */
+void lk_ua_describe(const char *ua, char *out, size_t size);
 
 /* The revocation feed (revstream.c): GET /revocations and /revocations/stream; at
  * shutdown (s->stopping set) every open stream ends. */

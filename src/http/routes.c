@@ -52,18 +52,6 @@ static enum MHD_Result login_fail(struct lk_req *r, unsigned status, const char 
 	return lk_reply_error(r, status, code, desc);
 }
 
-/* A same-origin path for return_to: "/x...", not "//host" or "/\host", and nothing a
- * browser would strip or reinterpret (controls such as TAB, backslashes, spaces). */
-static bool safe_return_to(const char *p)
-{
-	if (!p || p[0] != '/' || p[1] == '/' || strlen(p) >= 200)
-		return false;
-	for (const unsigned char *c = (const unsigned char *)p; *c; c++)
-		if (*c <= 0x20 || *c >= 0x7f || *c == '\\')
-			return false;
-	return true;
-}
-
 /*
  * The shared first half of every password check (/login, the password grant): the auth
  * core rate-limits, looks the user up and queues Argon2 on a worker, with the connection
@@ -83,14 +71,33 @@ enum MHD_Result lk_pw_start(struct lk_req *r, const char *user, char *pw, bool g
 	return MHD_YES;
 }
 
+enum MHD_Result lk_pw_change_start(struct lk_req *r, char *current, char *next)
+{
+	r->login = LOGIN_HASHING;
+	MHD_suspend_connection(r->c);
+	r->si_err = lk_auth_passwd_begin(r->srv->auth, &r->si, r->me.name, r->ip, current, next,
+					 signin_done, r, &r->retry_after);
+	if (r->si_err) {
+		r->login = LOGIN_DONE;
+		MHD_resume_connection(r->c);
+	}
+	return MHD_YES;
+}
+
 bool lk_pw_outcome(struct lk_req *r, bool *wrong, enum MHD_Result *mr)
 {
 	struct lk_server *s = r->srv;
 	*wrong = false;
 	*mr = MHD_NO;
 	if (r->si_err == LK_ERATE_LIMITED) {
-		char ra[24], body[256];
+		char ra[24], body[256], msg[160];
 		atomic_fetch_add(&s->logins[2], 1);
+		snprintf(msg, sizeof msg, "Too many failed attempts. Try again in %lld seconds.",
+			 (long long)r->retry_after);
+		if (r->form_page) {
+			*mr = r->form_page(r, 429, msg);
+			return false;
+		}
 		snprintf(ra, sizeof ra, "%lld", (long long)r->retry_after);
 		int n = snprintf(body, sizeof body,
 				 "{\"error\":\"rate_limited\",\"error_description\":"
@@ -102,10 +109,21 @@ bool lk_pw_outcome(struct lk_req *r, bool *wrong, enum MHD_Result *mr)
 		*mr = lk_reply(r, 429, resp);
 		return false;
 	}
+	if (r->si_err && r->form_page) {
+		unsigned status;
+		const char *error, *desc;
+		lk_err_http(r, r->si_err, &status, &error, &desc);
+		*mr = r->form_page(r, status, r->si_err == LK_EBUSY
+						      ? "The server is busy. Try again in a moment."
+						      : desc);
+		return false;
+	}
 	if (r->si_err) {
 		*mr = lk_reply_err(r, r->si_err);
 		return false;
 	}
+	if (r->si.change)
+		return true; /* the check ran; lk_auth_passwd_end tells */
 	if (lk_auth_signin_end(s->auth, &r->si) != LK_OK) {
 		atomic_fetch_add(&s->logins[1], 1);
 		*wrong = true;
@@ -122,6 +140,8 @@ static enum MHD_Result login_start(struct lk_req *r)
 	enum MHD_Result mr;
 
 	r->form = lk_req_is_form(r);
+	if (r->form)
+		r->form_page = lk_page_login_error;
 	if (!r->form && !lk_req_has_type(r, "application/json"))
 		return lk_reply_error(r, 415, "invalid_request",
 				      "send application/x-www-form-urlencoded or application/json");
@@ -137,7 +157,7 @@ static enum MHD_Result login_start(struct lk_req *r)
 		if (!ok)
 			return login_fail(r, 403, "csrf", "the sign-in form expired; please try again");
 		ret = lk_req_param(r, "return_to");
-		if (safe_return_to(ret))
+		if (lk_return_to_ok(ret))
 			snprintf(r->return_to, sizeof r->return_to, "%s", ret);
 		free(ret);
 	}
@@ -291,7 +311,8 @@ static enum MHD_Result revoke_handle(struct lk_req *r, const char *handle, bool 
 	if (current)
 		lk_cookie_clear(r->srv, clear, sizeof clear);
 	if (form)
-		return lk_reply_redirect(r, current ? "/login" : "/account", current ? clear : NULL);
+		return lk_reply_redirect(r, current ? "/login" : "/account?done=revoked",
+					 current ? clear : NULL);
 	struct MHD_Response *resp = lk_resp_new("application/json", "", 0);
 	if (resp && current)
 		MHD_add_response_header(resp, "Set-Cookie", clear);
@@ -319,7 +340,7 @@ static enum MHD_Result h_revoke_others(struct lk_req *r)
 	if (err)
 		return lk_reply_err(r, err);
 	if (lk_req_is_form(r))
-		return lk_reply_redirect(r, "/account", NULL);
+		return lk_reply_redirect(r, "/account?done=others", NULL);
 	return lk_reply_json(r, 200, json_pack("{sIsI}", "revoked", (json_int_t)n.sessions,
 					      "refresh_families", (json_int_t)n.families), NULL);
 }
@@ -348,10 +369,137 @@ static enum MHD_Result h_revoke_all(struct lk_req *r)
 	if (self)
 		lk_cookie_clear(r->srv, clear, sizeof clear);
 	if (lk_req_is_form(r))
-		return lk_reply_redirect(r, self ? "/login" : "/admin", self ? clear : NULL);
+		return lk_reply_redirect(r, self ? "/login" : "/admin?done=user", self ? clear : NULL);
 	return lk_reply_json(r, 200, json_pack("{sIsI}", "revoked", (json_int_t)n.sessions,
 					      "refresh_families", (json_int_t)n.families),
 			     self ? clear : NULL);
+}
+
+/* An admin revokes one session, whoever's (the admin page's buttons): back to that
+ * user's sessions. */
+static enum MHD_Result h_admin_session_revoke(struct lk_req *r)
+{
+	struct lk_actor by = lk_req_actor(r);
+	char *id = lk_req_param(r, "id"), *user = lk_req_param(r, "user"), clear[160];
+	char loc[160];
+	enum MHD_Result mr;
+	enum lk_err err = id ? lk_auth_revoke_session(r->srv->auth, &by, -1, id) : LK_ENOT_FOUND;
+
+	if (err == LK_ENOT_FOUND) {
+		mr = lk_reply_error(r, 404, "not_found", "no such session");
+	} else if (err) {
+		mr = lk_reply_err(r, err);
+	} else if (strcmp(id, r->sess.handle) == 0) {
+		lk_cookie_clear(r->srv, clear, sizeof clear);
+		mr = lk_req_is_form(r) ? lk_reply_redirect(r, "/login", clear)
+				       : lk_reply_json(r, 200, json_pack("{sb}", "ok", 1), clear);
+	} else if (lk_req_is_form(r)) {
+		if (user && lk_auth_name_ok(user))
+			snprintf(loc, sizeof loc, "/admin?user=%s&done=session", user);
+		else
+			snprintf(loc, sizeof loc, "/admin?done=session");
+		mr = lk_reply_redirect(r, loc, NULL);
+	} else {
+		mr = lk_reply_json(r, 200, json_pack("{sb}", "ok", 1), NULL);
+	}
+	free(id);
+	free(user);
+	return mr;
+}
+
+/*
+ * Change your own password: the current one is checked like a sign-in (rate limit
+ * included), the new one hashed on the worker; then every session and refresh family of
+ * the user ends with the change, and this browser gets a new session (a new id at a
+ * privilege change). Form (the account page) or JSON {current_password, new_password}.
+ */
+static void wipe_free(char *s)
+{
+	if (s) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
+static enum MHD_Result password_refused(struct lk_req *r, unsigned status, const char *code,
+					const char *desc)
+{
+	if (r->form)
+		return lk_page_account_error(r, status, desc);
+	return lk_reply_error(r, status, code, desc);
+}
+
+static enum MHD_Result password_start(struct lk_req *r)
+{
+	char *cur = lk_req_param(r, "current_password"), *next = lk_req_param(r, "new_password");
+	char *again = lk_req_param(r, "confirm_password"), msg[128];
+	enum MHD_Result mr;
+
+	r->form = lk_req_is_form(r);
+	if (r->form)
+		r->form_page = lk_page_account_error;
+	if (!r->form && !lk_req_has_type(r, "application/json")) {
+		mr = lk_reply_error(r, 415, "invalid_request",
+				    "send application/x-www-form-urlencoded or application/json");
+	} else if (!cur || !next || !*cur) {
+		mr = password_refused(r, 400, "invalid_request",
+				      "The current and the new password are required.");
+	} else if (r->form && (!again || strcmp(again, next) != 0)) {
+		mr = password_refused(r, 400, "invalid_request",
+				      "The new password and its confirmation differ.");
+	} else if (strlen(next) < LK_PW_MIN || strlen(next) >= LK_PW_MAX) {
+		snprintf(msg, sizeof msg, "The new password must be %d to %d characters long.",
+			 LK_PW_MIN, LK_PW_MAX - 1);
+		mr = password_refused(r, 400, "invalid_request", msg);
+	} else if (strlen(cur) >= LK_PW_MAX) {
+		mr = password_refused(r, 401, "invalid_credentials", "The current password is wrong.");
+	} else {
+		mr = lk_pw_change_start(r, cur, next);
+		cur = next = NULL;
+	}
+	wipe_free(cur);
+	wipe_free(next);
+	wipe_free(again);
+	return mr;
+}
+
+static enum MHD_Result password_finish(struct lk_req *r)
+{
+	struct lk_server *s = r->srv;
+	char cookie[LK_COOKIE_LEN + 1], setc[256];
+	struct lk_session sess;
+	enum MHD_Result mr;
+	bool wrong;
+
+	if (!lk_pw_outcome(r, &wrong, &mr))
+		return mr;
+	enum lk_err err = lk_auth_passwd_end(s->auth, &r->si, lk_req_header(r, "User-Agent"),
+					     lk_now(), cookie, &sess);
+	if (err == LK_EBAD_CREDENTIALS) {
+		atomic_fetch_add(&s->logins[1], 1);
+		return password_refused(r, 401, "invalid_credentials", "The current password is wrong.");
+	}
+	if (err) {
+		if (!r->form)
+			return lk_reply_err(r, err);
+		unsigned status;
+		const char *error, *desc;
+		lk_err_http(r, err, &status, &error, &desc);
+		return lk_page_account_error(r, status, desc);
+	}
+	lk_cookie_set(s, cookie, setc, sizeof setc);
+	OPENSSL_cleanse(cookie, sizeof cookie);
+	if (r->form)
+		mr = lk_reply_redirect(r, "/account?done=password", setc);
+	else
+		mr = lk_reply_json(r, 200, json_pack("{sbss}", "ok", 1, "session", sess.handle), setc);
+	OPENSSL_cleanse(setc, sizeof setc);
+	return mr;
+}
+
+static enum MHD_Result h_password(struct lk_req *r)
+{
+	return r->login == LOGIN_DONE ? password_finish(r) : password_start(r);
 }
 
 /* ---------------------------------------------------------------- operations */
@@ -382,7 +530,7 @@ enum MHD_Result lk_route_metrics(struct lk_req *r)
 #define OUT(...) (w += (size_t)snprintf(b + w, w < cap ? cap - w : 0, __VA_ARGS__))
 	OUT("# HELP latchkey_http_requests_total HTTP requests by route and status.\n"
 	    "# TYPE latchkey_http_requests_total counter\n");
-	for (int i = 0; i < 32; i++)
+	for (int i = 0; i < LK_NROUTES_MAX; i++)
 		for (int j = 0; j < LK_NSTATUS; j++) {
 			unsigned long long n = atomic_load(&s->req_count[i][j]);
 			if (!n)
@@ -438,8 +586,11 @@ const struct route lk_routes[] = {
 	{"DELETE", "/sessions/", R_PREFIX | R_AUTH | R_UNSAFE, h_session_del},
 	{"GET", "/account", R_PAGE, lk_page_account},
 	{"POST", "/account/revoke", R_AUTH | R_UNSAFE, h_account_revoke},
+	{"POST", "/account/password", R_AUTH | R_UNSAFE, h_password},
 	{"GET", "/admin", R_PAGE | R_ADMIN, lk_page_admin},
 	{"POST", "/admin/revoke-all", R_AUTH | R_ADMIN | R_UNSAFE, h_revoke_all},
+	{"POST", "/admin/sessions/revoke", R_AUTH | R_ADMIN | R_UNSAFE, h_admin_session_revoke},
+	{"GET", "/static/", R_PREFIX, lk_route_static},
 	{"GET", "/healthz", 0, h_healthz},
 	{"GET", "/readyz", 0, h_readyz},
 	{"GET", "/metrics", 0, lk_route_metrics},

@@ -33,18 +33,29 @@ int64_t lk_now(void) { return (int64_t)time(NULL); }
 
 /* ---------------------------------------------------------------- replies */
 
-struct MHD_Response *lk_resp_new(const char *ctype, const char *body, size_t len)
+struct MHD_Response *lk_resp_new_with(const char *ctype, const char *body, size_t len,
+				      const char *cache, const char *csp)
 {
 	struct MHD_Response *resp =
 		MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
 	if (!resp)
 		return NULL;
 	MHD_add_response_header(resp, "Content-Type", ctype);
-	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "Cache-Control", cache);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	if (csp)
+		MHD_add_response_header(resp, "Content-Security-Policy", csp);
 	return resp;
+}
+
+/* JSON and the rest: nothing to load, nothing to frame (a browser that renders an error
+ * body as a document runs nothing from it). */
+struct MHD_Response *lk_resp_new(const char *ctype, const char *body, size_t len)
+{
+	return lk_resp_new_with(ctype, body, len, "no-store",
+				"default-src 'none'; frame-ancestors 'none'; base-uri 'none'");
 }
 
 enum MHD_Result lk_reply(struct lk_req *r, unsigned status, struct MHD_Response *resp)
@@ -137,7 +148,8 @@ static const struct {
 	{LK_EREVOKED, 401, "invalid_token", "the credentials have been revoked"},
 };
 
-enum MHD_Result lk_reply_err(struct lk_req *r, enum lk_err err)
+void lk_err_http(struct lk_req *r, enum lk_err err, unsigned *status_out,
+		 const char **error_out, const char **desc_out)
 {
 	unsigned status = 500;
 	const char *error = "server_error", *desc = "internal error";
@@ -158,6 +170,16 @@ enum MHD_Result lk_reply_err(struct lk_req *r, enum lk_err err)
 		       (char *)NULL);
 	if (err == LK_EBUSY)
 		atomic_fetch_add(&r->srv->logins[3], 1);
+	*status_out = status;
+	*error_out = error;
+	*desc_out = desc;
+}
+
+enum MHD_Result lk_reply_err(struct lk_req *r, enum lk_err err)
+{
+	unsigned status;
+	const char *error, *desc;
+	lk_err_http(r, err, &status, &error, &desc);
 	return lk_reply_error(r, status, error, desc);
 }
 
@@ -276,6 +298,25 @@ bool lk_req_same_origin(struct lk_req *r)
 	return o == NULL;
 }
 
+bool lk_req_wants_html(struct lk_req *r)
+{
+	const char *dest = lk_req_header(r, "Sec-Fetch-Dest");
+	const char *accept = lk_req_header(r, "Accept");
+	if (dest)
+		return strcmp(dest, "document") == 0;
+	return accept && strstr(accept, "text/html");
+}
+
+bool lk_return_to_ok(const char *p)
+{
+	if (!p || p[0] != '/' || p[1] == '/' || strlen(p) >= 200)
+		return false;
+	for (const unsigned char *c = (const unsigned char *)p; *c; c++)
+		if (*c <= 0x20 || *c >= 0x7f || *c == '\\')
+			return false;
+	return true;
+}
+
 void lk_cookie_set(struct lk_server *s, const char *value, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s=%s%s", s->cookie_name, value, s->cookie_attrs);
@@ -389,6 +430,78 @@ static int find_route(const char *method, const char *url, char *allow, size_t s
 	return allow[0] ? -2 : -1;
 }
 
+/* Percent-encoding into a bounded buffer: unreserved characters and '/' stay as they are
+ * (so "/account" reads "/account"); over marks a value that did not fit. */
+struct qbuf {
+	char *b;
+	size_t len, size;
+	bool over;
+};
+
+static void qput(struct qbuf *q, const char *s, bool raw)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		bool plain = raw || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+			     (*c >= '0' && *c <= '9') || strchr("-._~/", *c);
+		if (q->len + 4 >= q->size) {
+			q->over = true;
+			return;
+		}
+		if (plain) {
+			q->b[q->len++] = (char)*c;
+		} else {
+			q->b[q->len++] = '%';
+			q->b[q->len++] = hex[*c >> 4];
+			q->b[q->len++] = hex[*c & 15];
+		}
+	}
+	q->b[q->len] = '\0';
+}
+
+/* Each GET argument of the request as "?k=v" then "&k=v", encoded. */
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+			       const char *value)
+{
+	struct qbuf *q = cls;
+	if (!key)
+		return MHD_YES;
+	qput(q, q->len ? "&" : "?", true);
+	qput(q, key, false);
+	if (value) {
+		qput(q, "=", true);
+		qput(q, value, false);
+	}
+	return MHD_YES;
+}
+
+/*
+ * A browser without a live session: to the sign-in page, which brings it back to where it
+ * was going (a page with its query; after a form post, the page the form was on), with a
+ * note that the session ended when it presented one, whose cookie is cleared.
+ */
+static enum MHD_Result to_login(struct lk_req *r, const struct route *rt, bool had_cookie)
+{
+	char query[200], back[256], enc[600], loc[700], clear[160];
+	struct qbuf q = {query, 0, sizeof query, false}, e = {enc, 0, sizeof enc, false};
+
+	query[0] = back[0] = enc[0] = '\0';
+	if (rt->flags & R_PAGE) {
+		MHD_get_connection_values(r->c, MHD_GET_ARGUMENT_KIND, add_arg, &q);
+		snprintf(back, sizeof back, "%s%s", rt->path, q.over ? "" : query);
+	} else if (strcmp(rt->path, "/logout") != 0) {
+		snprintf(back, sizeof back, "%s",
+			 strncmp(rt->path, "/admin", 6) == 0 ? "/admin" : "/account");
+	}
+	qput(&e, back, false);
+	snprintf(loc, sizeof loc, "/login%s%s%s", back[0] ? "?return_to=" : "", enc,
+		 had_cookie ? (back[0] ? "&ended=1" : "?ended=1") : "");
+	if (!had_cookie)
+		return lk_reply_redirect(r, loc, NULL);
+	lk_cookie_clear(r->srv, clear, sizeof clear);
+	return lk_reply_redirect(r, loc, clear);
+}
+
 static enum MHD_Result dispatch(struct lk_req *r)
 {
 	struct lk_server *s = r->srv;
@@ -433,11 +546,8 @@ static enum MHD_Result dispatch(struct lk_req *r)
 		if (err && err != LK_ESESSION)
 			return lk_reply_err(r, err);
 		if (err) {
-			if (rt->flags & R_PAGE) {
-				char loc[300];
-				snprintf(loc, sizeof loc, "/login?return_to=%s", rt->path);
-				return lk_reply_redirect(r, loc, NULL);
-			}
+			if ((rt->flags & R_PAGE) || (lk_req_is_form(r) && lk_req_wants_html(r)))
+				return to_login(r, rt, cookie != NULL);
 			return lk_reply_error(r, 401, "unauthorized",
 					      cookie ? "the session is invalid or has expired"
 						     : "sign in first");
@@ -461,6 +571,9 @@ static enum MHD_Result dispatch(struct lk_req *r)
 		char roles[LK_ROLES_MAX + 3];
 		snprintf(roles, sizeof roles, ",%s,", r->me.roles);
 		admin = strstr(roles, ",admin,") != NULL;
+		if (!admin && (rt->flags & R_PAGE))
+			return lk_page_error(r, 403, "Not allowed",
+					     "This page is for administrators (the admin role).");
 		if (!admin)
 			return lk_reply_error(r, 403, "forbidden", "the admin role is required");
 	}
@@ -538,7 +651,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
 			si = i;
 			break;
 		}
-	int ri = r->route >= 0 && r->route < 31 ? r->route : 31;
+	int ri = r->route >= 0 && r->route < LK_NROUTES_MAX - 1 ? r->route : LK_NROUTES_MAX - 1;
 	atomic_fetch_add(&s->req_count[ri][si], 1);
 	size_t b = 0;
 	while (b < lk_nlat && dt > lk_lat_bounds[b])

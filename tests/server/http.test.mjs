@@ -132,7 +132,22 @@ test('without a session: /me is 401 JSON, pages redirect to /login?return_to=', 
 	assert.equal(adm.headers.get('location'), '/login?return_to=/admin');
 	const bad = await srv.fetch('/account', { cookie: 'A'.repeat(43) });
 	assert.equal(bad.status, 303);
-	assert.equal(bad.headers.get('location'), '/login?return_to=/account');
+	// a cookie that names no live session: the page says the session ended, and the
+	// cookie is cleared
+	assert.equal(bad.headers.get('location'), '/login?return_to=/account&ended=1');
+	assert.match(findSetCookie(bad, srv.cookieName), /Max-Age=0/);
+	// a page with a query comes back with it, encoded as one return_to value
+	const q = await srv.fetch('/admin?q=a%26b&user=x');
+	assert.equal(q.headers.get('location'), '/login?return_to=/admin%3Fq%3Da%2526b%26user%3Dx');
+	// a browser's form post with a dead session goes to /login too; an API client's gets 401
+	const form = { 'Content-Type': 'application/x-www-form-urlencoded' };
+	const nav = await srv.fetch('/sessions/revoke-others', { method: 'POST', cookie: 'A'.repeat(43), body: 'csrf=x',
+		headers: { ...form, 'Sec-Fetch-Dest': 'document', Accept: 'text/html' } });
+	assert.equal(nav.status, 303);
+	assert.equal(nav.headers.get('location'), '/login?return_to=/account&ended=1');
+	const api = await srv.fetch('/sessions/revoke-others', { method: 'POST', cookie: 'A'.repeat(43), body: 'csrf=x', headers: form });
+	assert.equal(api.status, 401);
+	assert.equal(api.json_.error, 'unauthorized');
 });
 
 test('CSRF: cross-site sign-in and state changes are refused, same-origin accepted', async () => {

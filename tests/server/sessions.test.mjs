@@ -130,13 +130,14 @@ test('password change (`latchkey user passwd`) ends that user\'s sessions at onc
 });
 
 test('the account page revokes a device by form (with its CSRF token)', async () => {
-	const keep = await as('alice', { headers: { 'User-Agent': 'keeper/1' } });
-	const gone = await as('alice', { headers: { 'User-Agent': 'goner/1' } });
+	const keep = await as('alice', { headers: { 'User-Agent': 'curl/8.5.0' } });
+	const gone = await as('alice', { headers: { 'User-Agent': 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0' } });
 	const goneId = (await srv.me(gone)).json_.session.id;
 	const page = await srv.fetch('/account', { cookie: keep });
 	assert.equal(page.status, 200);
-	assert.match(page.text_, /goner\/1/);
-	assert.match(page.text_, /this device/);
+	// devices are named from their user agents, the current one marked
+	assert.match(page.text_, /<span class="device">Firefox 128 on Windows<\/span><\/td>/);
+	assert.match(page.text_, /<span class="device">curl 8<\/span> <strong class="badge">This device<\/strong>/);
 	const tok = page.text_.match(/action="\/account\/revoke"><input type="hidden" name="csrf" value="([^"]+)">/)[1];
 	const form = { 'Content-Type': 'application/x-www-form-urlencoded' };
 	let r = await srv.fetch('/account/revoke', { method: 'POST', cookie: keep, headers: form, body: `id=${goneId}` });
@@ -144,7 +145,7 @@ test('the account page revokes a device by form (with its CSRF token)', async ()
 	assert.equal((await srv.me(gone)).status, 200);
 	r = await srv.fetch('/account/revoke', { method: 'POST', cookie: keep, headers: form, body: `csrf=${tok}&id=${goneId}` });
 	assert.equal(r.status, 303);
-	assert.equal(r.headers.get('location'), '/account');
+	assert.equal(r.headers.get('location'), '/account?done=revoked');
 	assert.equal((await srv.me(gone)).status, 401);
 	assert.equal((await srv.me(keep)).status, 200);
 });
@@ -236,7 +237,7 @@ test('admin POST /admin/revoke-all: one user, then everyone', async () => {
 	assert.equal(r.status, 403, 'form without token');
 	r = await srv.fetch('/admin/revoke-all', { method: 'POST', cookie: adm, headers: form, body: `csrf=${tok}&user=alice` });
 	assert.equal(r.status, 303);
-	assert.equal(r.headers.get('location'), '/admin');
+	assert.equal(r.headers.get('location'), '/admin?done=user');
 	assert.equal((await srv.me(a2)).status, 401);
 	assert.equal((await srv.me(a)).status, 401);
 	assert.equal((await srv.me(adm)).status, 200);
