@@ -290,8 +290,13 @@ static enum MHD_Result login_page(struct lk_req *r, unsigned status, const char 
 	if (r->return_to[0])
 		ret = r->return_to; /* a failed form post: what it carried */
 	/* Double-submit token for the form, bound to this browser by a cookie and MAC'd so
-	 * only tokens this server minted count. */
-	lk_auth_csrf_mint(s->auth, tok);
+	 * only tokens this server minted count. A browser that holds one already keeps it,
+	 * so a sign-in form in another tab stays valid. */
+	const char *have = MHD_lookup_connection_value(r->c, MHD_COOKIE_KIND, s->csrf_cookie);
+	if (have && lk_auth_csrf_valid(s->auth, have))
+		snprintf(tok, sizeof tok, "%s", have);
+	else
+		lk_auth_csrf_mint(s->auth, tok);
 	snprintf(setc, sizeof setc, "%s=%s%s", s->csrf_cookie, tok, s->cookie_attrs);
 	page_begin(&p, r, "Sign in", NAV_NONE, true);
 	if (msg)
@@ -784,7 +789,9 @@ static const struct {
 
 enum MHD_Result lk_route_static(struct lk_req *r)
 {
-	const char *name = r->url + strlen("/static/");
+	/* /favicon.ico, which browsers ask for on their own (on a JSON reply, say): the icon */
+	const char *name = strcmp(r->url, "/favicon.ico") == 0 ? "icon.svg"
+							       : r->url + strlen("/static/");
 	for (size_t i = 0; i < sizeof statics / sizeof statics[0]; i++) {
 		if (strcmp(name, statics[i].name) != 0)
 			continue;

@@ -591,6 +591,7 @@ const struct route lk_routes[] = {
 	{"POST", "/admin/revoke-all", R_AUTH | R_ADMIN | R_UNSAFE, h_revoke_all},
 	{"POST", "/admin/sessions/revoke", R_AUTH | R_ADMIN | R_UNSAFE, h_admin_session_revoke},
 	{"GET", "/static/", R_PREFIX, lk_route_static},
+	{"GET", "/favicon.ico", 0, lk_route_static},
 	{"GET", "/healthz", 0, h_healthz},
 	{"GET", "/readyz", 0, h_readyz},
 	{"GET", "/metrics", 0, lk_route_metrics},

@@ -129,6 +129,12 @@ test('every page sends the security headers; no CSP allows inline code', async (
 	const css = await page.goto(srv.base + '/static/latchkey.css');
 	assert.match(css.headers()['content-type'], /^text\/css/);
 	assert.ok((await css.text()).length < 8192, 'one small stylesheet');
+	// a browser on a JSON reply asks for /favicon.ico by itself: no 404 on its console
+	const me = await page.goto(srv.base + '/me');
+	assert.equal(me.status(), 200);
+	const ico = await page.request.get(srv.base + '/favicon.ico');
+	assert.equal(ico.status(), 200);
+	assert.equal(ico.headers()['content-type'], 'image/svg+xml');
 	assert.deepEqual(pageProblems(page), []);
 	await ctx.close();
 });

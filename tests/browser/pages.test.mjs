@@ -297,6 +297,20 @@ test('return_to is only a same-origin path; a page with a query comes back whole
 	await ctx.close();
 });
 
+test('two sign-in tabs: the form of the first still signs in after the second loaded', async () => {
+	const { ctx, page } = await device(browser);
+	await page.goto(srv.base + '/login');
+	const second = await ctx.newPage();
+	await second.goto(srv.base + '/login');
+	await second.close();
+	await page.bringToFront();
+	await page.focus('#username');
+	await keyboardSignIn(page, 'alice', ALICE);
+	assert.equal(pathOf(page), '/account');
+	clean(page);
+	await ctx.close();
+});
+
 test('an expired session: pages go to /login, the API answers 401 JSON', async () => {
 	const short = await startServer({ insecure: false, args: ['--idle-timeout', '2s'] });
 	const { ctx, page } = await device(browser);

@@ -20,6 +20,7 @@ const PW = {
 	quinn: 'quinn-pw-0123456789', rita: 'rita-pw-0123456789', sam: 'sam-pw-0123456789',
 	uma: 'uma-pw-0123456789', vic: 'vic-pw-0123456789', wes: 'wes-pw-0123456789',
 	xena: 'xena-pw-0123456789', yann: 'yann-pw-0123456789', zoe: 'zoe-pw-0123456789',
+	tara: 'tara-pw-0123456789',
 };
 
 before(async () => {
@@ -454,6 +455,30 @@ test('password change (latchkey user passwd) kills the user\'s access and refres
 	const fresh2 = await refreshReq(srv, fresh.refresh_token);
 	assert.equal(fresh2.status, 200);
 	await assertAccepted(srv, await hybrid(srv, await srv.session('pat', NEW)), 'a hybrid token after the change');
+});
+
+test('password change by the user (POST /account/password) kills their other tokens; the new session\'s work', async () => {
+	const cookie = await session('tara');
+	const other = await session('tara');
+	// start at the top of a second, so the tokens below and the change share it: the `sub`
+	// revocation (iat < pw_changed) misses tokens of that very second, but every user token
+	// carries a sid (its session or refresh family), which the change ends: they die anyway;
+	// and a token of the new session, from that same second, lives
+	while (Date.now() % 1000 > 100) await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000)));
+	const h = await hybrid(srv, other);
+	const g = await grant('tara');
+	for (const t of [h, g.access_token]) await assertAccepted(srv, t);
+	const NEW = 'tara-new-pw-0123456789';
+	srv.secrets.add(NEW);
+	const r = await srv.fetch('/account/password', { method: 'POST', cookie, json: { current_password: PW.tara, new_password: NEW } });
+	assert.equal(r.status, 200, r.text_);
+	await assertRejected(srv, h, 'hybrid token of another session after the change');
+	await assertRejected(srv, g.access_token, 'password-grant token after the change');
+	assertInvalidGrant(await refreshApp(g.refresh_token), 'refresh token after the change');
+	const fresh = r.headers.getSetCookie().find((c) => c.startsWith(srv.cookieName + '=')).split(';')[0].split('=')[1];
+	srv.secrets.add(fresh);
+	assert.equal((await srv.me(fresh)).status, 200, 'the browser that changed it is signed in');
+	await assertAccepted(srv, await hybrid(srv, fresh), 'a hybrid token of the new session');
 });
 
 test('deleting a user (latchkey user del) kills their tokens', async () => {
