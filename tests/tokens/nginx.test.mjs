@@ -183,6 +183,12 @@ test('nginx: the sign-in form round trip through the proxy returns to the page a
 	const csrfCookie = cookieValue(findSetCookie(page, 'latchkey-csrf'));
 	const token = page.text_.match(/name="csrf" value="([^"]+)"/)[1];
 	assert.match(page.text_, /name="return_to" value="\/app\/deep\/page"/);
+	// the page's stylesheet and icon come through the proxy too, not from the application
+	for (const p of ['/static/latchkey.css', '/static/icon.svg']) {
+		const r = await via(p);
+		assert.equal(r.status, 200, p);
+		assert.match(r.headers.get('content-type'), /^(text\/css|image\/svg\+xml)/, p);
+	}
 	const res = await browserPost('/login', {
 		headers: { 'Content-Type': 'application/x-www-form-urlencoded', Cookie: `latchkey-csrf=${csrfCookie}` },
 		body: new URLSearchParams({ username: 'alice', password: PW, csrf: token, return_to: '/app/deep/page' }).toString(),
