@@ -52,6 +52,34 @@ static enum MHD_Result login_fail(struct lk_req *r, unsigned status, const char 
 	return lk_reply_error(r, status, code, desc);
 }
 
+/* Free a string that held a password, wiping it first. */
+static void wipe_free(char *s)
+{
+	if (s) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
+/* A new session for this browser: its cookie (wiped here) with a redirect to location for
+ * a form post, else with the JSON body o (consumed). */
+static enum MHD_Result new_session_reply(struct lk_req *r, char cookie[LK_COOKIE_LEN + 1],
+					 const char *location, json_t *o)
+{
+	char setc[256];
+	enum MHD_Result mr;
+	lk_cookie_set(r->srv, cookie, setc, sizeof setc);
+	OPENSSL_cleanse(cookie, LK_COOKIE_LEN + 1);
+	if (r->form) {
+		json_decref(o);
+		mr = lk_reply_redirect(r, location, setc);
+	} else {
+		mr = lk_reply_json(r, 200, o, setc);
+	}
+	OPENSSL_cleanse(setc, sizeof setc);
+	return mr;
+}
+
 /*
  * The shared first half of every password check (/login, the password grant): the auth
  * core rate-limits, looks the user up and queues Argon2 on a worker, with the connection
@@ -171,17 +199,14 @@ static enum MHD_Result login_start(struct lk_req *r)
 	pw = NULL;
 out:
 	free(user);
-	if (pw) {
-		OPENSSL_cleanse(pw, strlen(pw));
-		free(pw);
-	}
+	wipe_free(pw);
 	return mr;
 }
 
 static enum MHD_Result login_finish(struct lk_req *r)
 {
 	struct lk_server *s = r->srv;
-	char cookie[LK_COOKIE_LEN + 1], setc[256];
+	char cookie[LK_COOKIE_LEN + 1];
 	struct lk_session sess;
 	enum MHD_Result mr;
 	bool wrong;
@@ -195,14 +220,8 @@ static enum MHD_Result login_finish(struct lk_req *r)
 						&sess);
 	if (err)
 		return lk_reply_err(r, err);
-	lk_cookie_set(s, cookie, setc, sizeof setc);
-	OPENSSL_cleanse(cookie, sizeof cookie);
-	if (r->form)
-		mr = lk_reply_redirect(r, r->return_to[0] ? r->return_to : "/account", setc);
-	else
-		mr = lk_reply_json(r, 200, user_json(&r->si.user), setc);
-	OPENSSL_cleanse(setc, sizeof setc);
-	return mr;
+	return new_session_reply(r, cookie, r->return_to[0] ? r->return_to : "/account",
+				 r->form ? NULL : user_json(&r->si.user));
 }
 
 static enum MHD_Result h_login(struct lk_req *r)
@@ -413,14 +432,6 @@ static enum MHD_Result h_admin_session_revoke(struct lk_req *r)
  * the user ends with the change, and this browser gets a new session (a new id at a
  * privilege change). Form (the account page) or JSON {current_password, new_password}.
  */
-static void wipe_free(char *s)
-{
-	if (s) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
-}
-
 static enum MHD_Result password_refused(struct lk_req *r, unsigned status, const char *code,
 					const char *desc)
 {
@@ -466,7 +477,7 @@ static enum MHD_Result password_start(struct lk_req *r)
 static enum MHD_Result password_finish(struct lk_req *r)
 {
 	struct lk_server *s = r->srv;
-	char cookie[LK_COOKIE_LEN + 1], setc[256];
+	char cookie[LK_COOKIE_LEN + 1];
 	struct lk_session sess;
 	enum MHD_Result mr;
 	bool wrong;
@@ -487,14 +498,8 @@ static enum MHD_Result password_finish(struct lk_req *r)
 		lk_err_http(r, err, &status, &error, &desc);
 		return lk_page_account_error(r, status, desc);
 	}
-	lk_cookie_set(s, cookie, setc, sizeof setc);
-	OPENSSL_cleanse(cookie, sizeof cookie);
-	if (r->form)
-		mr = lk_reply_redirect(r, "/account?done=password", setc);
-	else
-		mr = lk_reply_json(r, 200, json_pack("{sbss}", "ok", 1, "session", sess.handle), setc);
-	OPENSSL_cleanse(setc, sizeof setc);
-	return mr;
+	return new_session_reply(r, cookie, "/account?done=password",
+				 r->form ? NULL : json_pack("{sbss}", "ok", 1, "session", sess.handle));
 }
 
 static enum MHD_Result h_password(struct lk_req *r)
