@@ -121,7 +121,8 @@ enum lk_err lk_auth_start(struct lk_auth *a, char admin_pw[32], struct lk_errinf
 	if (a->cfg.session_cache && (err = lk_scache_new(a->cfg.session_cache, &a->cache)))
 		return lk_errf(ei, err, "out of memory");
 	if ((err = lk_pool_new(a->cfg.signin_workers ? a->cfg.signin_workers : 1,
-			       a->cfg.signin_queue ? a->cfg.signin_queue : 1, &a->pool)))
+			       a->cfg.signin_queue ? a->cfg.signin_queue : 1, a->cfg.signin_wait * 1000,
+			       &a->pool)))
 		return lk_errf(ei, err, "cannot start the sign-in workers");
 	if ((err = lk_revfeed_new(a->st, &a->feed)))
 		return lk_errf(ei, err, "cannot start the revocation feed");
@@ -189,6 +190,16 @@ static void signin_job(void *arg)
 	si->done(si->arg);
 }
 
+/* A sign-in or change that waited too long for a worker: answered busy, nothing checked. */
+static void pw_expired(void *arg)
+{
+	struct lk_signin *si = arg;
+	si->busy = true;
+	wipe_pw(&si->pw, si->pwlen);
+	wipe_pw(&si->npw, si->npwlen);
+	si->done(si->arg);
+}
+
 /* A password change's job: the current password, then (when right) the new one's hash. */
 static void passwd_job(void *arg)
 {
@@ -234,7 +245,7 @@ static enum lk_err pw_begin(struct lk_auth *a, struct lk_signin *si, const char 
 	si->pwlen = pwlen;
 	si->done = done;
 	si->arg = arg;
-	if ((err = lk_pool_submit(a->pool, si->change ? passwd_job : signin_job, si))) {
+	if ((err = lk_pool_submit(a->pool, si->change ? passwd_job : signin_job, pw_expired, si))) {
 		/* not an attempt: give the reserved failure back */
 		lk_rl_release(a->rl, name, si->ip, wall_now());
 		wipe_pw(&si->pw, si->pwlen);
@@ -276,6 +287,10 @@ enum lk_err lk_auth_passwd_end(struct lk_auth *a, struct lk_signin *si, const ch
 			       int64_t now, char cookie[LK_COOKIE_LEN + 1], struct lk_session *out)
 {
 	enum lk_err err;
+	if (si->busy) { /* never checked: not an attempt */
+		lk_rl_release(a->rl, si->user.name, si->ip, wall_now());
+		return LK_EBUSY;
+	}
 	if (!si->ok) {
 		lk_auth_audit(a, "password_change_failed", si->user.name, si->ip,
 			      "wrong current password");
@@ -299,6 +314,10 @@ enum lk_err lk_auth_passwd_end(struct lk_auth *a, struct lk_signin *si, const ch
 
 enum lk_err lk_auth_signin_end(struct lk_auth *a, struct lk_signin *si)
 {
+	if (si->busy) { /* never checked: not an attempt */
+		lk_rl_release(a->rl, si->user.name, si->ip, wall_now());
+		return LK_EBUSY;
+	}
 	if (si->ok) {
 		lk_rl_release(a->rl, si->user.name, si->ip, wall_now());
 		return LK_OK;

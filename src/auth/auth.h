@@ -72,7 +72,8 @@ void lk_auth_upkeep(struct lk_auth *a, int64_t now);
  *
  *   lk_auth_signin_end: the outcome, after done. LK_OK: si->user is who signed in and
  *   the reserved failure is released. LK_EBAD_CREDENTIALS: unknown user or wrong
- *   password, one answer for both (audited; the failure stays counted).
+ *   password, one answer for both (audited; the failure stays counted). LK_EBUSY: the
+ *   check waited for a worker past cfg->signin_wait and never ran (nothing counted).
  */
 struct lk_signin {
 	struct lk_user user;
@@ -82,6 +83,7 @@ struct lk_signin {
 	char *pw;
 	size_t pwlen;
 	bool found, ok, grant;
+	bool busy; /* waited past the bound for a worker: never checked */
 	void (*done)(void *arg);
 	void *arg;
 	/* a password change (lk_auth_passwd_begin): the new password, then its hash */

@@ -3,9 +3,17 @@
  * Argon2id hashing and verification through libsodium, and the worker pool that runs it.
  * The pool is a fixed set of threads around a bounded ring of jobs guarded by one mutex:
  * jobs take tens of milliseconds, so the queue is never the bottleneck, and bounding it
- * turns a login flood into fast 503s instead of unbounded memory and latency.
+ * turns a login flood into fast 503s instead of unbounded memory and latency. Bounded in
+ * time too: a job that waited longer than max_wait for a worker is not run but expired
+ * (the sign-in answers 503 busy at once rather than seconds late). The workers run at a
+ * lower scheduling priority (nice LK_POOL_NICE): on a busy machine the request threads,
+ * which take microseconds each, go first, and Argon2 takes what is left.
  */
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
@@ -66,8 +74,9 @@ bool lk_pw_verify(const char *phc, const char *pw, size_t len)
 /* ---------------------------------------------------------------- pool */
 
 struct job {
-	lk_job_fn fn;
+	lk_job_fn fn, expired;
 	void *arg;
+	int64_t queued_ns;
 };
 
 struct lk_pool {
@@ -75,13 +84,23 @@ struct lk_pool {
 	pthread_cond_t cv;
 	bool stop;
 	unsigned head, len, cap, nthreads;
+	int64_t max_wait_ns;
 	struct job *q;
 	pthread_t th[];
 };
 
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static void *worker(void *arg)
 {
 	struct lk_pool *p = arg;
+	/* Linux: nice is per thread; an unprivileged process may lower its own priority */
+	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), LK_POOL_NICE);
 	for (;;) {
 		pthread_mutex_lock(&p->mu);
 		while (!p->len && !p->stop)
@@ -94,11 +113,15 @@ static void *worker(void *arg)
 		p->head = (p->head + 1) % p->cap;
 		p->len--;
 		pthread_mutex_unlock(&p->mu);
-		j.fn(j.arg);
+		if (p->max_wait_ns && mono_ns() - j.queued_ns > p->max_wait_ns && !p->stop)
+			j.expired(j.arg);
+		else
+			j.fn(j.arg);
 	}
 }
 
-enum lk_err lk_pool_new(unsigned threads, unsigned queue, struct lk_pool **out)
+enum lk_err lk_pool_new(unsigned threads, unsigned queue, int64_t max_wait_ms,
+			struct lk_pool **out)
 {
 	struct lk_pool *p;
 	*out = NULL;
@@ -111,6 +134,7 @@ enum lk_err lk_pool_new(unsigned threads, unsigned queue, struct lk_pool **out)
 		return LK_ENOMEM;
 	}
 	p->cap = queue;
+	p->max_wait_ns = max_wait_ms > 0 ? max_wait_ms * 1000000 : 0;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	for (; p->nthreads < threads; p->nthreads++)
@@ -122,14 +146,15 @@ enum lk_err lk_pool_new(unsigned threads, unsigned queue, struct lk_pool **out)
 	return LK_OK;
 }
 
-enum lk_err lk_pool_submit(struct lk_pool *p, lk_job_fn fn, void *arg)
+enum lk_err lk_pool_submit(struct lk_pool *p, lk_job_fn fn, lk_job_fn expired, void *arg)
 {
 	enum lk_err err = LK_OK;
+	int64_t now = mono_ns();
 	pthread_mutex_lock(&p->mu);
 	if (p->len == p->cap || p->stop) {
 		err = LK_EBUSY;
 	} else {
-		p->q[(p->head + p->len) % p->cap] = (struct job){fn, arg};
+		p->q[(p->head + p->len) % p->cap] = (struct job){fn, expired, arg, now};
 		p->len++;
 		pthread_cond_signal(&p->cv);
 	}

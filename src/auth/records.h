@@ -144,6 +144,7 @@ struct lk_authcfg {
 	unsigned session_cache;  /* slots of the session cache; 0: read the store every time */
 	unsigned signin_workers; /* Argon2 worker threads (lk_auth_start) */
 	unsigned signin_queue;   /* sign-ins waiting for a worker before LK_EBUSY */
+	int64_t signin_wait;     /* seconds a sign-in may wait for a worker before LK_EBUSY */
 };
 
 

@@ -42,6 +42,8 @@ static const struct setting settings[] = {
 	{"threads", T_UINT, S(srv.threads), "0", "HTTP threads (0: one per CPU)"},
 	{"login_workers", T_UINT, S(auth.signin_workers), "0", "Argon2 worker threads (0: one per CPU)"},
 	{"login_queue", T_UINT, S(auth.signin_queue), "64", "sign-ins waiting for a worker before 503"},
+	{"login_wait", T_DUR, S(auth.signin_wait), "2s",
+	 "longest wait for an Argon2 worker; beyond it, 503 busy (0: no bound)"},
 	{"argon2_ops", T_UINT, S(auth.cost.ops), "2", "Argon2id passes (t), at least 2"},
 	{"argon2_mem_kib", T_UINT, S(argon2_mem_kib), "19456", "Argon2id memory in KiB (m), at least 19456"},
 	{"rate_pair_free", T_UINT, S(auth.rl.pair_free), "5",

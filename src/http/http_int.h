@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "http/parse.h"
 #include "http/server.h"
 
 #define LK_NSTATUS 16
@@ -38,6 +39,7 @@ struct lk_req {
 	char *body;
 	size_t blen;
 	bool too_large, dispatched;
+	bool close;                /* the reply ends the connection (Connection: close) */
 	/* sign-in state across suspend/resume */
 	int login;
 	bool form;
@@ -133,18 +135,12 @@ const char *lk_req_header(struct lk_req *r, const char *name);
  * The result is a new string the caller frees. */
 char *lk_req_param(struct lk_req *r, const char *name);
 bool lk_req_is_form(struct lk_req *r);
-/* Form-urldecode s[0..n) ('+' is a space) into a new string (free()); NULL on a bad
- * escape, an encoded NUL, or no memory. */
-char *lk_form_decode(const char *s, size_t n);
 /* Is Content-Type exactly this media type (parameters allowed)? */
 bool lk_req_has_type(struct lk_req *r, const char *type);
 bool lk_req_same_origin(struct lk_req *r);
 /* Does a browser ask for a page (a navigation or a form post), not a script or an API
  * client? Sec-Fetch-Dest: document, else an Accept that names text/html. */
 bool lk_req_wants_html(struct lk_req *r);
-/* Is p a same-origin path fit for return_to: "/x...", not "//host" or "/\host", printable
- * ASCII without spaces or backslashes, under 200 bytes? */
-bool lk_return_to_ok(const char *p);
 /* Set-Cookie values for the session cookie; buf at least 128 bytes. */
 void lk_cookie_set(struct lk_server *s, const char *value, char *buf, size_t size);
 void lk_cookie_clear(struct lk_server *s, char *buf, size_t size);

@@ -43,13 +43,10 @@ void lk_refresh_cookie_clear(const struct lk_server *s, char *buf, size_t size)
 
 enum lk_err lk_req_bearer(struct lk_req *r)
 {
-	const char *h = lk_req_header(r, "Authorization");
-	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+	const char *t = lk_parse_bearer(lk_req_header(r, "Authorization"));
+	if (!t)
 		return LK_ENOT_FOUND;
-	h += 7;
-	while (*h == ' ')
-		h++;
-	return lk_auth_token_verify(r->srv->auth, h, strlen(h), lk_now(), &r->tok);
+	return lk_auth_token_verify(r->srv->auth, t, strlen(t), lk_now(), &r->tok);
 }
 
 /* ---------------------------------------------------------------- discovery */
@@ -152,27 +149,14 @@ int lk_req_client_auth(struct lk_req *r)
 	int rc = -1;
 
 	if (h && strncasecmp(h, "Basic ", 6) == 0) {
-		unsigned char dec[512];
-		size_t n = 0;
-		const char *b = h + 6, *end;
-		while (*b == ' ')
-			b++;
 		char *body_secret = lk_req_param(r, "client_secret");
 		if (body_secret) {
 			OPENSSL_cleanse(body_secret, strlen(body_secret));
 			free(body_secret);
 			return -3;
 		}
-		if (sodium_base642bin(dec, sizeof dec - 1, b, strlen(b), NULL, &n, &end,
-				      sodium_base64_VARIANT_ORIGINAL) != 0 || *end)
+		if (lk_parse_basic(h, &id, &secret) != 1)
 			return -1;
-		dec[n] = '\0';
-		char *colon = memchr(dec, ':', n);
-		if (colon && !memchr(dec, '\0', n)) {
-			id = lk_form_decode((char *)dec, (size_t)(colon - (char *)dec));
-			secret = lk_form_decode(colon + 1, n - (size_t)(colon + 1 - (char *)dec));
-		}
-		sodium_memzero(dec, sizeof dec);
 	} else {
 		secret = lk_req_param(r, "client_secret");
 		if (!secret)

@@ -152,7 +152,12 @@ bool lk_pw_outcome(struct lk_req *r, bool *wrong, enum MHD_Result *mr)
 	}
 	if (r->si.change)
 		return true; /* the check ran; lk_auth_passwd_end tells */
-	if (lk_auth_signin_end(s->auth, &r->si) != LK_OK) {
+	enum lk_err err = lk_auth_signin_end(s->auth, &r->si);
+	if (err == LK_EBUSY) { /* waited too long for a worker: as if the queue were full */
+		r->si_err = err;
+		return lk_pw_outcome(r, wrong, mr);
+	}
+	if (err != LK_OK) {
 		atomic_fetch_add(&s->logins[1], 1);
 		*wrong = true;
 		return false;

@@ -65,6 +65,8 @@ enum MHD_Result lk_reply(struct lk_req *r, unsigned status, struct MHD_Response 
 		return MHD_NO;
 	if (r->extra_cookie[0])
 		MHD_add_response_header(resp, "Set-Cookie", r->extra_cookie);
+	if (r->close) /* libmicrohttpd closes after a reply that says so */
+		MHD_add_response_header(resp, "Connection", "close");
 	r->status = status;
 	ret = MHD_queue_response(r->c, status, resp);
 	MHD_destroy_response(resp);
@@ -204,64 +206,13 @@ bool lk_req_is_form(struct lk_req *r)
 	return lk_req_has_type(r, "application/x-www-form-urlencoded");
 }
 
-static int hexv(char c)
-{
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-	return -1;
-}
-
-char *lk_form_decode(const char *s, size_t n)
-{
-	char *o = malloc(n + 1), *w = o;
-	if (!o)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '+') {
-			*w++ = ' ';
-		} else if (s[i] == '%') {
-			int a, b;
-			if (i + 2 >= n || (a = hexv(s[i + 1])) < 0 || (b = hexv(s[i + 2])) < 0 ||
-			    (a == 0 && b == 0))
-				goto bad;
-			*w++ = (char)(a << 4 | b);
-			i += 2;
-		} else {
-			*w++ = s[i];
-		}
-	}
-	*w = '\0';
-	return o;
-bad:
-	free(o);
-	return NULL;
-}
-
 char *lk_req_param(struct lk_req *r, const char *name)
 {
-	size_t nl = strlen(name);
 	if (!r->body || !r->blen)
 		return NULL;
-	if (lk_req_is_form(r)) {
-		const char *p = r->body, *end = r->body + r->blen;
-		while (p < end) {
-			const char *amp = memchr(p, '&', (size_t)(end - p));
-			const char *fe = amp ? amp : end;
-			const char *eq = memchr(p, '=', (size_t)(fe - p));
-			if (eq && (size_t)(eq - p) == nl && memcmp(p, name, nl) == 0)
-				return lk_form_decode(eq + 1, (size_t)(fe - eq - 1));
-			p = fe + 1;
-		}
-		return NULL;
-	}
-	json_error_t je;
-	json_t *o = json_loadb(r->body, r->blen, JSON_REJECT_DUPLICATES, &je), *v;
-	char *out = NULL;
-	if (o && (v = json_object_get(o, name)) && json_is_string(v))
-		out = strdup(json_string_value(v));
-	json_decref(o);
-	return out;
+	if (lk_req_is_form(r))
+		return lk_form_param(r->body, r->blen, name);
+	return lk_json_param(r->body, r->blen, name);
 }
 
 /* Is origin (scheme://host[:port], no path) the configured issuer's? Only that one: the
@@ -305,16 +256,6 @@ bool lk_req_wants_html(struct lk_req *r)
 	if (dest)
 		return strcmp(dest, "document") == 0;
 	return accept && strstr(accept, "text/html");
-}
-
-bool lk_return_to_ok(const char *p)
-{
-	if (!p || p[0] != '/' || p[1] == '/' || strlen(p) >= 200)
-		return false;
-	for (const unsigned char *c = (const unsigned char *)p; *c; c++)
-		if (*c <= 0x20 || *c >= 0x7f || *c == '\\')
-			return false;
-	return true;
 }
 
 void lk_cookie_set(struct lk_server *s, const char *value, char *buf, size_t size)
@@ -372,21 +313,9 @@ static void client_ip(struct lk_req *r)
 		return;
 	/* several header lines (a client's own, then the proxy's): the proxy's is the last */
 	const char *xff = NULL;
-	MHD_get_connection_values(r->c, MHD_HEADER_KIND, last_xff, &xff);
-	if (!xff)
-		return;
-	const char *last = strrchr(xff, ',');
-	last = last ? last + 1 : xff;
-	while (*last == ' ')
-		last++;
-	size_t n = strcspn(last, " ");
-	unsigned char buf[sizeof(struct in6_addr)];
 	char addr[64];
-	if (n == 0 || n >= sizeof addr)
-		return;
-	memcpy(addr, last, n);
-	addr[n] = '\0';
-	if (inet_pton(AF_INET, addr, buf) == 1 || inet_pton(AF_INET6, addr, buf) == 1)
+	MHD_get_connection_values(r->c, MHD_HEADER_KIND, last_xff, &xff);
+	if (lk_parse_xff(xff, addr, sizeof addr))
 		snprintf(r->ip, sizeof r->ip, "%s", addr);
 }
 
@@ -520,8 +449,10 @@ static enum MHD_Result dispatch(struct lk_req *r)
 	}
 	r->route = i;
 	const struct route *rt = &lk_routes[i];
-	if (r->too_large)
+	if (r->too_large) {
+		r->close = true;
 		return lk_reply_error(r, 413, "request_too_large", "the request body is too large");
+	}
 
 	if ((rt->flags & R_BEARER) && !r->authed) {
 		enum lk_err err = lk_req_bearer(r);
@@ -580,6 +511,14 @@ static enum MHD_Result dispatch(struct lk_req *r)
 	return rt->fn(r);
 }
 
+static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				      size_t key_size, const char *value, size_t value_size)
+{
+	struct lk_framing *f = cls;
+	lk_framing_add(f, key, key_size, value, value_size);
+	return f->bad ? MHD_NO : MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **ctx)
@@ -599,16 +538,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		client_ip(r);
 		*ctx = r;
 		atomic_fetch_add(&s->inflight, 1);
-		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-		if (cl) {
-			char *end;
-			errno = 0;
-			unsigned long long n = strtoull(cl, &end, 10);
-			if (errno || *end || n > s->cfg.max_body) {
-				r->dispatched = true;
-				return lk_reply_error(r, 413, "request_too_large",
-						      "the request body is too large");
-			}
+		/* Ambiguous framing (RFC 9112 §6.3, §11.2): one 400, and the connection closes,
+		 * so nothing queued behind this request is ever read as a request. */
+		struct lk_framing f = {0};
+		MHD_get_connection_values_n(c, MHD_HEADER_KIND, framing_header, &f);
+		lk_framing_end(&f, version);
+		if (f.bad) {
+			char why[128];
+			snprintf(why, sizeof why, "bad request framing: %s", f.bad);
+			r->dispatched = r->close = true;
+			return lk_reply_error(r, 400, "bad_request", why);
+		}
+		if (f.has_cl && f.cl > s->cfg.max_body) {
+			/* the body is not read: closing is what keeps it from being parsed */
+			r->dispatched = r->close = true;
+			return lk_reply_error(r, 413, "request_too_large",
+					      "the request body is too large");
 		}
 		return MHD_YES;
 	}

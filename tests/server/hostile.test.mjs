@@ -228,6 +228,60 @@ test('junk on the wire and odd requests: 4xx or a closed connection, never 5xx',
 	for (const r of burst) assert.ok(!(r.status >= 500), `burst got ${r.status}`);
 });
 
+// Request smuggling (RFC 9112 §6.3, §11.2): a request whose framing two parsers could read
+// two ways gets one 400 (JSON) and the connection closes, so the request queued behind it on
+// the same connection is never answered. Each case carries a smuggled GET /healthz.
+test('framing errors: one 400, the connection closed, nothing behind it answered', async () => {
+	const smuggled = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n';
+	const cases = {
+		'Content-Length with Transfer-Encoding': `POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`,
+		'Transfer-Encoding with Content-Length': `POST /login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 44\r\n\r\n0\r\n\r\n${smuggled}`,
+		'two different Content-Lengths': `POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nabcdef${smuggled}`,
+		'the same Content-Length twice': `POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}${smuggled}`,
+		'a control character in a header value': `POST /login HTTP/1.1\r\nHost: x\r\nX-Note: a\x01b\r\nContent-Length: 2\r\n\r\n{}${smuggled}`,
+		'HTTP/1.1 without Host (RFC 9112 §3.2)': `GET /healthz HTTP/1.1\r\n\r\n${smuggled}`,
+		'two Hosts': `GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n${smuggled}`,
+		'whitespace before the colon': `POST /login HTTP/1.1\r\nHost: x\r\nContent-Length : 2\r\n\r\n{}${smuggled}`,
+		'whitespace before the colon of Transfer-Encoding': `POST /login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n${smuggled}`,
+		'a Transfer-Encoding other than chunked': `POST /login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n${smuggled}`,
+		'two Transfer-Encodings': `POST /login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`,
+		'a GET with both': `GET /me HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`,
+	};
+	const before = parseMetrics((await srv.fetch('/metrics')).text_);
+	for (const [what, req] of Object.entries(cases)) {
+		const r = await raw(srv.port, Buffer.from(req, 'latin1'), { ms: 3000 });
+		assert.equal(r.status, 400, `${what}: ${r.data.slice(0, 120)}`);
+		assert.equal((r.data.match(/HTTP\/1\.1 \d{3}/g) || []).length, 1, `${what}: exactly one response (${JSON.stringify(r.data)})`);
+		assert.ok(r.closed, `${what}: the server closed the connection`);
+		assert.match(r.data, /\r\nConnection: close\r\n/i, what);
+		const body = JSON.parse(r.data.slice(r.data.indexOf('\r\n\r\n') + 4));
+		assert.equal(body.error, 'bad_request', what);
+		assert.match(body.error_description, /^bad request framing: /, what);
+	}
+	// libmicrohttpd itself refuses a Content-Length that is not a number, before latchkey
+	// sees the request: its own 400 (HTML, and not in /metrics: it never reaches us), but
+	// the connection closes and nothing behind it is answered either
+	for (const cl of ['2, 2', '+2', '-1', '0x2']) {
+		const r = await raw(srv.port, Buffer.from(`POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: ${cl}\r\n\r\n{}${smuggled}`), { ms: 3000 });
+		assert.equal(r.status, 400, `Content-Length: ${cl}`);
+		assert.ok(r.closed, `Content-Length: ${cl}: closed`);
+		assert.doesNotMatch(r.data, / 200 OK/, `Content-Length: ${cl}: the smuggled request is not answered`);
+	}
+	const after = parseMetrics((await srv.fetch('/metrics')).text_);
+	const n = (m) => Object.entries(m).filter(([k]) => k.startsWith('latchkey_http_requests_total') && k.includes('status="400"'))
+		.reduce((a, [, v]) => a + v, 0);
+	assert.equal(n(after) - n(before), Object.keys(cases).length, 'every 400 is counted in /metrics');
+	// a body over --max-body by Content-Length: 413 and closed, the body never parsed
+	const big = `POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 999999\r\n\r\n${smuggled}`;
+	const r = await raw(srv.port, Buffer.from(big), { ms: 3000 });
+	assert.equal(r.status, 413);
+	assert.equal((r.data.match(/HTTP\/1\.1 \d{3}/g) || []).length, 1, 'the body is not read as a request');
+	assert.ok(r.closed);
+	// and a well-framed pipeline still gets both answers
+	const ok = await raw(srv.port, Buffer.from(smuggled + smuggled.replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n')), { ms: 3000 });
+	assert.equal((ok.data.match(/HTTP\/1\.1 200/g) || []).length, 2);
+});
+
 test('an over-long User-Agent is stored cut, not refused', async () => {
 	const ua = 'U'.repeat(3000);
 	const c = await srv.session('alice', PW, { headers: { 'User-Agent': ua } });
