@@ -79,7 +79,11 @@ struct route {
 struct lk_server {
 	struct lk_srvcfg cfg;
 	struct lk_auth *auth;
-	struct MHD_Daemon *d;
+	/* one daemon per HTTP thread, each on its own SO_REUSEPORT listening socket, so the
+	 * kernel spreads connections evenly over the threads */
+	struct MHD_Daemon **d;
+	unsigned nd;
+	atomic_ullong *conns;      /* connections accepted, per daemon (metrics) */
 	char origin[256];          /* scheme://host[:port] of the issuer */
 	char cookie_name[32];      /* __Host-latchkey or latchkey */
 	char csrf_cookie[40];      /* __Host-latchkey-csrf or latchkey-csrf */

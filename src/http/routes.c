@@ -575,6 +575,11 @@ enum MHD_Result lk_route_metrics(struct lk_req *r)
 		OUT("# HELP latchkey_sessions_live Sessions not yet expired.\n"
 		    "# TYPE latchkey_sessions_live gauge\nlatchkey_sessions_live %lld\n",
 		    (long long)live);
+	OUT("# HELP latchkey_http_connections_total Connections accepted, by HTTP thread.\n"
+	    "# TYPE latchkey_http_connections_total counter\n");
+	for (unsigned i = 0; i < s->nd; i++)
+		OUT("latchkey_http_connections_total{thread=\"%u\"} %llu\n", i,
+		    atomic_load(&s->conns[i]));
 	OUT("# HELP latchkey_revocation_streams Open /revocations/stream responses.\n"
 	    "# TYPE latchkey_revocation_streams gauge\nlatchkey_revocation_streams %d\n",
 	    atomic_load(&s->nstreams));

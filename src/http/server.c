@@ -700,6 +700,75 @@ static void origin_of(const char *issuer, char *out, size_t size)
 	out[n] = '\0';
 }
 
+/* Is the address free? Binds a plain socket to it (no SO_REUSEPORT) and lets it go; for
+ * port 0, ss gets the port the kernel picked, for every daemon to share. */
+static bool port_free(struct sockaddr_storage *ss, socklen_t *sl)
+{
+	int one = 1, e;
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (ss->ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	bool ok = bind(fd, (struct sockaddr *)ss, *sl) == 0 &&
+		  getsockname(fd, (struct sockaddr *)ss, sl) == 0;
+	e = errno;
+	close(fd);
+	errno = e;
+	return ok;
+}
+
+/* Count each accepted connection against its daemon (the metrics show the spread). */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	atomic_ullong *n = cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		atomic_fetch_add(n, 1);
+}
+
+/*
+ * Daemon i: one thread with its own epoll set and its own listening socket, bound with
+ * SO_REUSEPORT beside the others, so the kernel hashes new connections across the
+ * threads. (One daemon with a pool of threads sharing one socket lets whichever thread
+ * wakes first accept a whole burst: under load they can all land on one.)
+ */
+static struct MHD_Daemon *start_daemon(struct lk_server *s, unsigned i,
+				       const struct sockaddr_storage *ss, socklen_t sl)
+{
+	const struct lk_srvcfg *cfg = &s->cfg;
+	int one = 1;
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return NULL;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+	    (ss->ss_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) ||
+	    bind(fd, (const struct sockaddr *)ss, sl) != 0 || listen(fd, 1024) != 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
+			 MHD_USE_TURBO | (ss->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+	struct MHD_Daemon *d = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)(4096 / s->nd + 1),
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, &s->conns[i], MHD_OPTION_END);
+	if (!d) {
+		int e = errno;
+		close(fd);
+		errno = e;
+	}
+	return d;
+}
+
 int lk_server_run(const struct lk_srvcfg *cfg, struct lk_auth *auth)
 {
 	struct lk_server *s = calloc(1, sizeof *s);
@@ -740,21 +809,23 @@ int lk_server_run(const struct lk_srvcfg *cfg, struct lk_auth *auth)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
-			 MHD_USE_TURBO | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
-				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout,
-				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
-				MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-				MHD_OPTION_END);
-	if (!s->d) {
-		fprintf(stderr, "latchkey: cannot listen on %s: %s\n", cfg->listen,
-			errno ? strerror(errno) : "libmicrohttpd failed to start");
+	/* The address must be free: SO_REUSEPORT would otherwise let this server share a port
+	 * with another one's (a second instance started by mistake) instead of failing. */
+	if (!port_free(&ss, &sl)) {
+		fprintf(stderr, "latchkey: cannot listen on %s: %s\n", cfg->listen, strerror(errno));
 		goto out;
+	}
+	s->nd = cfg->threads ? (unsigned)cfg->threads : 1;
+	s->d = calloc(s->nd, sizeof *s->d);
+	s->conns = calloc(s->nd, sizeof *s->conns);
+	if (!s->d || !s->conns)
+		goto out;
+	for (unsigned i = 0; i < s->nd; i++) {
+		if (!(s->d[i] = start_daemon(s, i, &ss, sl))) {
+			fprintf(stderr, "latchkey: cannot listen on %s: %s\n", cfg->listen,
+				errno ? strerror(errno) : "libmicrohttpd failed to start");
+			goto out;
+		}
 	}
 	pg.s = s;
 	pthread_mutex_init(&pg.mu, NULL);
@@ -769,16 +840,22 @@ int lk_server_run(const struct lk_srvcfg *cfg, struct lk_auth *auth)
 	lk_streams_end(s); /* open revocation streams end now, not at the 10 s limit */
 	/* No new connections (the listening socket is ours to close now); in-flight
 	 * requests, suspended sign-ins included, go on. */
-	MHD_socket lfd = MHD_quiesce_daemon(s->d);
-	if (lfd != MHD_INVALID_SOCKET)
-		close(lfd);
+	for (unsigned i = 0; i < s->nd; i++) {
+		MHD_socket lfd = MHD_quiesce_daemon(s->d[i]);
+		if (lfd != MHD_INVALID_SOCKET)
+			close(lfd);
+	}
 	for (int i = 0; i < 100 && atomic_load(&s->inflight) > 0; i++) {
 		struct timespec ts = {0, 100 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
-	MHD_stop_daemon(s->d);
 	rc = 0;
 out:
+	for (unsigned i = 0; s->d && i < s->nd; i++)
+		if (s->d[i])
+			MHD_stop_daemon(s->d[i]);
+	free(s->d);
+	free(s->conns);
 	if (purging) {
 		pthread_mutex_lock(&pg.mu);
 		pg.stop = true;

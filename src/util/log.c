@@ -2,7 +2,17 @@
 /*
  * JSON-lines logger (see log.h). Lines are assembled in a stack buffer and written whole;
  * an over-long line is truncated at a field boundary rather than split.
+ *
+ * Request lines, one per HTTP request, do not cost their thread a write(2): they are
+ * appended to a buffer that a writer thread (started by the first one) writes out every
+ * LOG_FLUSH_MS or when it is half full. Two buffers alternate, so appending goes on while
+ * the other is written. Order holds: every other line (lk_log) is written at once, after
+ * whatever request lines are pending, and lk_log_flush writes them out (at shutdown).
+ * Lock order: mu (the buffers), then wmu (the file descriptor); the writer takes wmu before
+ * it lets go of mu, so no line can overtake the buffer it has just taken.
  */
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,6 +48,113 @@ size_t lk_json_escape(char *dst, size_t cap, const char *s)
 	return w;
 }
 
+#define LOG_BUF (256 * 1024)
+#define LOG_FLUSH_MS 50
+
+static struct {
+	pthread_mutex_t mu, wmu;
+	pthread_cond_t cv;
+	pthread_once_t once;
+	bool started;
+	char buf[2][LOG_BUF];
+	size_t len;  /* bytes in buf[cur] */
+	int cur;
+} lg = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+	PTHREAD_ONCE_INIT, false, {{0}}, 0, 0};
+
+static void write_all(const char *b, size_t n)
+{
+	while (n) {
+		ssize_t r = write(STDERR_FILENO, b, n);
+		if (r <= 0)
+			return; /* stderr gone or full: a log line is not worth blocking for */
+		b += r;
+		n -= (size_t)r;
+	}
+}
+
+/* With lg.mu held: write out the pending request lines (takes and releases wmu). */
+static void flush_locked(void)
+{
+	pthread_mutex_lock(&lg.wmu);
+	write_all(lg.buf[lg.cur], lg.len);
+	lg.len = 0;
+	pthread_mutex_unlock(&lg.wmu);
+}
+
+static void *log_writer(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&lg.mu);
+	for (;;) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += LOG_FLUSH_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		if (lg.len < LOG_BUF / 2)
+			pthread_cond_timedwait(&lg.cv, &lg.mu, &ts);
+		if (!lg.len)
+			continue;
+		const char *b = lg.buf[lg.cur];
+		size_t n = lg.len;
+		lg.cur ^= 1;
+		lg.len = 0;
+		pthread_mutex_lock(&lg.wmu);
+		pthread_mutex_unlock(&lg.mu);
+		write_all(b, n);
+		pthread_mutex_unlock(&lg.wmu);
+		pthread_mutex_lock(&lg.mu);
+	}
+	return NULL;
+}
+
+static void start_writer(void)
+{
+	pthread_t th;
+	pthread_attr_t at;
+	sigset_t all, old;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	/* the writer takes no signals: they are the program's to wait for */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	lg.started = pthread_create(&th, &at, log_writer, NULL) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&at);
+}
+
+/* Queue one request line; written at once when no writer could be started. */
+static void queue_line(const char *line, size_t n)
+{
+	pthread_once(&lg.once, start_writer);
+	pthread_mutex_lock(&lg.mu);
+	if (!lg.started || lg.len + n > LOG_BUF) {
+		flush_locked();
+		if (!lg.started || n > LOG_BUF) {
+			pthread_mutex_lock(&lg.wmu);
+			write_all(line, n);
+			pthread_mutex_unlock(&lg.wmu);
+			pthread_mutex_unlock(&lg.mu);
+			return;
+		}
+	}
+	memcpy(lg.buf[lg.cur] + lg.len, line, n);
+	lg.len += n;
+	if (lg.len >= LOG_BUF / 2)
+		pthread_cond_signal(&lg.cv);
+	pthread_mutex_unlock(&lg.mu);
+}
+
+void lk_log_flush(void)
+{
+	pthread_mutex_lock(&lg.mu);
+	flush_locked();
+	pthread_mutex_unlock(&lg.mu);
+}
+
 void lk_log(const char *level, const char *msg, ...)
 {
 	char line[2048];
@@ -68,8 +185,14 @@ void lk_log(const char *level, const char *msg, ...)
 	va_end(ap);
 	line[w++] = '}';
 	line[w++] = '\n';
-	ssize_t r = write(STDERR_FILENO, line, w);
-	(void)r;
+	/* after the request lines still pending, so the file reads in order */
+	pthread_mutex_lock(&lg.mu);
+	pthread_mutex_lock(&lg.wmu);
+	write_all(lg.buf[lg.cur], lg.len);
+	lg.len = 0;
+	write_all(line, w);
+	pthread_mutex_unlock(&lg.wmu);
+	pthread_mutex_unlock(&lg.mu);
 }
 
 void lk_log_request(const char *method, const char *path, unsigned status, double ms,
@@ -89,6 +212,5 @@ void lk_log_request(const char *method, const char *path, unsigned status, doubl
 			 aborted ? ",\"aborted\":true" : "");
 	if (n < 0)
 		return;
-	ssize_t r = write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line);
-	(void)r;
+	queue_line(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Structured logging: one JSON object per line on stderr, written with a single write(2)
- * so lines from different threads never interleave. Callers pass only non-secret values;
+ * Structured logging: one JSON object per line on stderr; lines from different threads
+ * never interleave. Callers pass only non-secret values;
  * there is no way to log a header or a body wholesale.
  */
 #ifndef LK_UTIL_LOG_H
@@ -19,8 +19,11 @@ size_t lk_json_escape(char *dst, size_t cap, const char *s);
  * written as an escaped JSON string, whatever it holds, so no value can forge a field or
  * a line. Numbers have typed arguments in the functions that log them. */
 void lk_log(const char *level, const char *msg, ...);
-/* The per-request line: method, path and ip escaped; status and ms typed numbers. */
+/* The per-request line: method, path and ip escaped; status and ms typed numbers. Queued
+ * for a writer thread (within 50 ms), not written on the caller's thread. */
 void lk_log_request(const char *method, const char *path, unsigned status, double ms,
 		    const char *ip, bool aborted);
+/* Write out the queued request lines now (at shutdown; lk_log does it before its line). */
+void lk_log_flush(void);
 
 #endif

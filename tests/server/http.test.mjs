@@ -5,6 +5,7 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, findSetCookie, cookieValue, parseMetrics, waitFor, sleep, requestFrom } from './lib.mjs';
+import http from 'node:http';
 
 let srv;
 const COOKIE_RE = /^latchkey=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Lax$/;
@@ -365,4 +366,20 @@ test('no cookie value or password ever appears in stdout/stderr', async () => {
 	await sleep(100);
 	assert.deepEqual(srv.leaks(), []);
 	assert.equal(srv.out.split(srv.adminPassword).length - 1, 1, 'the admin password is announced once');
+});
+
+// One listening socket per HTTP thread (SO_REUSEPORT): the kernel spreads connections over
+// the threads, instead of whichever thread wakes first taking a whole burst.
+test('connections are spread over the HTTP threads', async () => {
+	const four = await startServer({ args: ['--threads', '4'] });
+	const agents = Array.from({ length: 128 }, () => new http.Agent({ keepAlive: false }));
+	await Promise.all(agents.map((agent) => new Promise((resolve, reject) => {
+		http.get({ host: '127.0.0.1', port: four.port, path: '/healthz', agent }, (res) => { res.resume(); res.on('end', resolve); }).on('error', reject);
+	})));
+	const m = parseMetrics((await four.fetch('/metrics')).text_);
+	const per = [0, 1, 2, 3].map((i) => m[`latchkey_http_connections_total{thread="${i}"}`]);
+	const total = per.reduce((a, b) => a + b, 0);
+	assert.ok(total >= 128, `${total} connections counted`);
+	for (const n of per) assert.ok(n >= total / 16, `each thread took a share: ${JSON.stringify(per)}`);
+	await four.stop();
 });

@@ -17,7 +17,7 @@ test('SIGTERM: in-flight sign-ins complete, new connections are refused, exit 0,
 	// other, so some are surely in flight when the signal lands, however fast the machine.
 	// Eight sign-ins of one (account, IP) in flight at once each reserve a failure until
 	// their password checks out: the pair must allow eight.
-	const srv = await startServer({ args: ['--login-workers', '1', '--argon2-ops', '10', '--rate-pair-free', '10'] });
+	const srv = await startServer({ args: ['--login-workers', '1', '--argon2-ops', '10', '--rate-pair-free', '10', '--login-wait', '0'] });
 	const K = 8;
 	const t0 = Date.now();
 	let settled = 0;
