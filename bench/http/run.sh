@@ -22,6 +22,9 @@
 #   LATCHKEY_SERVE_ARGS  extra flags for `latchkey serve` (default: none, i.e. its
 #                  defaults, request logging included; its log goes to the temp dir)
 #   TARGETS="express nginx latchkey"   which to run
+#   PIN=1          pin the servers (latchkey, nginx, Express, redis) to CPU 0 and the
+#                  load (wrk, the login load) to CPU 1 with taskset, so the two never
+#                  share a CPU (the tail-latency case of issue 15)
 #   OUT_DIR        if set, raw wrk outputs and the table are copied there
 #   KEEP_TMP=1     keep the temp dir (logs, configs) and print its path
 set -euo pipefail
@@ -47,6 +50,11 @@ for t in wrk node curl; do command -v "$t" >/dev/null || die "$t not found"; don
 [[ "$WARMUP" =~ ^[0-9]+$ && "$WARMUP" -le 30 ]] || die "WARMUP must be 0..30"
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+SRV=() CLI=()
+if [[ "${PIN:-0}" = 1 ]]; then
+	command -v taskset >/dev/null || die "PIN=1 needs taskset (util-linux)"
+	SRV=(taskset -c 0) CLI=(taskset -c 1)
+fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/latchkey-http-bench.XXXXXX")
 PIDS=()
 
@@ -110,9 +118,9 @@ declare -A RPS P50 P99 NON2XX ERRS
 run_wrk() {
 	local name=$1 url=$2 cookie=$3 out="$TMP/wrk-$1.txt"
 	if [[ "$WARMUP" -gt 0 ]]; then
-		wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" -H "Cookie: $cookie" "$url" >/dev/null
+		"${CLI[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" -H "Cookie: $cookie" "$url" >/dev/null
 	fi
-	wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -H "Cookie: $cookie" "$url" >"$out"
+	"${CLI[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -H "Cookie: $cookie" "$url" >"$out"
 	RPS[$name]=$(awk '/^Requests\/sec:/ {print $2}' "$out")
 	P50[$name]=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
 	P99[$name]=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
@@ -144,14 +152,14 @@ if want express; then
 		(cd "$PEERS" && npm ci --no-audit --no-fund >/dev/null)
 	fi
 	free_port RPORT
-	"$REDIS_SERVER" --bind 127.0.0.1 --port "$RPORT" --save '' --appendonly no \
+	"${SRV[@]}" "$REDIS_SERVER" --bind 127.0.0.1 --port "$RPORT" --save '' --appendonly no \
 		--daemonize no --dir "$TMP" --logfile "$TMP/redis.log" &
 	PIDS+=($!); wait_port "$RPORT" "$!" redis-server
 	free_port EPORT
 	( cd "$PEERS" && exec env PORT="$EPORT" HOST=127.0.0.1 REDIS_URL="redis://127.0.0.1:$RPORT" \
 		SESSION_SECRET="bench-$(date +%s%N)" NODE_ENV=production \
 		BENCH_EMAIL="$BENCH_EMAIL" BENCH_PASSWORD="$BENCH_PW" \
-		node session-app.js ) >"$TMP/express.log" 2>&1 &
+		"${SRV[@]}" node session-app.js ) >"$TMP/express.log" 2>&1 &
 	PIDS+=($!); wait_port "$EPORT" "$!" "express session-app"
 	# The seed's cookie is `secure: true`; the app trusts one proxy hop, so the login
 	# says it came over https to be given its cookie. wrk then just sends it.
@@ -190,7 +198,7 @@ http {
 	}
 }
 EOF
-	"$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.log" &
+	"${SRV[@]}" "$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.log" &
 	PIDS+=($!); wait_port "$NPORT" "$!" nginx
 	# nginx ignores the cookie; it is sent so the request is the same size.
 	NGINX_COOKIE=${EXPRESS_COOKIE:-connect.sid=s%3Aconstant}
@@ -209,7 +217,7 @@ if want latchkey && [[ -n "${LATCHKEY_BIN:-}" ]]; then
 			>"$TMP/user-add.log" 2>&1 || die "latchkey user add failed: $(cat "$TMP/user-add.log")"
 		free_port LPORT
 		# shellcheck disable=SC2086 # LATCHKEY_SERVE_ARGS is a list of flags
-		"$LATCHKEY_BIN" serve --listen "127.0.0.1:$LPORT" --store "$STORE" --insecure-cookies \
+		"${SRV[@]}" "$LATCHKEY_BIN" serve --listen "127.0.0.1:$LPORT" --store "$STORE" --insecure-cookies \
 			${LATCHKEY_SERVE_ARGS:-} >"$TMP/latchkey.log" 2>&1 &
 		PIDS+=($!); wait_port "$LPORT" "$!" "latchkey serve"
 		LK_COOKIE=$(curl -s -D - -o /dev/null -H 'Content-Type: application/json' \
@@ -223,7 +231,7 @@ if want latchkey && [[ -n "${LATCHKEY_BIN:-}" ]]; then
 
 		# Same, while LOGIN_RATE logins/s hit Argon2: the load starts 2 s before wrk
 		# and runs DURATION + 4 s, so it covers the whole measured run.
-		node "$HERE/login-load.js" "http://127.0.0.1:$LPORT/login" "$LOGIN_RATE" "$((DURATION + 4))" \
+		"${CLI[@]}" node "$HERE/login-load.js" "http://127.0.0.1:$LPORT/login" "$LOGIN_RATE" "$((DURATION + 4))" \
 			"{\"username\":\"$BENCH_USER\",\"password\":\"$BENCH_PW\"}" >"$TMP/login-load.json" 2>&1 &
 		LOADPID=$!; PIDS+=("$LOADPID")
 		sleep 2
@@ -241,7 +249,7 @@ fi
 if want latchkey-redis && [[ -n "${LATCHKEY_BIN:-}" ]]; then
 	if [[ -z "${RPORT:-}" ]]; then
 		free_port RPORT
-		"$REDIS_SERVER" --bind 127.0.0.1 --port "$RPORT" --save '' --appendonly no \
+		"${SRV[@]}" "$REDIS_SERVER" --bind 127.0.0.1 --port "$RPORT" --save '' --appendonly no \
 			--daemonize no --dir "$TMP" --logfile "$TMP/redis.log" &
 		PIDS+=($!); wait_port "$RPORT" "$!" redis-server
 	fi
@@ -250,7 +258,7 @@ if want latchkey-redis && [[ -n "${LATCHKEY_BIN:-}" ]]; then
 		>"$TMP/user-add-redis.log" 2>&1 || die "latchkey user add (redis) failed: $(cat "$TMP/user-add-redis.log")"
 	free_port RLPORT
 	# shellcheck disable=SC2086 # LATCHKEY_SERVE_ARGS is a list of flags
-	"$LATCHKEY_BIN" serve --listen "127.0.0.1:$RLPORT" --store "$RSTORE" --insecure-cookies \
+	"${SRV[@]}" "$LATCHKEY_BIN" serve --listen "127.0.0.1:$RLPORT" --store "$RSTORE" --insecure-cookies \
 		${LATCHKEY_SERVE_ARGS:-} >"$TMP/latchkey-redis.log" 2>&1 &
 	PIDS+=($!); wait_port "$RLPORT" "$!" "latchkey serve (redis)"
 	RLK_COOKIE=$(curl -s -D - -o /dev/null -H 'Content-Type: application/json' \
