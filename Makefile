@@ -160,6 +160,7 @@ uninstall:
 -include bench/bench.mk
 -include bench/http/http.mk
 -include bench/tokens/tokens.mk
+-include bench/soak/soak.mk
 
 # Start the server on the embedded store (sqlite:latchkey.db, http://127.0.0.1:8080).
 # The first start prints the admin password once. RUN_ARGS adds flags.
