@@ -182,11 +182,31 @@ static void wipe_pw(char **pw, size_t len)
 	}
 }
 
-static void signin_job(void *arg)
+/*
+ * The Argon2 jobs, in the pool's two halves: the check (and a change's new hash) runs on an
+ * idle-priority worker and must neither lock nor allocate (see password.c), so wiping and
+ * freeing the passwords and telling the request (done, which resumes its connection) are
+ * the second half, on the pool's completer.
+ */
+static void signin_work(void *arg)
 {
 	struct lk_signin *si = arg;
 	si->ok = lk_pw_verify(si->found ? si->user.phc : NULL, si->pw, si->pwlen);
+}
+
+static void passwd_work(void *arg)
+{
+	struct lk_signin *si = arg;
+	si->ok = lk_pw_verify(si->found ? si->user.phc : NULL, si->pw, si->pwlen);
+	if (si->ok)
+		si->hashed = lk_pw_hash(&si->a->cfg.cost, si->npw, si->npwlen, si->nphc) == LK_OK;
+}
+
+static void pw_finish(void *arg)
+{
+	struct lk_signin *si = arg;
 	wipe_pw(&si->pw, si->pwlen);
+	wipe_pw(&si->npw, si->npwlen);
 	si->done(si->arg);
 }
 
@@ -195,21 +215,7 @@ static void pw_expired(void *arg)
 {
 	struct lk_signin *si = arg;
 	si->busy = true;
-	wipe_pw(&si->pw, si->pwlen);
-	wipe_pw(&si->npw, si->npwlen);
-	si->done(si->arg);
-}
-
-/* A password change's job: the current password, then (when right) the new one's hash. */
-static void passwd_job(void *arg)
-{
-	struct lk_signin *si = arg;
-	si->ok = lk_pw_verify(si->found ? si->user.phc : NULL, si->pw, si->pwlen);
-	wipe_pw(&si->pw, si->pwlen);
-	if (si->ok)
-		si->hashed = lk_pw_hash(&si->a->cfg.cost, si->npw, si->npwlen, si->nphc) == LK_OK;
-	wipe_pw(&si->npw, si->npwlen);
-	si->done(si->arg);
+	pw_finish(si);
 }
 
 /* The shared body of both begins; si is set up by the caller (name, grant, npw). */
@@ -245,7 +251,8 @@ static enum lk_err pw_begin(struct lk_auth *a, struct lk_signin *si, const char 
 	si->pwlen = pwlen;
 	si->done = done;
 	si->arg = arg;
-	if ((err = lk_pool_submit(a->pool, si->change ? passwd_job : signin_job, pw_expired, si))) {
+	if ((err = lk_pool_submit(a->pool, si->change ? passwd_work : signin_work, pw_finish,
+				  pw_expired, si))) {
 		/* not an attempt: give the reserved failure back */
 		lk_rl_release(a->rl, name, si->ip, wall_now());
 		wipe_pw(&si->pw, si->pwlen);

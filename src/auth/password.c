@@ -5,13 +5,15 @@
  * jobs take tens of milliseconds, so the queue is never the bottleneck, and bounding it
  * turns a login flood into fast 503s instead of unbounded memory and latency. Bounded in
  * time too: a job that waited longer than max_wait for a worker is not run but expired
- * (the sign-in answers 503 busy at once rather than seconds late). The workers run at a
- * lower scheduling priority (nice LK_POOL_NICE): on a busy machine the request threads,
- * which take microseconds each, go first, and Argon2 takes what is left.
+ * (the sign-in answers 503 busy at once rather than seconds late). The workers run under
+ * SCHED_IDLE: on a busy machine the request threads, which take microseconds each, go
+ * first, and Argon2 takes what is left; when nothing is left, sign-ins wait up to
+ * max_wait and are then answered 503 busy.
  */
 #include <pthread.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
+#include <sched.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <time.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -73,20 +75,43 @@ bool lk_pw_verify(const char *phc, const char *pw, size_t len)
 
 /* ---------------------------------------------------------------- pool */
 
+/*
+ * Who touches what. The workers run under SCHED_IDLE, and a thread at that priority may
+ * be kept off the CPU for as long as the machine is busy: it must never hold a lock that
+ * a request thread waits for (a priority inversion: the request would wait as long). So
+ * a worker only waits on its own semaphore, runs work(), sets its `finished` flag and
+ * posts the pool's semaphore; it takes no mutex of ours. (libsodium's verify makes a few
+ * small allocations, which glibc serves from the thread's own cache once warm; Argon2's
+ * large block is an mmap.) Everything that locks - the queue, handing jobs to workers, finish() and
+ * expired(), which resume connections inside libmicrohttpd - runs on request threads
+ * (lk_pool_submit) or on the completer, a thread at normal priority.
+ */
 struct job {
-	lk_job_fn fn, expired;
+	lk_job_fn work, finish, expired;
 	void *arg;
 	int64_t queued_ns;
 };
 
+struct worker {
+	pthread_t th;
+	sem_t go;                 /* posted when job is set, or to stop */
+	struct job job;           /* written before go is posted, read by the worker */
+	bool busy;                /* under p->mu */
+	atomic_bool finished;     /* set by the worker when work() returned */
+	atomic_bool stop;
+	struct lk_pool *p;
+};
+
 struct lk_pool {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool stop;
+	pthread_mutex_t mu;       /* queue and worker states; never taken by a worker */
+	sem_t done;               /* posted by a worker after work(), and to wake the completer */
+	bool stopping;
 	unsigned head, len, cap, nthreads;
 	int64_t max_wait_ns;
 	struct job *q;
-	pthread_t th[];
+	pthread_t completer;
+	bool completer_started;
+	struct worker w[];
 };
 
 static int64_t mono_ns(void)
@@ -98,26 +123,90 @@ static int64_t mono_ns(void)
 
 static void *worker(void *arg)
 {
-	struct lk_pool *p = arg;
-	/* Linux: nice is per thread; an unprivileged process may lower its own priority */
-	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), LK_POOL_NICE);
+	struct worker *w = arg;
+	/* SCHED_IDLE: a request thread that wakes up preempts the hash at once, and the hash
+	 * runs on whatever CPU time the request threads leave. (Lowering one's own policy
+	 * needs no privilege; where it fails, the thread stays as it is.) */
+	struct sched_param sp = {0};
+	(void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
 	for (;;) {
-		pthread_mutex_lock(&p->mu);
-		while (!p->len && !p->stop)
-			pthread_cond_wait(&p->cv, &p->mu);
-		if (!p->len) {
-			pthread_mutex_unlock(&p->mu);
+		while (sem_wait(&w->go) != 0)
+			; /* EINTR */
+		if (atomic_load(&w->stop))
 			return NULL;
+		w->job.work(w->job.arg);
+		atomic_store(&w->finished, true);
+		sem_post(&w->p->done);
+	}
+}
+
+/* With p->mu held: hand queued jobs to idle workers. With late (the completer), jobs that
+ * waited past max_wait go to late[] (room for cap) instead, for expired() outside the lock. */
+static void dispatch(struct lk_pool *p, struct job *late, unsigned *nlate)
+{
+	int64_t now = mono_ns();
+	while (p->len) {
+		struct job *j = &p->q[p->head];
+		if (late && p->max_wait_ns && !p->stopping && now - j->queued_ns > p->max_wait_ns) {
+			late[(*nlate)++] = *j;
+		} else {
+			struct worker *w = NULL;
+			for (unsigned i = 0; i < p->nthreads && !w; i++)
+				if (!p->w[i].busy)
+					w = &p->w[i];
+			if (!w)
+				return;
+			w->job = *j;
+			w->busy = true;
+			sem_post(&w->go);
 		}
-		struct job j = p->q[p->head];
 		p->head = (p->head + 1) % p->cap;
 		p->len--;
-		pthread_mutex_unlock(&p->mu);
-		if (p->max_wait_ns && mono_ns() - j.queued_ns > p->max_wait_ns && !p->stop)
-			j.expired(j.arg);
-		else
-			j.fn(j.arg);
 	}
+}
+
+/* The completer: finish() for each job a worker is done with, expired() for each that
+ * waited too long (checked at least every 100 ms, so a queue behind starved workers is
+ * still answered), and the next queued jobs to the workers that are free. */
+static void *completer(void *arg)
+{
+	struct lk_pool *p = arg;
+	struct job *done = calloc(p->nthreads, sizeof *done), *late = calloc(p->cap, sizeof *late);
+	for (;;) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		(void)sem_timedwait(&p->done, &ts);
+		unsigned ndone = 0, nlate = 0;
+		bool idle = true;
+		pthread_mutex_lock(&p->mu);
+		for (unsigned i = 0; i < p->nthreads; i++) {
+			struct worker *w = &p->w[i];
+			if (w->busy && atomic_exchange(&w->finished, false)) {
+				done[ndone++] = w->job;
+				w->busy = false;
+			}
+		}
+		if (done && late)
+			dispatch(p, late, &nlate);
+		for (unsigned i = 0; i < p->nthreads; i++)
+			idle = idle && !p->w[i].busy;
+		bool quit = p->stopping && idle && !p->len;
+		pthread_mutex_unlock(&p->mu);
+		for (unsigned i = 0; i < ndone; i++)
+			done[i].finish(done[i].arg);
+		for (unsigned i = 0; i < nlate; i++)
+			late[i].expired(late[i].arg);
+		if (quit)
+			break;
+	}
+	free(done);
+	free(late);
+	return NULL;
 }
 
 enum lk_err lk_pool_new(unsigned threads, unsigned queue, int64_t max_wait_ms,
@@ -127,7 +216,7 @@ enum lk_err lk_pool_new(unsigned threads, unsigned queue, int64_t max_wait_ms,
 	*out = NULL;
 	if (!threads || !queue)
 		return LK_EINVAL;
-	if (!(p = calloc(1, sizeof *p + threads * sizeof p->th[0])))
+	if (!(p = calloc(1, sizeof *p + threads * sizeof p->w[0])))
 		return LK_ENOMEM;
 	if (!(p->q = calloc(queue, sizeof *p->q))) {
 		free(p);
@@ -136,27 +225,37 @@ enum lk_err lk_pool_new(unsigned threads, unsigned queue, int64_t max_wait_ms,
 	p->cap = queue;
 	p->max_wait_ns = max_wait_ms > 0 ? max_wait_ms * 1000000 : 0;
 	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
-	for (; p->nthreads < threads; p->nthreads++)
-		if (pthread_create(&p->th[p->nthreads], NULL, worker, p) != 0) {
+	sem_init(&p->done, 0, 0);
+	for (; p->nthreads < threads; p->nthreads++) {
+		struct worker *w = &p->w[p->nthreads];
+		w->p = p;
+		sem_init(&w->go, 0, 0);
+		if (pthread_create(&w->th, NULL, worker, w) != 0) {
+			sem_destroy(&w->go);
 			lk_pool_free(p);
 			return LK_ENOMEM;
 		}
+	}
+	if (pthread_create(&p->completer, NULL, completer, p) != 0) {
+		lk_pool_free(p);
+		return LK_ENOMEM;
+	}
+	p->completer_started = true;
 	*out = p;
 	return LK_OK;
 }
 
-enum lk_err lk_pool_submit(struct lk_pool *p, lk_job_fn fn, lk_job_fn expired, void *arg)
+enum lk_err lk_pool_submit(struct lk_pool *p, lk_job_fn work, lk_job_fn finish,
+			   lk_job_fn expired, void *arg)
 {
 	enum lk_err err = LK_OK;
-	int64_t now = mono_ns();
 	pthread_mutex_lock(&p->mu);
-	if (p->len == p->cap || p->stop) {
+	if (p->len == p->cap || p->stopping) {
 		err = LK_EBUSY;
 	} else {
-		p->q[(p->head + p->len) % p->cap] = (struct job){fn, expired, arg, now};
+		p->q[(p->head + p->len) % p->cap] = (struct job){work, finish, expired, arg, mono_ns()};
 		p->len++;
-		pthread_cond_signal(&p->cv);
+		dispatch(p, NULL, NULL); /* a free worker takes it now */
 	}
 	pthread_mutex_unlock(&p->mu);
 	return err;
@@ -166,14 +265,24 @@ void lk_pool_free(struct lk_pool *p)
 {
 	if (!p)
 		return;
+	/* run what is queued (no expiry while stopping), then stop the threads */
 	pthread_mutex_lock(&p->mu);
-	p->stop = true;
-	pthread_cond_broadcast(&p->cv);
+	p->stopping = true;
 	pthread_mutex_unlock(&p->mu);
-	for (unsigned i = 0; i < p->nthreads; i++)
-		pthread_join(p->th[i], NULL);
+	if (p->completer_started) {
+		sem_post(&p->done);
+		pthread_join(p->completer, NULL);
+	}
+	for (unsigned i = 0; i < p->nthreads; i++) {
+		atomic_store(&p->w[i].stop, true);
+		sem_post(&p->w[i].go);
+	}
+	for (unsigned i = 0; i < p->nthreads; i++) {
+		pthread_join(p->w[i].th, NULL);
+		sem_destroy(&p->w[i].go);
+	}
+	sem_destroy(&p->done);
 	pthread_mutex_destroy(&p->mu);
-	pthread_cond_destroy(&p->cv);
 	free(p->q);
 	free(p);
 }

@@ -99,7 +99,7 @@ typedef int (*lk_key_cb)(void *ud, const struct lk_keyrec *k);
 /* ---------------------------------------------------------------- settings */
 
 #define LK_PW_MAX 1024                   /* longest accepted password, bytes */
-#define LK_PW_MIN 8                      /* shortest new password a user may choose (NIST SP 800-63B §3.1.1.2) */
+#define LK_PW_MIN 8                      /* shortest new password a user may choose (NIST SP 800-63B §5.1.1.2) */
 #define LK_ARGON2_MIN_OPS 2
 #define LK_ARGON2_MIN_MEM (19u * 1024 * 1024)
 

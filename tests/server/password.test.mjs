@@ -2,7 +2,7 @@
 // POST /account/password from the outside: the user changes their own password (form from
 // the account page, or JSON). The current password is checked like a sign-in, rate limit
 // included (a wrong one is a failed sign-in of that account from that address); the new
-// one must be 8 to 1023 bytes (NIST SP 800-63B §3.1.1.2: at least 8); the change ends every
+// one must be 8 to 1023 bytes (NIST SP 800-63B §5.1.1.2: at least 8); the change ends every
 // session and refresh family of the user, and this browser gets a new session id (SPEC:
 // "a new id at every ... privilege change"). CSRF rules as for every state change. Also:
 // a rate-limited sign-in form gets the sign-in page back with 429 and Retry-After.
