@@ -183,10 +183,10 @@ static void wipe_pw(char **pw, size_t len)
 }
 
 /*
- * The Argon2 jobs, in the pool's two halves: the check (and a change's new hash) runs on an
- * idle-priority worker and must neither lock nor allocate (see password.c), so wiping and
- * freeing the passwords and telling the request (done, which resumes its connection) are
- * the second half, on the pool's completer.
+ * The Argon2 jobs, in the pool's two halves: the check (and a change's new hash) runs on a
+ * worker, which takes no lock (see password.c), so wiping and freeing the passwords and
+ * telling the request (done, which resumes its connection) are the second half, on the
+ * pool's completer.
  */
 static void signin_work(void *arg)
 {

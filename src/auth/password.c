@@ -5,13 +5,15 @@
  * jobs take tens of milliseconds, so the queue is never the bottleneck, and bounding it
  * turns a login flood into fast 503s instead of unbounded memory and latency. Bounded in
  * time too: a job that waited longer than max_wait for a worker is not run but expired
- * (the sign-in answers 503 busy at once rather than seconds late). The workers run under
- * SCHED_IDLE: on a busy machine the request threads, which take microseconds each, go
- * first, and Argon2 takes what is left; when nothing is left, sign-ins wait up to
- * max_wait and are then answered 503 busy.
+ * (the sign-in answers 503 busy within 100 ms of max_wait rather than seconds late).
+ *
+ * The workers run at normal priority. Under SCHED_IDLE (tried, and measured with
+ * bench/http/run.sh PIN=1: GET /me p99 beside 20 sign-ins/s went from about 25 ms to
+ * 130-240 ms) a hash preempted for long while it holds a kernel lock its own allocations
+ * take (Argon2's 19 MiB block is mmap'd and faulted in per hash) stalls the request
+ * threads behind it: a priority inversion no user-space design here can avoid.
  */
 #include <pthread.h>
-#include <sched.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -76,15 +78,12 @@ bool lk_pw_verify(const char *phc, const char *pw, size_t len)
 /* ---------------------------------------------------------------- pool */
 
 /*
- * Who touches what. The workers run under SCHED_IDLE, and a thread at that priority may
- * be kept off the CPU for as long as the machine is busy: it must never hold a lock that
- * a request thread waits for (a priority inversion: the request would wait as long). So
- * a worker only waits on its own semaphore, runs work(), sets its `finished` flag and
- * posts the pool's semaphore; it takes no mutex of ours. (libsodium's verify makes a few
- * small allocations, which glibc serves from the thread's own cache once warm; Argon2's
- * large block is an mmap.) Everything that locks - the queue, handing jobs to workers, finish() and
- * expired(), which resume connections inside libmicrohttpd - runs on request threads
- * (lk_pool_submit) or on the completer, a thread at normal priority.
+ * Who touches what. A worker only waits on its own semaphore, runs work(), sets its
+ * `finished` flag and posts the pool's semaphore; it takes no mutex of ours, so a worker
+ * descheduled in the middle of a hash delays nobody else's lock. Everything that locks -
+ * the queue, handing jobs to workers, finish() and expired(), which resume connections
+ * inside libmicrohttpd - runs on request threads (lk_pool_submit) or on the completer,
+ * which also answers the jobs that waited too long even while every worker is busy.
  */
 struct job {
 	lk_job_fn work, finish, expired;
@@ -124,11 +123,6 @@ static int64_t mono_ns(void)
 static void *worker(void *arg)
 {
 	struct worker *w = arg;
-	/* SCHED_IDLE: a request thread that wakes up preempts the hash at once, and the hash
-	 * runs on whatever CPU time the request threads leave. (Lowering one's own policy
-	 * needs no privilege; where it fails, the thread stays as it is.) */
-	struct sched_param sp = {0};
-	(void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
 	for (;;) {
 		while (sem_wait(&w->go) != 0)
 			; /* EINTR */

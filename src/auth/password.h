@@ -25,15 +25,14 @@ enum lk_err lk_pw_init(const struct lk_pwcost *c) LK_WUR;
  * the result is always false. Constant work either way. */
 bool lk_pw_verify(const char *phc, const char *pw, size_t len);
 
-/* A bounded pool of worker threads for Argon2, so hashing never runs on request threads,
- * under SCHED_IDLE so that it never delays them either. */
+/* A bounded pool of worker threads for Argon2, so hashing never runs on request threads. */
 struct lk_pool;
 typedef void (*lk_job_fn)(void *arg);
 /* threads workers, at most queue jobs waiting, each at most max_wait_ms (0: no bound). */
 enum lk_err lk_pool_new(unsigned threads, unsigned queue, int64_t max_wait_ms,
 			struct lk_pool **out) LK_WUR;
-/* Queue a job: work(arg) runs on a worker (SCHED_IDLE: it must take no lock and allocate
- * nothing), then finish(arg) on the pool's completer thread, at normal priority. A job
+/* Queue a job: work(arg) runs on a worker (it must take no lock a request thread takes),
+ * then finish(arg) on the pool's completer thread. A job
  * that waited past max_wait gets expired(arg) on the completer instead, without the work.
  * LK_EBUSY when the queue is full (the caller answers 503). */
 enum lk_err lk_pool_submit(struct lk_pool *p, lk_job_fn work, lk_job_fn finish,
