@@ -63,7 +63,9 @@ char *lk_form_param(const char *body, size_t len, const char *name)
 		const char *eq = memchr(p, '=', (size_t)(fe - p));
 		if (eq && (size_t)(eq - p) == nl && memcmp(p, name, nl) == 0)
 			return lk_form_decode(eq + 1, (size_t)(fe - eq - 1));
-		p = fe + 1;
+		if (!amp)
+			break;
+		p = amp + 1; /* never past end: end + 1 would be out of the array */
 	}
 	return NULL;
 }
