@@ -3,6 +3,7 @@
 #
 #   bash fuzz/replay.sh                    replay fuzz/corpus/<t>/ once through each target
 #   FUZZ_SECONDS=60 bash fuzz/replay.sh    then fuzz each target for 60 s
+#                                          (make fuzz SECONDS=60: the same, after the build)
 #
 # Fuzzing writes new inputs to build-fuzz/work/<t>/ (never into the committed corpus) and
 # crash/leak/timeout artifacts to build-fuzz/artifacts/<t>/; a finding is printed with its
@@ -10,7 +11,7 @@
 set -u
 cd "$(dirname "$0")/.." || exit 2
 
-TARGETS="b64url jwk jwks jws"
+TARGETS="b64url jwk jwks jws form json_param authz xff framing sse config ua cookie"
 FB=build-fuzz
 SECS=${FUZZ_SECONDS:-0}
 case $SECS in '' | *[!0-9]*) SECS=0 ;; esac
@@ -22,7 +23,8 @@ total=$ntests
 echo "1..$total"
 
 mkdir -p "$FB"
-if ! make --no-print-directory -s fuzz >"$FB/build.log" 2>&1; then
+# SECONDS= : `make fuzz SECONDS=N` runs this script, and the build here must not again
+if ! make --no-print-directory -s fuzz SECONDS= >"$FB/build.log" 2>&1; then
 	n=0
 	for t in $TARGETS; do
 		n=$((n + 1))
@@ -66,11 +68,23 @@ if [ "$SECS" -gt 0 ]; then
 	# and the wall time is divided by the number of CPUs.
 	jobs=$(nproc 2>/dev/null || echo 1)
 	[ "$jobs" -ge 1 ] || jobs=1
+	opts_of() { # the target's own flags: its dictionary (none for cookie; json_param
+		# takes the JSON of jose.dict), and stderr closed for config, which prints its
+		# complaints (libFuzzer's output and the sanitizers' reports go on to the log)
+		case $1 in
+		b64url | jwk | jwks | jws | json_param) echo "-dict=fuzz/jose.dict" ;;
+		form | authz | xff | framing) echo "-dict=fuzz/http.dict" ;;
+		sse) echo "-dict=fuzz/sse.dict" ;;
+		config) echo "-dict=fuzz/config.dict -close_fd_mask=2" ;;
+		ua) echo "-dict=fuzz/ua.dict" ;;
+		esac
+	}
 	fuzz_one() { # fuzz_one TARGET: run it, leave its exit code in $FB/rc-TARGET
 		local t=$1 art=$FB/artifacts/$1 work=$FB/work/$1
 		mkdir -p "$work" "$art"
 		: >"$FB/.stamp-$t"
-		"$FB/fuzz_$t" -max_total_time="$SECS" -dict=fuzz/jose.dict -max_len=9000 \
+		# shellcheck disable=SC2046 # the options are words
+		"$FB/fuzz_$t" -max_total_time="$SECS" $(opts_of "$t") -max_len=9000 \
 			-timeout=20 -rss_limit_mb=4096 -print_final_stats=1 \
 			-artifact_prefix="$art/" "$work" "fuzz/corpus/$t" >"$FB/fuzz-$t.log" 2>&1
 		echo $? >"$FB/rc-$t"

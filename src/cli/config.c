@@ -231,15 +231,49 @@ static unsigned ncpu(void)
 	return n > 0 && n < 256 ? (unsigned)n : 1;
 }
 
+static int set_defaults(struct lk_config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	for (size_t k = 0; k < NSET; k++)
+		if (set_value(cfg, &settings[k], settings[k].def, "default"))
+			return LK_EXIT_USAGE;
+	return 0;
+}
+
+/* The outcome of ini_parse or ini_parse_string on src: 0, or LK_EXIT_USAGE after a
+ * message (on_ini printed those of bad settings). */
+static int ini_done(const char *src, int r, const struct ini_ctx *c)
+{
+	if (r > 0 || c->bad) {
+		if (r > 0)
+			fprintf(stderr, "latchkey: %s: syntax error on line %d\n", src, r);
+		return LK_EXIT_USAGE;
+	}
+	return 0;
+}
+
+int lk_config_parse_string(struct lk_config *cfg, const char *text)
+{
+	struct ini_ctx c = {cfg, "config text", 0};
+	int r;
+
+	if (set_defaults(cfg))
+		return LK_EXIT_USAGE;
+	r = ini_parse_string(text, on_ini, &c);
+	if (r < 0) {
+		fprintf(stderr, "latchkey: config text: out of memory\n");
+		return LK_EXIT_USAGE;
+	}
+	return ini_done(c.path, r, &c);
+}
+
 int lk_config_load(struct lk_config *cfg, int argc, char **argv, int *argi, bool only_store)
 {
 	const char *file = getenv("LATCHKEY_CONFIG");
 	int i;
 
-	memset(cfg, 0, sizeof *cfg);
-	for (size_t k = 0; k < NSET; k++)
-		if (set_value(cfg, &settings[k], settings[k].def, "default"))
-			return LK_EXIT_USAGE;
+	if (set_defaults(cfg))
+		return LK_EXIT_USAGE;
 	/* --config first, wherever it is, since the file sits under env and flags. */
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
@@ -254,11 +288,8 @@ int lk_config_load(struct lk_config *cfg, int argc, char **argv, int *argi, bool
 			fprintf(stderr, "latchkey: --config: cannot read %s\n", file);
 			return LK_EXIT_USAGE;
 		}
-		if (r > 0 || c.bad) {
-			if (r > 0)
-				fprintf(stderr, "latchkey: %s: syntax error on line %d\n", file, r);
+		if (ini_done(file, r, &c))
 			return LK_EXIT_USAGE;
-		}
 	}
 	for (size_t k = 0; k < NSET; k++) {
 		char env[64];

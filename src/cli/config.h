@@ -31,6 +31,12 @@ struct lk_config {
  * still read the argon2 settings from file and environment.
  */
 int lk_config_load(struct lk_config *cfg, int argc, char **argv, int *argi, bool only_store);
+/*
+ * Fill cfg from the defaults and the INI text (a string, NUL-terminated), with the same
+ * rules as a config file, and nothing else: no file, no environment, no flags, no derived
+ * values. Returns 0, or 2 (usage) after printing a message. For tests and the fuzzer.
+ */
+int lk_config_parse_string(struct lk_config *cfg, const char *text);
 /* Print the settings table as help text. */
 void lk_config_help(void);
 

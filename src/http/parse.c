@@ -63,7 +63,9 @@ char *lk_form_param(const char *body, size_t len, const char *name)
 		const char *eq = memchr(p, '=', (size_t)(fe - p));
 		if (eq && (size_t)(eq - p) == nl && memcmp(p, name, nl) == 0)
 			return lk_form_decode(eq + 1, (size_t)(fe - eq - 1));
-		p = fe + 1;
+		if (!amp)
+			break;
+		p = amp + 1; /* never past end: end + 1 would be out of the array */
 	}
 	return NULL;
 }
@@ -179,13 +181,17 @@ void lk_framing_add(struct lk_framing *f, const char *name, size_t nlen, const c
 	if (nlen == 4 && strncasecmp(name, "Host", 4) == 0)
 		f->hosts++;
 	if (nlen == 14 && strncasecmp(name, "Content-Length", 14) == 0) {
-		char *end;
-		unsigned long long v;
-		if (!value || !vlen || strspn(value, "0123456789") != vlen || vlen > 18) {
+		/* value[0..vlen) only: a value need not be NUL-terminated */
+		unsigned long long v = 0;
+		size_t d = 0;
+		while (value && d < vlen && value[d] >= '0' && value[d] <= '9')
+			d++;
+		if (!value || !vlen || d != vlen || vlen > 18) {
 			f->bad = "a Content-Length that is not one number";
 			return;
 		}
-		v = strtoull(value, &end, 10);
+		for (size_t i = 0; i < vlen; i++)
+			v = v * 10 + (unsigned)(value[i] - '0');
 		if (f->has_cl && v != f->cl) {
 			f->bad = "two different Content-Lengths";
 			return;
@@ -199,7 +205,7 @@ void lk_framing_add(struct lk_framing *f, const char *name, size_t nlen, const c
 	} else if (nlen == 17 && strncasecmp(name, "Transfer-Encoding", 17) == 0) {
 		/* we accept exactly one coding: chunked (RFC 9112 §6.1; anything else is 501
 		 * territory, and refusing it is what keeps the framing unambiguous) */
-		if (f->has_te || !value || strcasecmp(value, "chunked") != 0) {
+		if (f->has_te || !value || vlen != 7 || strncasecmp(value, "chunked", 7) != 0) {
 			f->bad = "a Transfer-Encoding other than one \"chunked\"";
 			return;
 		}

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Parsers of client input as pure functions of bytes (parse.c), shared by the HTTP layer
- * and the fuzz targets (fuzz/fuzz_http_*.c). Every string result is malloc'd (free()),
- * NULL when absent or malformed.
+ * and the fuzz targets (fuzz/fuzz_{form,json_param,authz,xff,framing}.c). Every string
+ * result is malloc'd (free()), NULL when absent or malformed.
  */
 #ifndef LK_HTTP_PARSE_H
 #define LK_HTTP_PARSE_H
