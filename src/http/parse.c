@@ -167,8 +167,12 @@ void lk_framing_add(struct lk_framing *f, const char *name, size_t nlen, const c
 	}
 	/* RFC 9112 §5.1: no whitespace between a field name and the colon; a name with it
 	 * would be read as another field by something in front of us */
-	if (strchr(" \t", name[nlen - 1]) || strchr(" \t", name[0])) {
+	if (name[nlen - 1] == ' ' || name[nlen - 1] == '\t' || name[0] == ' ' || name[0] == '\t') {
 		f->bad = "whitespace around a header name";
+		return;
+	}
+	if (memchr(name, '\0', nlen)) {
+		f->bad = "a NUL in a header name";
 		return;
 	}
 	for (size_t i = 0; value && i < vlen; i++) {
