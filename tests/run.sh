@@ -16,6 +16,28 @@ suite() { # suite NAME COMMAND...
 	[ -n "$only" ] && [[ "$name" != *"$only"* ]] && return 0
 	local log="$logdir/${name//\//_}.log" rc p f
 	"$@" >"$log" 2>&1; rc=$?
+	count "$name" "$log" "$rc"
+}
+
+# A suite in the background (the fuzzers: CPU-bound, at nice 19, on the CPU time the other
+# suites leave while they wait on sockets and timers); counted by bg_wait.
+declare -A bg_pid
+bg_start() { # bg_start NAME COMMAND...
+	local name=$1; shift
+	[ -n "$only" ] && [[ "$name" != *"$only"* ]] && return 0
+	local log="$logdir/${name//\//_}.log"
+	( "$@" >"$log" 2>&1; echo $? >"$log.rc" ) &
+	bg_pid[$name]=$!
+}
+bg_wait() { # bg_wait NAME
+	local name=$1 log="$logdir/${1//\//_}.log"
+	[ -n "${bg_pid[$name]:-}" ] || return 0
+	wait "${bg_pid[$name]}"
+	count "$name" "$log" "$(cat "$log.rc" 2>/dev/null || echo 1)"
+}
+
+count() { # count NAME LOG RC: add the suite's TAP results to the totals and report it
+	local name=$1 log=$2 rc=$3 p f
 	p=$(grep -cE '^ok [0-9]+' "$log"); f=$(grep -cE '^not ok [0-9]+' "$log")
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
 	pass=$((pass + p)); fail=$((fail + f))
@@ -26,6 +48,10 @@ suite() { # suite NAME COMMAND...
 		printf 'pass %-40s %3d ok\n' "$name" "$p"
 	fi
 }
+
+# The fuzzers first, in the background: replay every corpus, then (FUZZ_SECONDS, which CI
+# sets to 60) fuzz each target that long.
+[ -f fuzz/replay.sh ] && bg_start "fuzz/replay" nice -n 19 bash fuzz/replay.sh
 
 for b in build build-asan; do
 	for t in "$b"/tests/test_*; do
@@ -57,7 +83,7 @@ done
 # The verifier under ThreadSanitizer (built by `make tsan`; a missing binary is a failure).
 [ -f tests/verify/race.c ] && suite "build-tsan/race" env TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	bash -c '[ -x build-tsan/tests/race ] || { echo "not ok 1 - build-tsan/tests/race is built (make tsan)"; exit 1; }; exec build-tsan/tests/race'
-[ -f fuzz/replay.sh ] && suite "fuzz/replay" bash fuzz/replay.sh
+bg_wait "fuzz/replay"
 [ -f tests/interop/run.sh ] && suite "interop/jose" bash tests/interop/run.sh "$PWD/build/latchkey"
 [ -f tests/meta/run.sh ] && suite "meta/docs" bash tests/meta/run.sh
 
