@@ -38,7 +38,9 @@ enum lk_err lk_session_hash(const char *cookie, unsigned char out[32]) LK_WUR;
 
 /* refresh.c: a token is 32 random bytes, base64url; its successor is HMAC(refresh_key,
  * token), so every caller inside the grace window gets the same one without the store
- * ever holding a token in clear. */
+ * ever holding a token in clear. The successor's row is added before the token is
+ * claimed, so a successor handed out (to a retry of a rotation whose answer was lost,
+ * too) always exists. */
 enum lk_err lk_refresh_start(struct lk_auth *a, const struct lk_user *u, const char *client_id,
 			     const char *scope, int64_t now, char rt[LK_REFRESH_LEN + 1],
 			     char **access, struct lk_principal *p) LK_WUR;
