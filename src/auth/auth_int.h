@@ -52,5 +52,9 @@ enum lk_err lk_refresh_use(struct lk_auth *a, const char *rt, const char *client
 enum lk_err lk_refresh_find(struct lk_auth *a, const char *rt, struct lk_refresh **out) LK_WUR;
 /* How long a revoked family's `sid` stays in the denylist: its last access token's life. */
 int64_t lk_refresh_revoke_until(const struct lk_auth *a, int64_t now);
+/* End a family: in the store (its tokens go, a `sid` revocation is recorded) and, once the
+ * store has it, in this process's verifier too (lk_tokens_deny). *n: tokens deleted. */
+enum lk_err lk_refresh_family_end(struct lk_auth *a, const char *family, int64_t now,
+				  int64_t *n) LK_WUR;
 
 #endif

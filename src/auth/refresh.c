@@ -158,13 +158,23 @@ enum lk_err lk_refresh_use(struct lk_auth *a, const char *rt, const char *client
 	/* A used token after the grace window: someone replayed it. End the family. */
 	*reuse = true;
 	int64_t n = 0;
-	err = a->st->ops->family_revoke(a->st, r->family, lk_refresh_revoke_until(a, now), &n);
+	err = lk_refresh_family_end(a, r->family, now, &n);
 	if (!err)
 		err = LK_ESESSION;
 out:
 	sodium_memzero(raw, sizeof raw);
 	sodium_memzero(succ, sizeof succ);
 	free(r);
+	return err;
+}
+
+enum lk_err lk_refresh_family_end(struct lk_auth *a, const char *family, int64_t now,
+				  int64_t *n)
+{
+	int64_t until = lk_refresh_revoke_until(a, now);
+	enum lk_err err = a->st->ops->family_revoke(a->st, family, until, n);
+	if (!err && a->tok)
+		lk_tokens_deny(a->tok, "sid", family, 0, until);
 	return err;
 }
 
