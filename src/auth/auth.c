@@ -396,7 +396,7 @@ static enum lk_err end_family(struct lk_auth *a, const char *rt, int64_t user_id
 	*owner_ok = (user_id < 0 || r->user_id == user_id) &&
 		    (!client_id || strcmp(client_id, r->client_id) == 0);
 	if (*owner_ok)
-		err = a->st->ops->family_revoke(a->st, r->family, lk_refresh_revoke_until(a, now), &n);
+		err = lk_refresh_family_end(a, r->family, now, &n);
 	sodium_memzero(r->next_access, sizeof r->next_access);
 	free(r);
 	return err;
@@ -411,6 +411,8 @@ enum lk_err lk_auth_logout(struct lk_auth *a, const struct lk_actor *by, const s
 	forget_session(a, s->id_hash);
 	if (err && err != LK_ENOT_FOUND)
 		return err;
+	if (!err) /* its tokens (sid = the handle) are refused here at once */
+		lk_tokens_deny(a->tok, "sid", s->handle, 0, 0);
 	if (refresh_token && a->tok) {
 		err = end_family(a, refresh_token, u->id, NULL, wall_now(), &mine);
 		if (err && err != LK_ESESSION)
@@ -502,6 +504,7 @@ enum lk_err lk_auth_revoke_session(struct lk_auth *a, const struct lk_actor *by,
 	}
 	if ((err = a->st->ops->session_del_handle(a->st, user_id, handle)))
 		return err;
+	lk_tokens_deny(a->tok, "sid", handle, 0, 0);
 	/* the cache holds sessions by secret hash, which a handle does not give: the store's
 	 * revocation generation has moved, so every cached copy is stale already */
 	lk_auth_audit(a, "revoke", who(by), where(by), handle);

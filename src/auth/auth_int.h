@@ -38,7 +38,9 @@ enum lk_err lk_session_hash(const char *cookie, unsigned char out[32]) LK_WUR;
 
 /* refresh.c: a token is 32 random bytes, base64url; its successor is HMAC(refresh_key,
  * token), so every caller inside the grace window gets the same one without the store
- * ever holding a token in clear. */
+ * ever holding a token in clear. The successor's row is added before the token is
+ * claimed, so a successor handed out (to a retry of a rotation whose answer was lost,
+ * too) always exists. */
 enum lk_err lk_refresh_start(struct lk_auth *a, const struct lk_user *u, const char *client_id,
 			     const char *scope, int64_t now, char rt[LK_REFRESH_LEN + 1],
 			     char **access, struct lk_principal *p) LK_WUR;
@@ -50,5 +52,9 @@ enum lk_err lk_refresh_use(struct lk_auth *a, const char *rt, const char *client
 enum lk_err lk_refresh_find(struct lk_auth *a, const char *rt, struct lk_refresh **out) LK_WUR;
 /* How long a revoked family's `sid` stays in the denylist: its last access token's life. */
 int64_t lk_refresh_revoke_until(const struct lk_auth *a, int64_t now);
+/* End a family: in the store (its tokens go, a `sid` revocation is recorded) and, once the
+ * store has it, in this process's verifier too (lk_tokens_deny). *n: tokens deleted. */
+enum lk_err lk_refresh_family_end(struct lk_auth *a, const char *family, int64_t now,
+				  int64_t *n) LK_WUR;
 
 #endif

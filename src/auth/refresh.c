@@ -4,8 +4,9 @@
  * refresh_claim is the linearisation point: of concurrent callers presenting the same
  * token, exactly one moves it from unused to used and stores the access token it issued;
  * the others, inside the grace window, get that same access token and the same successor
- * (derived, never stored); a presentation after the window is theft or a bug, and ends
- * the whole family together with every access token it carries (sid = family).
+ * (derived, never stored in clear; its row is added before the claim); a presentation
+ * after the window is theft or a bug, and ends the whole family together with every
+ * access token it carries (sid = family).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,10 +124,15 @@ enum lk_err lk_refresh_use(struct lk_auth *a, const char *rt, const char *client
 	if (!r->used_at) {
 		if ((err = lk_tokens_issue(a->tok, p, cfg->access_ttl, now, access)))
 			goto out;
-		err = a->st->ops->refresh_claim(a->st, hash, now, *access);
+		/* The successor's row before the claim: a claim whose answer was lost (the store
+		 * restarted or timed out under it) may have landed all the same, and a retry in
+		 * the grace window is then handed this successor, so it must exist by then. The
+		 * successor is derived, so a racer or an earlier attempt adds the very same row:
+		 * LK_EEXISTS is that row. */
+		err = add_row(a, succ, r->family, p, r->user_id, now);
+		if (err == LK_OK || err == LK_EEXISTS)
+			err = a->st->ops->refresh_claim(a->st, hash, now, *access);
 		if (err == LK_OK) {
-			if ((err = add_row(a, succ, r->family, p, r->user_id, now)))
-				goto out;
 			lk_b64url_encode(succ, sizeof succ, next);
 			goto out;
 		}
@@ -152,13 +158,23 @@ enum lk_err lk_refresh_use(struct lk_auth *a, const char *rt, const char *client
 	/* A used token after the grace window: someone replayed it. End the family. */
 	*reuse = true;
 	int64_t n = 0;
-	err = a->st->ops->family_revoke(a->st, r->family, lk_refresh_revoke_until(a, now), &n);
+	err = lk_refresh_family_end(a, r->family, now, &n);
 	if (!err)
 		err = LK_ESESSION;
 out:
 	sodium_memzero(raw, sizeof raw);
 	sodium_memzero(succ, sizeof succ);
 	free(r);
+	return err;
+}
+
+enum lk_err lk_refresh_family_end(struct lk_auth *a, const char *family, int64_t now,
+				  int64_t *n)
+{
+	int64_t until = lk_refresh_revoke_until(a, now);
+	enum lk_err err = a->st->ops->family_revoke(a->st, family, until, n);
+	if (!err && a->tok)
+		lk_tokens_deny(a->tok, "sid", family, 0, until);
 	return err;
 }
 

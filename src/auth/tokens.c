@@ -647,5 +647,25 @@ enum lk_err lk_tokens_verify(struct lk_tokens *t, const char *token, size_t len,
 
 enum lk_err lk_tokens_revoke_jti(struct lk_tokens *t, const struct lk_principal *p)
 {
-	return t->st->ops->revoke_add(t->st, "jti", p->jti, 0, p->exp + t->cfg.leeway);
+	enum lk_err err = t->st->ops->revoke_add(t->st, "jti", p->jti, 0, p->exp + t->cfg.leeway);
+	if (!err)
+		lk_tokens_deny(t, "jti", p->jti, 0, p->exp + t->cfg.leeway);
+	return err;
+}
+
+void lk_tokens_deny(struct lk_tokens *t, const char *type, const char *value, int64_t before,
+		    int64_t expires)
+{
+	if (!t || !value || !*value)
+		return;
+	if (!expires) {
+		int64_t longest = t->cfg.access_ttl > t->cfg.hybrid_ttl ? t->cfg.access_ttl
+									: t->cfg.hybrid_ttl;
+		expires = (int64_t)time(NULL) + longest + (t->cfg.leeway > 0 ? t->cfg.leeway : 0);
+	}
+	struct lk_revocation_event ev = {.cursor = 0, .type = type, .value = value,
+					 .before = before, .expires = expires};
+	/* Out of memory: the store's feed still brings it with the next reload. */
+	enum lk_err err = lk_verifier_revoke(t->vf, &ev);
+	(void)err;
 }

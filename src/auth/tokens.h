@@ -49,6 +49,14 @@ enum lk_err lk_tokens_verify(struct lk_tokens *t, const char *token, size_t len,
 			     struct lk_principal *p) LK_WUR;
 /* Revoke a verified access token by its jti until it expires. */
 enum lk_err lk_tokens_revoke_jti(struct lk_tokens *t, const struct lk_principal *p) LK_WUR;
+/* A revocation this process has just made, and the store acknowledged, denied by this
+ * process's verifier at once: the store's feed brings the same event with the next reload,
+ * but a reload needs the store, which may stop answering right after (restarted, cut off),
+ * and the server that answered "revoked" must not accept the token meanwhile. type is
+ * "jti", "sid" or "sub"; the entry lasts until `expires` (0: the longest token lifetime
+ * plus leeway from now). */
+void lk_tokens_deny(struct lk_tokens *t, const char *type, const char *value, int64_t before,
+		    int64_t expires);
 
 /* The current public JWKS document (a copy to free()). */
 char *lk_tokens_jwks(struct lk_tokens *t);
