@@ -39,7 +39,7 @@ static const struct setting settings[] = {
 	{"absolute_timeout", T_DUR, S(auth.absolute), "24h", "end sessions this long after sign-in"},
 	{"touch_interval", T_DUR, S(touch_cfg), "0",
 	 "at most one last-seen write per session per interval (0: min(60s, idle/4))"},
-	{"threads", T_UINT, S(srv.threads), "0", "HTTP threads (0: one per CPU)"},
+	{"threads", T_UINT, S(srv.threads), "0", "HTTP threads (0: one per CPU but one, at least one)"},
 	{"login_workers", T_UINT, S(auth.signin_workers), "0", "Argon2 worker threads (0: one per CPU)"},
 	{"login_queue", T_UINT, S(auth.signin_queue), "64", "sign-ins waiting for a worker before 503"},
 	{"login_wait", T_DUR, S(auth.signin_wait), "2s",
@@ -388,8 +388,11 @@ int lk_config_load(struct lk_config *cfg, int argc, char **argv, int *argi, bool
 	}
 	if (load_master(cfg))
 		return LK_EXIT_USAGE;
+	/* One HTTP thread per CPU but one: the CPU left over runs Argon2 and the rest of the
+	 * machine, and fewer threads than CPUs keep GET /me's p99 low when they are busy
+	 * (docs/reliability.md: on 2 CPUs beside wrk, p99 1.5 ms with one thread, 4.5 with two). */
 	if (!cfg->srv.threads)
-		cfg->srv.threads = ncpu();
+		cfg->srv.threads = ncpu() > 1 ? ncpu() - 1 : 1;
 	if (!cfg->auth.signin_workers)
 		cfg->auth.signin_workers = ncpu();
 	if (!cfg->auth.signin_queue)
