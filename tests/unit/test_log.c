@@ -66,9 +66,41 @@ static void test_hash_value_is_a_string(void **state)
 	free(out);
 }
 
+/* A request line is queued for the writer thread; lk_log_flush writes it out now. */
 static void log_request_line(void)
 {
 	lk_log_request("GET\r\n", "/x\n{\"level\":\"error\"}", 404, 1.5, "127.0.0.1", true);
+	lk_log_flush();
+}
+
+/* Request lines queued and then an ordinary line: the file reads in that order, each line
+ * whole, though the ordinary one is written at once and the others by the writer. */
+static void log_mixed(void)
+{
+	for (int i = 0; i < 50; i++)
+		lk_log_request("GET", "/queued", 200, 0.1, "127.0.0.1", false);
+	lk_log("info", "after", (char *)NULL);
+}
+
+static void test_order_kept(void **state)
+{
+	char *out = capture(log_mixed);
+	int n = 0;
+	char *save = NULL;
+	for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		json_error_t je;
+		json_t *o = json_loads(line, 0, &je);
+		assert_non_null(o);
+		const char *msg = json_string_value(json_object_get(o, "msg"));
+		if (n < 50)
+			assert_string_equal(msg, "request");
+		else
+			assert_string_equal(msg, "after");
+		json_decref(o);
+		n++;
+	}
+	assert_int_equal(n, 51);
+	free(out);
 }
 
 static void test_request_line_typed(void **state)
@@ -91,6 +123,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hash_value_is_a_string),
 		cmocka_unit_test(test_request_line_typed),
+		cmocka_unit_test(test_order_kept),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
