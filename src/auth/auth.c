@@ -100,12 +100,11 @@ static enum lk_err bootstrap_admin(struct lk_auth *a, char pw[32])
 enum lk_err lk_auth_start(struct lk_auth *a, char admin_pw[32], struct lk_errinfo *ei)
 {
 	const struct lk_tokcfg *tc = &a->cfg.tok;
-	int64_t longest = tc->access_ttl > tc->hybrid_ttl ? tc->access_ttl : tc->hybrid_ttl;
 	enum lk_err err;
 
 	if ((err = bootstrap_admin(a, admin_pw)))
 		return lk_errf(ei, err, "cannot create the first admin");
-	if ((err = a->st->ops->set_revocation_ttl(a->st, longest + tc->leeway)) ||
+	if ((err = a->st->ops->set_revocation_ttl(a->st, lk_tokens_longest(tc))) ||
 	    (err = a->st->ops->secret(a->st, "refresh", a->refresh_key)) ||
 	    (err = a->st->ops->secret(a->st, "csrf", a->csrf_key)))
 		return lk_errf(ei, err, "cannot read the shared secrets");
@@ -565,6 +564,18 @@ bool lk_auth_name_ok(const char *n)
 		if (!isalnum((unsigned char)*p) && !strchr("._@-", *p))
 			return false;
 	return true;
+}
+
+bool lk_auth_has_role(const char *roles, const char *role)
+{
+	size_t n = strlen(role);
+	for (const char *p = roles; p && *p;) {
+		size_t k = strcspn(p, ",");
+		if (k == n && strncmp(p, role, n) == 0)
+			return true;
+		p += k + (p[k] == ',');
+	}
+	return false;
 }
 
 /* "" or names joined by commas, each as lk_auth_name_ok wants, LK_ROLES_MAX at most. */

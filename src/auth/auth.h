@@ -204,6 +204,8 @@ void lk_auth_revstream_close(struct lk_revstream *rs);
 
 /* A user (or role) name: 1 to LK_NAME_MAX of A-Z a-z 0-9 . _ @ - */
 bool lk_auth_name_ok(const char *name);
+/* Is role one of roles (comma-separated, as in struct lk_user and the `roles` claim)? */
+bool lk_auth_has_role(const char *roles, const char *role);
 enum lk_err lk_auth_user_get(struct lk_auth *a, const char *name, struct lk_user *out) LK_WUR;
 enum lk_err lk_auth_user_by_id(struct lk_auth *a, int64_t id, struct lk_user *out) LK_WUR;
 enum lk_err lk_auth_users(struct lk_auth *a, lk_user_cb cb, void *ud) LK_WUR;

@@ -110,6 +110,7 @@ struct lk_pool {
 	struct job *q;
 	pthread_t completer;
 	bool completer_started;
+	struct job *finished, *late; /* the completer's scratch: room for nthreads, for cap */
 	struct worker w[];
 };
 
@@ -165,7 +166,7 @@ static void dispatch(struct lk_pool *p, struct job *late, unsigned *nlate)
 static void *completer(void *arg)
 {
 	struct lk_pool *p = arg;
-	struct job *done = calloc(p->nthreads, sizeof *done), *late = calloc(p->cap, sizeof *late);
+	struct job *done = p->finished, *late = p->late;
 	for (;;) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -185,8 +186,7 @@ static void *completer(void *arg)
 				w->busy = false;
 			}
 		}
-		if (done && late)
-			dispatch(p, late, &nlate);
+		dispatch(p, late, &nlate);
 		for (unsigned i = 0; i < p->nthreads; i++)
 			idle = idle && !p->w[i].busy;
 		bool quit = p->stopping && idle && !p->len;
@@ -198,8 +198,6 @@ static void *completer(void *arg)
 		if (quit)
 			break;
 	}
-	free(done);
-	free(late);
 	return NULL;
 }
 
@@ -212,7 +210,13 @@ enum lk_err lk_pool_new(unsigned threads, unsigned queue, int64_t max_wait_ms,
 		return LK_EINVAL;
 	if (!(p = calloc(1, sizeof *p + threads * sizeof p->w[0])))
 		return LK_ENOMEM;
-	if (!(p->q = calloc(queue, sizeof *p->q))) {
+	p->q = calloc(queue, sizeof *p->q);
+	p->finished = calloc(threads, sizeof *p->finished);
+	p->late = calloc(queue, sizeof *p->late);
+	if (!p->q || !p->finished || !p->late) {
+		free(p->q);
+		free(p->finished);
+		free(p->late);
 		free(p);
 		return LK_ENOMEM;
 	}
@@ -278,5 +282,7 @@ void lk_pool_free(struct lk_pool *p)
 	sem_destroy(&p->done);
 	pthread_mutex_destroy(&p->mu);
 	free(p->q);
+	free(p->finished);
+	free(p->late);
 	free(p);
 }

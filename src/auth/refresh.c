@@ -185,9 +185,7 @@ int64_t lk_refresh_revoke_until(const struct lk_auth *a, int64_t now)
 	if (a->tok)
 		ttl = lk_tokens_cfg(a->tok)->access_ttl + lk_tokens_cfg(a->tok)->leeway;
 	else if (a->st->ops->revocation_ttl(a->st, &ttl) != LK_OK || ttl <= 0)
-		ttl = (a->cfg.tok.access_ttl > a->cfg.tok.hybrid_ttl ? a->cfg.tok.access_ttl
-								    : a->cfg.tok.hybrid_ttl) +
-		      a->cfg.tok.leeway;
+		ttl = lk_tokens_longest(&a->cfg.tok);
 	return now + ttl;
 }
 

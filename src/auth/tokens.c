@@ -439,8 +439,7 @@ enum lk_err lk_tokens_rotate(struct lk_store *st, const struct lk_tokcfg *cfg, i
 	 * token they signed has expired. */
 	/* The servers record their longest token lifetime plus leeway (revocation_ttl); a CLI
 	 * with other defaults must not retire keys sooner than that. */
-	int64_t longest = cfg->access_ttl > cfg->hybrid_ttl ? cfg->access_ttl : cfg->hybrid_ttl;
-	int64_t stay = longest + (cfg->leeway > 0 ? cfg->leeway : 0), stored = 0;
+	int64_t stay = lk_tokens_longest(cfg), stored = 0;
 	if (st->ops->revocation_ttl(st, &stored) == LK_OK && stored > stay)
 		stay = stored;
 	for (int i = 0; i < v.nactive; i++)
@@ -653,16 +652,19 @@ enum lk_err lk_tokens_revoke_jti(struct lk_tokens *t, const struct lk_principal 
 	return err;
 }
 
+int64_t lk_tokens_longest(const struct lk_tokcfg *c)
+{
+	return (c->access_ttl > c->hybrid_ttl ? c->access_ttl : c->hybrid_ttl) +
+	       (c->leeway > 0 ? c->leeway : 0);
+}
+
 void lk_tokens_deny(struct lk_tokens *t, const char *type, const char *value, int64_t before,
 		    int64_t expires)
 {
 	if (!t || !value || !*value)
 		return;
-	if (!expires) {
-		int64_t longest = t->cfg.access_ttl > t->cfg.hybrid_ttl ? t->cfg.access_ttl
-									: t->cfg.hybrid_ttl;
-		expires = (int64_t)time(NULL) + longest + (t->cfg.leeway > 0 ? t->cfg.leeway : 0);
-	}
+	if (!expires)
+		expires = (int64_t)time(NULL) + lk_tokens_longest(&t->cfg);
 	struct lk_revocation_event ev = {.cursor = 0, .type = type, .value = value,
 					 .before = before, .expires = expires};
 	/* Out of memory: the store's feed still brings it with the next reload. */

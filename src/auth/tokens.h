@@ -49,6 +49,9 @@ enum lk_err lk_tokens_verify(struct lk_tokens *t, const char *token, size_t len,
 			     struct lk_principal *p) LK_WUR;
 /* Revoke a verified access token by its jti until it expires. */
 enum lk_err lk_tokens_revoke_jti(struct lk_tokens *t, const struct lk_principal *p) LK_WUR;
+/* How long a token issued now may still verify: the longer of the two access-token
+ * lifetimes plus the leeway. What a revocation must outlast. */
+int64_t lk_tokens_longest(const struct lk_tokcfg *c);
 /* A revocation this process has just made, and the store acknowledged, denied by this
  * process's verifier at once: the store's feed brings the same event with the next reload,
  * but a reload needs the store, which may stop answering right after (restarted, cut off),

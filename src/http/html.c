@@ -94,26 +94,13 @@ static void esc(struct page *p, const char *s)
 /* Percent-encode s for a query value (only unreserved characters stay as they are). */
 static void urlenc(struct page *p, const char *s)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	for (const unsigned char *c = (const unsigned char *)s; c && *c; c++) {
-		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-		    strchr("-._~", *c)) {
-			put(p, (const char *)c, 1);
-		} else {
-			char e[3] = {'%', hex[*c >> 4], hex[*c & 15]};
-			put(p, e, 3);
-		}
-	}
+	char buf[3 * LK_NAME_MAX + 1];
+	size_t n = lk_pct_encode(s, "", buf, sizeof buf);
+	if (n != (size_t)-1)
+		put(p, buf, n);
 }
 
 /* ---------------------------------------------------------------- layout */
-
-static bool is_admin(const struct lk_req *r)
-{
-	char roles[LK_ROLES_MAX + 3];
-	snprintf(roles, sizeof roles, ",%s,", r->me.roles);
-	return strstr(roles, ",admin,") != NULL;
-}
 
 static void csrf_field(struct page *p, const char *tok)
 {
@@ -143,7 +130,7 @@ static void page_begin(struct page *p, const struct lk_req *r, const char *title
 		if (at == NAV_ACCOUNT)
 			PUTL(p, " aria-current=\"page\"");
 		PUTL(p, ">Account</a>");
-		if (is_admin(r)) {
+		if (lk_auth_has_role(r->me.roles, "admin")) {
 			PUTL(p, "<a href=\"/admin\"");
 			if (at == NAV_ADMIN)
 				PUTL(p, " aria-current=\"page\"");

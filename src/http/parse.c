@@ -148,6 +148,31 @@ bool lk_parse_xff(const char *xff, char *out, size_t size)
 	return true;
 }
 
+size_t lk_pct_encode(const char *s, const char *keep, char *out, size_t size)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0;
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		bool plain = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+			     (*c >= '0' && *c <= '9') || strchr("-._~", *c) || strchr(keep, *c);
+		if (n + (plain ? 1 : 3) >= size) {
+			if (size)
+				out[0] = '\0';
+			return (size_t)-1;
+		}
+		if (plain) {
+			out[n++] = (char)*c;
+		} else {
+			out[n++] = '%';
+			out[n++] = hex[*c >> 4];
+			out[n++] = hex[*c & 15];
+		}
+	}
+	if (size)
+		out[n] = '\0';
+	return size ? n : (size_t)-1;
+}
+
 bool lk_return_to_ok(const char *p)
 {
 	if (!p || p[0] != '/' || p[1] == '/' || strlen(p) >= 200)

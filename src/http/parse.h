@@ -27,6 +27,10 @@ const char *lk_parse_bearer(const char *h);
 /* The last address of an X-Forwarded-For value (the one our trusted proxy appended),
  * validated as IPv4 or IPv6, into out; false when there is none or it is not an address. */
 bool lk_parse_xff(const char *xff, char *out, size_t size);
+/* Percent-encode s into out[0..size) (RFC 3986 §2.1): unreserved characters stay as they
+ * are, and those in keep ("/" for a path); every other byte becomes %XX. Returns the
+ * length written, or (size_t)-1 with out[0] = '\0' when it does not fit. */
+size_t lk_pct_encode(const char *s, const char *keep, char *out, size_t size);
 /* Is p a same-origin path fit for return_to: "/x...", not "//host" or "/\host", printable
  * ASCII without spaces or backslashes, under 200 bytes? */
 bool lk_return_to_ok(const char *p);

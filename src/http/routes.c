@@ -448,7 +448,7 @@ static enum MHD_Result password_refused(struct lk_req *r, unsigned status, const
 static enum MHD_Result password_start(struct lk_req *r)
 {
 	char *cur = lk_req_param(r, "current_password"), *next = lk_req_param(r, "new_password");
-	char *again = lk_req_param(r, "confirm_password"), msg[128];
+	char *again = lk_req_param(r, "confirm_password");
 	enum MHD_Result mr;
 
 	r->form = lk_req_is_form(r);
@@ -463,10 +463,6 @@ static enum MHD_Result password_start(struct lk_req *r)
 	} else if (r->form && (!again || strcmp(again, next) != 0)) {
 		mr = password_refused(r, 400, "invalid_request",
 				      "The new password and its confirmation differ.");
-	} else if (strlen(next) < LK_PW_MIN || strlen(next) >= LK_PW_MAX) {
-		snprintf(msg, sizeof msg, "The new password must be %d to %d characters long.",
-			 LK_PW_MIN, LK_PW_MAX - 1);
-		mr = password_refused(r, 400, "invalid_request", msg);
 	} else if (strlen(cur) >= LK_PW_MAX) {
 		mr = password_refused(r, 401, "invalid_credentials", "The current password is wrong.");
 	} else {
@@ -487,6 +483,12 @@ static enum MHD_Result password_finish(struct lk_req *r)
 	enum MHD_Result mr;
 	bool wrong;
 
+	if (r->si_err == LK_EINVAL) { /* lk_auth_passwd_begin's rule for a new password */
+		char msg[128];
+		snprintf(msg, sizeof msg, "The new password must be %d to %d characters long.",
+			 LK_PW_MIN, LK_PW_MAX - 1);
+		return password_refused(r, 400, "invalid_request", msg);
+	}
 	if (!lk_pw_outcome(r, &wrong, &mr))
 		return mr;
 	enum lk_err err = lk_auth_passwd_end(s->auth, &r->si, lk_req_header(r, "User-Agent"),

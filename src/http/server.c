@@ -359,33 +359,31 @@ static int find_route(const char *method, const char *url, char *allow, size_t s
 	return allow[0] ? -2 : -1;
 }
 
-/* Percent-encoding into a bounded buffer: unreserved characters and '/' stay as they are
- * (so "/account" reads "/account"); over marks a value that did not fit. */
+/* A bounded buffer being filled; over marks what did not fit. */
 struct qbuf {
 	char *b;
 	size_t len, size;
 	bool over;
 };
 
+/* Append s, percent-encoded (keeping '/'), or as it is when raw. */
 static void qput(struct qbuf *q, const char *s, bool raw)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-		bool plain = raw || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-			     (*c >= '0' && *c <= '9') || strchr("-._~/", *c);
-		if (q->len + 4 >= q->size) {
+	size_t n;
+	if (q->over)
+		return;
+	if (raw) {
+		n = strlen(s);
+		if (q->len + n >= q->size) {
 			q->over = true;
 			return;
 		}
-		if (plain) {
-			q->b[q->len++] = (char)*c;
-		} else {
-			q->b[q->len++] = '%';
-			q->b[q->len++] = hex[*c >> 4];
-			q->b[q->len++] = hex[*c & 15];
-		}
+		memcpy(q->b + q->len, s, n + 1);
+	} else if ((n = lk_pct_encode(s, "/", q->b + q->len, q->size - q->len)) == (size_t)-1) {
+		q->over = true;
+		return;
 	}
-	q->b[q->len] = '\0';
+	q->len += n;
 }
 
 /* Each GET argument of the request as "?k=v" then "&k=v", encoded. */
@@ -411,7 +409,7 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
  */
 static enum MHD_Result to_login(struct lk_req *r, const struct route *rt, bool had_cookie)
 {
-	char query[200], back[256], enc[600], loc[700], clear[160];
+	char query[200], back[256], enc[3 * 256 + 1], loc[800], clear[160];
 	struct qbuf q = {query, 0, sizeof query, false}, e = {enc, 0, sizeof enc, false};
 
 	query[0] = back[0] = enc[0] = '\0';
@@ -498,10 +496,7 @@ static enum MHD_Result dispatch(struct lk_req *r)
 		}
 	}
 	if ((rt->flags & R_ADMIN)) {
-		bool admin = false;
-		char roles[LK_ROLES_MAX + 3];
-		snprintf(roles, sizeof roles, ",%s,", r->me.roles);
-		admin = strstr(roles, ",admin,") != NULL;
+		bool admin = lk_auth_has_role(r->me.roles, "admin");
 		if (!admin && (rt->flags & R_PAGE))
 			return lk_page_error(r, 403, "Not allowed",
 					     "This page is for administrators (the admin role).");

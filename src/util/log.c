@@ -73,12 +73,14 @@ static void write_all(const char *b, size_t n)
 	}
 }
 
-/* With lg.mu held: write out the pending request lines (takes and releases wmu). */
-static void flush_locked(void)
+/* With lg.mu held: write out the pending request lines, then line[0..n) (none when n is
+ * 0), in that order (takes and releases wmu). */
+static void flush_locked(const char *line, size_t n)
 {
 	pthread_mutex_lock(&lg.wmu);
 	write_all(lg.buf[lg.cur], lg.len);
 	lg.len = 0;
+	write_all(line, n);
 	pthread_mutex_unlock(&lg.wmu);
 }
 
@@ -131,16 +133,13 @@ static void queue_line(const char *line, size_t n)
 {
 	pthread_once(&lg.once, start_writer);
 	pthread_mutex_lock(&lg.mu);
-	if (!lg.started || lg.len + n > LOG_BUF) {
-		flush_locked();
-		if (!lg.started || n > LOG_BUF) {
-			pthread_mutex_lock(&lg.wmu);
-			write_all(line, n);
-			pthread_mutex_unlock(&lg.wmu);
-			pthread_mutex_unlock(&lg.mu);
-			return;
-		}
+	if (!lg.started) {
+		flush_locked(line, n);
+		pthread_mutex_unlock(&lg.mu);
+		return;
 	}
+	if (lg.len + n > LOG_BUF)
+		flush_locked(NULL, 0);
 	memcpy(lg.buf[lg.cur] + lg.len, line, n);
 	lg.len += n;
 	if (lg.len >= LOG_BUF / 2)
@@ -151,7 +150,7 @@ static void queue_line(const char *line, size_t n)
 void lk_log_flush(void)
 {
 	pthread_mutex_lock(&lg.mu);
-	flush_locked();
+	flush_locked(NULL, 0);
 	pthread_mutex_unlock(&lg.mu);
 }
 
@@ -187,11 +186,7 @@ void lk_log(const char *level, const char *msg, ...)
 	line[w++] = '\n';
 	/* after the request lines still pending, so the file reads in order */
 	pthread_mutex_lock(&lg.mu);
-	pthread_mutex_lock(&lg.wmu);
-	write_all(lg.buf[lg.cur], lg.len);
-	lg.len = 0;
-	write_all(line, w);
-	pthread_mutex_unlock(&lg.wmu);
+	flush_locked(line, w);
 	pthread_mutex_unlock(&lg.mu);
 }
 

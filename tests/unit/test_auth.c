@@ -996,6 +996,21 @@ static void test_session_start_never_adopts(void **state)
 	assert_rc(check_cookie(f, c3, NULL), LK_OK);
 }
 
+/* A role is a whole member of the comma-separated list: "admin" is not "sysadmin" or
+ * "admins" (the /admin pages and routes ask this, and so do bearer tokens' roles). */
+static void test_has_role(void **state)
+{
+	assert_true(lk_auth_has_role("admin", "admin"));
+	assert_true(lk_auth_has_role("reader,admin", "admin"));
+	assert_true(lk_auth_has_role("admin,reader", "reader"));
+	assert_false(lk_auth_has_role("", "admin"));
+	assert_false(lk_auth_has_role(NULL, "admin"));
+	assert_false(lk_auth_has_role("sysadmin", "admin"));
+	assert_false(lk_auth_has_role("admins,reader", "admin"));
+	assert_false(lk_auth_has_role("adm,in", "admin"));
+	assert_false(lk_auth_has_role("reader,", "admin"));
+}
+
 int main(void)
 {
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
@@ -1021,6 +1036,7 @@ int main(void)
 		T(test_revoke_session),
 		T(test_session_start_never_adopts),
 #undef T
+		cmocka_unit_test(test_has_role),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
