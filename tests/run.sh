@@ -36,6 +36,14 @@ bg_wait() { # bg_wait NAME
 	count "$name" "$log" "$(cat "$log.rc" 2>/dev/null || echo 1)"
 }
 
+excerpt() { # excerpt LOG: each failure with its message (the TAP YAML "error:" block), sanitizer lines
+	awk '/^not ok [0-9]+/ { print; inerr = 0; n = 0; next }
+	     /^ *error:/ { inerr = 1; n = 0 }
+	     inerr && /^ *(code|stack|name|expected|actual|operator|failureType|location|duration_ms):|^ *\.\.\.$/ && !/^ *error:/ { inerr = 0 }
+	     inerr && n++ < 12 { print; next }
+	     /ERROR|runtime error|Sanitizer/ { print }' "$1"
+}
+
 count() { # count NAME LOG RC: add the suite's TAP results to the totals and report it
 	local name=$1 log=$2 rc=$3 p f
 	p=$(grep -cE '^ok [0-9]+' "$log"); f=$(grep -cE '^not ok [0-9]+' "$log")
@@ -43,7 +51,7 @@ count() { # count NAME LOG RC: add the suite's TAP results to the totals and rep
 	pass=$((pass + p)); fail=$((fail + f))
 	if [ "$f" -ne 0 ]; then
 		failed_suites+=("$name"); printf 'FAIL %-40s %3d ok, %d failed (log: %s)\n' "$name" "$p" "$f" "$log"
-		grep -E '^not ok|ERROR|error:|runtime error|Sanitizer' "$log" | head -20 | sed 's/^/    /'
+		excerpt "$log" | head -60 | sed 's/^/    /'
 	else
 		printf 'pass %-40s %3d ok\n' "$name" "$p"
 	fi

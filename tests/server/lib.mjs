@@ -28,6 +28,7 @@ import net from 'node:net';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { after } from 'node:test';
 
@@ -107,6 +108,25 @@ export function freePort() {
 
 // Poll fn (async, truthy = done) every `every` ms for at most `ms`; returns its value or
 // throws with `what`.
+// Fail on until a pair is held back with time to spare. The first backoff step is 1 s on a
+// whole-second clock, counted from when the attempt was reserved (before its hash), so a
+// slow hash or a second boundary can end it before the next attempt: attempt(i) makes
+// failing sign-in i (up to `tries` of them); a 401 grows the backoff, a 429 with
+// Retry-After 1 is waited out. Returns the 429 with Retry-After >= 2, so that checks
+// made at once after it still run inside the backoff.
+export async function holdBack(attempt, { tries = 8 } = {}) {
+	const seen = [];
+	for (let i = 1; i <= tries; i++) {
+		const r = await attempt(i);
+		const ra = Number(r.headers.get ? r.headers.get('retry-after') : r.headers['retry-after']);
+		seen.push(`${r.status}${r.status === 429 ? `/${ra}` : ''}`);
+		if (r.status === 429 && ra >= 2) return r;
+		assert.ok(r.status === 401 || (r.status === 429 && ra === 1), `attempt ${i}: ${r.status} (${seen})`);
+		if (r.status === 429) await sleep(1150);
+	}
+	assert.fail(`not held back after ${tries} failing attempts: ${seen}`);
+}
+
 export async function waitFor(fn, { ms = 5000, every = 50, what = 'condition' } = {}) {
 	const end = Date.now() + ms;
 	let last;
