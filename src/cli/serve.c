@@ -23,8 +23,13 @@
 /* The store URL for messages: a password in redis://:PASS@host is never printed. */
 static void redact_url(const char *url, char *out, size_t size)
 {
-	const char *at = strchr(url, '@'), *scheme = strstr(url, "//");
-	if (at && scheme && scheme < at)
+	const char *scheme = strstr(url, "//"), *at = NULL;
+	/* the last '@' of the authority, as the store's URL parser takes it: a password may
+	 * hold an '@' of its own */
+	for (const char *p = scheme ? scheme + 2 : url; scheme && *p && !strchr("/?#", *p); p++)
+		if (*p == '@')
+			at = p;
+	if (at)
 		snprintf(out, size, "%.*s***%s", (int)(scheme + 2 - url), url, at);
 	else
 		snprintf(out, size, "%s", url);

@@ -742,7 +742,8 @@ static enum lk_err check_schema(struct rd_store *st, struct lk_errinfo *ei)
  * password fails here and not on the first login; the opening thread keeps the
  * connection. On failure *out is NULL and ei says why, naming redis://HOST:PORT/DB.
  */
-static enum lk_err rd_open(const char *rest, struct lk_store **out, struct lk_errinfo *ei)
+static enum lk_err open_mode(const char *rest, enum rd_mode mode, const struct lk_store_ops *ops,
+			     struct lk_store **out, struct lk_errinfo *ei)
 {
 	struct rd_store *st;
 	struct rconn *c;
@@ -752,7 +753,7 @@ static enum lk_err rd_open(const char *rest, struct lk_store **out, struct lk_er
 	pthread_once(&lua_sha_once, lua_sha_init);
 	if (!lua_sha_ok)
 		return lk_errf(ei, LK_ECRYPTO, "cannot hash the store's scripts (SHA-1)");
-	if ((err = lk_rd_new(rest, &lk_store_redis_ops, &st, ei)))
+	if ((err = lk_rd_new(rest, mode, ops, &st, ei)))
 		return err;
 	if ((err = lk_rd_conn_get(st, &c, ei)) || (err = lk_rd_check_policy(st, c, ei)) ||
 	    (err = check_schema(st, ei))) {
@@ -761,6 +762,19 @@ static enum lk_err rd_open(const char *rest, struct lk_store **out, struct lk_er
 	}
 	*out = &st->base;
 	return LK_OK;
+}
+
+static enum lk_err rd_open(const char *rest, struct lk_store **out, struct lk_errinfo *ei)
+{
+	return open_mode(rest, RD_SINGLE, &lk_store_redis_ops, out, ei);
+}
+
+/* "redis+sentinel://...": the same store on the primary the sentinels name (rest as
+ * lk_rd_new's RD_SENTINEL form). */
+static enum lk_err rd_open_sentinel(const char *rest, struct lk_store **out,
+				    struct lk_errinfo *ei)
+{
+	return open_mode(rest, RD_SENTINEL, &lk_store_redis_sentinel_ops, out, ei);
 }
 
 static enum lk_err rd_ping(struct lk_store *base)
@@ -1733,48 +1747,57 @@ static enum lk_err rd_rl_release(struct lk_store *base, const char *pair, const 
 	return rl_step(rd(base), "release", pair, ip, now, cfg, &wait);
 }
 
+#define RD_OPS \
+	.close = rd_close, \
+	.ping = rd_ping, \
+	.generation = rd_generation, \
+	.generation_wait = rd_generation_wait, \
+	.user_add = rd_user_add, \
+	.user_get = rd_user_get, \
+	.user_get_id = rd_user_get_id, \
+	.user_set_password = rd_user_set_password, \
+	.user_del = rd_user_del, \
+	.user_list = rd_user_list, \
+	.user_count = rd_user_count, \
+	.session_add = rd_session_add, \
+	.session_get = rd_session_get, \
+	.session_touch = rd_session_touch, \
+	.session_del = rd_session_del, \
+	.session_del_handle = rd_session_del_handle, \
+	.session_list = rd_session_list, \
+	.session_purge = rd_session_purge, \
+	.session_count = rd_session_count, \
+	.audit_add = rd_audit_add, \
+	.audit_list = rd_audit_list, \
+	.key_add = rd_key_add, \
+	.key_list = rd_key_list, \
+	.key_retire = rd_key_retire, \
+	.key_del = rd_key_del, \
+	.client_add = rd_client_add, \
+	.client_get = rd_client_get, \
+	.refresh_add = rd_refresh_add, \
+	.refresh_get = rd_refresh_get, \
+	.refresh_claim = rd_refresh_claim, \
+	.family_revoke = rd_family_revoke, \
+	.revoke_add = rd_revoke_add, \
+	.revocations = rd_revocations, \
+	.set_revocation_ttl = rd_set_revocation_ttl, \
+	.revocation_ttl = rd_revocation_ttl, \
+	.secret = rd_secret, \
+	.secret_claim = rd_secret_claim, \
+	.rl_take = rd_rl_take, \
+	.rl_release = rd_rl_release, \
+	.revoke_user = rd_revoke_user, \
+	.refresh_purge = rd_refresh_purge,
+
 const struct lk_store_ops lk_store_redis_ops = {
 	.scheme = "redis",
 	.open = rd_open,
-	.close = rd_close,
-	.ping = rd_ping,
-	.generation = rd_generation,
-	.generation_wait = rd_generation_wait,
-	.user_add = rd_user_add,
-	.user_get = rd_user_get,
-	.user_get_id = rd_user_get_id,
-	.user_set_password = rd_user_set_password,
-	.user_del = rd_user_del,
-	.user_list = rd_user_list,
-	.user_count = rd_user_count,
-	.session_add = rd_session_add,
-	.session_get = rd_session_get,
-	.session_touch = rd_session_touch,
-	.session_del = rd_session_del,
-	.session_del_handle = rd_session_del_handle,
-	.session_list = rd_session_list,
-	.session_purge = rd_session_purge,
-	.session_count = rd_session_count,
-	.audit_add = rd_audit_add,
-	.audit_list = rd_audit_list,
-	.key_add = rd_key_add,
-	.key_list = rd_key_list,
-	.key_retire = rd_key_retire,
-	.key_del = rd_key_del,
-	.client_add = rd_client_add,
-	.client_get = rd_client_get,
-	.refresh_add = rd_refresh_add,
-	.refresh_get = rd_refresh_get,
-	.refresh_claim = rd_refresh_claim,
-	.family_revoke = rd_family_revoke,
-	.revoke_add = rd_revoke_add,
-	.revocations = rd_revocations,
-	.set_revocation_ttl = rd_set_revocation_ttl,
-	.revocation_ttl = rd_revocation_ttl,
-	.secret = rd_secret,
-	.secret_claim = rd_secret_claim,
-	.rl_take = rd_rl_take,
-	.rl_release = rd_rl_release,
-	.revoke_user = rd_revoke_user,
-	.refresh_purge = rd_refresh_purge,
+	RD_OPS
+};
+
+const struct lk_store_ops lk_store_redis_sentinel_ops = {
+	.scheme = "redis+sentinel",
+	.open = rd_open_sentinel,
+	RD_OPS
 };

@@ -32,6 +32,12 @@
 #define COMMAND_MS 2000
 #define HOLD_MS 1000          /* after a timeout, fail at once for this long */
 #define PASS_ENV "LATCHKEY_REDIS_PASSWORD"
+#define SENTINEL_PASS_ENV "LATCHKEY_SENTINEL_PASSWORD"
+#define DEFAULT_SENTINEL_PORT 26379
+#define SENTINEL_MS 500       /* connect to and hear from one sentinel within this */
+#define WAIT_MS 500           /* RD_SENTINEL: a write waits this long for a replica's ack */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 void lk_rd_hex(const unsigned char *b, size_t n, char *out)
 {
@@ -198,6 +204,88 @@ static void err_word(const redisReply *r, char *out, size_t size)
 	out[n] = '\0';
 }
 
+/* One sentinel's answer to SENTINEL GET-MASTER-ADDR-BY-NAME: 1 an address, 0 it does not
+ * know the name, -1 no answer (unreachable, refused, a bad password). */
+static int ask_sentinel(struct rd_store *st, const struct rd_addr *a, char *host, size_t size,
+			int *port)
+{
+	const char *argv[3];
+	size_t len[3];
+	redisReply *r = NULL;
+	int got = -1;
+
+	redisContext *s = redisConnectWithTimeout(a->host, a->port, ms_tv(SENTINEL_MS));
+	if (!s || s->err || redisSetTimeout(s, ms_tv(SENTINEL_MS)) != REDIS_OK)
+		goto out;
+	if (st->sentinel_pass) {
+		argv[0] = "AUTH";
+		len[0] = 4;
+		argv[1] = st->sentinel_pass;
+		len[1] = strlen(st->sentinel_pass);
+		r = redisCommandArgv(s, 2, argv, len);
+		if (!r || r->type == REDIS_REPLY_ERROR)
+			goto out;
+		freeReplyObject(r);
+	}
+	argv[0] = "SENTINEL";
+	len[0] = 8;
+	argv[1] = "get-master-addr-by-name";
+	len[1] = 23;
+	argv[2] = st->name;
+	len[2] = strlen(st->name);
+	r = redisCommandArgv(s, 3, argv, len);
+	if (!r || r->type == REDIS_REPLY_ERROR)
+		goto out;
+	if (r->type == REDIS_REPLY_NIL) {
+		got = 0;
+		goto out;
+	}
+	int64_t p = 0;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING || !r->element[0]->len ||
+	    r->element[0]->len >= size || !lk_rd_int(r->element[1], &p) || p < 1 || p > 65535)
+		goto out;
+	memcpy(host, r->element[0]->str, r->element[0]->len);
+	host[r->element[0]->len] = '\0';
+	*port = (int)p;
+	got = 1;
+out:
+	if (r)
+		freeReplyObject(r);
+	if (s)
+		redisFree(s);
+	return got;
+}
+
+/*
+ * Ask the sentinels in turn, starting with the last one that answered, for the address of
+ * the primary named st->name; the first that knows it wins (Redis's "Sentinel client
+ * guidelines": the address is then checked with the primary's own role, in lk_rd_connect).
+ */
+enum lk_err lk_rd_sentinel_primary(struct rd_store *st, char *host, size_t size, int *port,
+				   struct lk_errinfo *ei)
+{
+	struct pipeguard g;
+	int first = atomic_load(&st->sentinel_next), unknown = 0;
+
+	guard_begin(&g);
+	for (int k = 0; k < st->nsentinels; k++) {
+		int i = (first + k) % st->nsentinels;
+		int got = ask_sentinel(st, &st->sentinels[i], host, size, port);
+		if (got > 0) {
+			atomic_store(&st->sentinel_next, i);
+			guard_end(&g);
+			return LK_OK;
+		}
+		unknown += got == 0;
+	}
+	guard_end(&g);
+	if (unknown)
+		return lk_errf(ei, LK_ESTORE, "%s: the sentinels know no primary named %s",
+			       st->where, st->name);
+	return lk_errf(ei, LK_ESTORE, "%s: no sentinel answered", st->where);
+}
+
 /*
  * Connect c: TCP with CONNECT_MS, then AUTH, SELECT and INFO (server, memory) pipelined
  * in one round trip, each reply read within COMMAND_MS. Checks the server is Redis 7 or
@@ -214,8 +302,20 @@ enum lk_err lk_rd_connect(struct rd_store *st, struct rconn *c, struct lk_errinf
 	size_t len[3];
 	int sent = 0, got = 0;
 
+	const char *host = st->host;
+	int port = st->port;
+	char hbuf[256];
+
+	/* The epoch first: a move seen while this connects makes it stale, never the reverse. */
+	c->epoch = atomic_load(&st->epoch);
+	if (st->mode == RD_SENTINEL) {
+		if ((err = lk_rd_sentinel_primary(st, hbuf, sizeof hbuf, &port, ei)))
+			return err;
+		host = hbuf;
+	}
+	snprintf(c->addr, sizeof c->addr, "%s:%d", host, port);
 	errno = 0;
-	c->c = redisConnectWithTimeout(st->host, st->port, ms_tv(CONNECT_MS));
+	c->c = redisConnectWithTimeout(host, port, ms_tv(CONNECT_MS));
 	if (!c->c)
 		return lk_errf(ei, LK_ENOMEM, "out of memory connecting to %s", st->where);
 	if (c->c->err) {
@@ -254,15 +354,13 @@ enum lk_err lk_rd_connect(struct rd_store *st, struct rconn *c, struct lk_errinf
 			goto io;
 		sent++;
 	}
-	argv[0] = "INFO";
-	len[0] = 4;
-	argv[1] = "server";
-	len[1] = 6;
-	argv[2] = "memory";
-	len[2] = 6;
-	if (redisAppendCommandArgv(c->c, 3, argv, len) != REDIS_OK)
-		goto io;
-	sent++;
+	{
+		const char *iv[] = {"INFO", "server", "memory", "replication"};
+		size_t il[] = {4, 6, 6, 11};
+		if (redisAppendCommandArgv(c->c, 4, iv, il) != REDIS_OK)
+			goto io;
+		sent++;
+	}
 
 	/* The first read sends the whole pipeline. */
 	guard_begin(&g);
@@ -320,6 +418,17 @@ enum lk_err lk_rd_connect(struct rd_store *st, struct rconn *c, struct lk_errinf
 		c->run = run;
 		v = info_field(r->str, "maxmemory_policy", &n);
 		lk_rd_copy_text(c->policy, sizeof c->policy, v ? v : "", v ? n : 0);
+		/* The sentinels' answer may be stale in the middle of a failover: a server that
+		 * is not (or no longer) the primary is not used. */
+		v = info_field(r->str, "role", &n);
+		if (st->mode == RD_SENTINEL && !(v && n == 6 && !memcmp(v, "master", 6))) {
+			err = lk_errf(ei, LK_ESTORE,
+				      "%s: %s:%d is not the primary of %s (a failover in progress?)",
+				      st->where, host, port, st->name);
+			goto fail;
+		}
+		v = info_field(r->str, "connected_slaves", &n);
+		c->replicas = v ? atoi(v) : 0;
 	}
 	freeReplyObject(r);
 	return LK_OK;
@@ -357,6 +466,8 @@ enum lk_err lk_rd_conn_get(struct rd_store *st, struct rconn **out, struct lk_er
 		st->conns = c;
 		pthread_mutex_unlock(&st->mu);
 	}
+	if (c->c && c->epoch != atomic_load(&st->epoch))
+		conn_drop(c); /* made before the primary moved */
 	if (c->c) {
 		/* An idle connection to a server that has gone (restarted, killed) has the
 		 * peer's FIN or RST waiting: nothing else ever arrives unasked (RESP2, no
@@ -409,6 +520,37 @@ static redisReply *send_argv(struct rconn *c, int argc, const char **argv, const
 	return r;
 }
 
+/*
+ * RD_SENTINEL, after a write on c: wait (WAIT_MS at most) until a replica has it, so that a
+ * failover cannot lose what latchkey acknowledges (Redis replicates asynchronously). A
+ * primary that had no replica connected when c was made has nothing to wait for: a replica
+ * that joins later copies everything, and no failover can happen without one. No ack in
+ * time: LK_ESTORE (the write may or may not survive a failover; the caller answers 503),
+ * and the connection is dropped, so the next one counts the replicas afresh.
+ */
+static enum lk_err replicated(struct rconn *c)
+{
+	static const char *argv[] = {"WAIT", "1", STR(WAIT_MS)};
+	static const size_t len[] = {4, 1, sizeof STR(WAIT_MS) - 1};
+
+	if (c->st->mode != RD_SENTINEL || c->replicas <= 0)
+		return LK_OK;
+	redisReply *r = send_argv(c, 3, argv, len);
+	if (!r)
+		return LK_ESTORE;
+	bool ok = r->type == REDIS_REPLY_INTEGER && r->integer >= 1;
+	freeReplyObject(r);
+	if (!ok)
+		conn_drop(c);
+	return ok ? LK_OK : LK_ESTORE;
+}
+
+/* The commands that write, of those redis.c sends outside scripts. */
+static bool writes(const char *cmd)
+{
+	return !strcmp(cmd, "SET") || !strcmp(cmd, "HSET");
+}
+
 /* Run one command on this thread's connection. *out: the reply (caller frees with
  * freeReplyObject), never an error reply; *cp (may be NULL): the connection used. */
 enum lk_err lk_rd_cmd(struct rd_store *st, int argc, const char **argv, const size_t *len,
@@ -424,6 +566,10 @@ enum lk_err lk_rd_cmd(struct rd_store *st, int argc, const char **argv, const si
 		return LK_ESTORE;
 	if (r->type == REDIS_REPLY_ERROR) {
 		err = map_error(c, r);
+		freeReplyObject(r);
+		return err;
+	}
+	if (writes(argv[0]) && (err = replicated(c))) {
 		freeReplyObject(r);
 		return err;
 	}
@@ -532,6 +678,10 @@ enum lk_err lk_rd_eval(struct rd_store *st, const struct lk_rd_script *s, struct
 		return err;
 	}
 	if ((err = script_status(r))) {
+		freeReplyObject(r);
+		return err;
+	}
+	if (strncmp(s->src, "#!lua flags=no-writes", 21) != 0 && (err = replicated(c))) {
 		freeReplyObject(r);
 		return err;
 	}
@@ -708,6 +858,13 @@ void lk_rd_free(struct rd_store *st)
 		sodium_memzero(st->pass, strlen(st->pass));
 		free(st->pass);
 	}
+	if (st->sentinel_pass) {
+		sodium_memzero(st->sentinel_pass, strlen(st->sentinel_pass));
+		free(st->sentinel_pass);
+	}
+	for (int i = 0; i < st->nsentinels; i++)
+		free(st->sentinels[i].host);
+	free(st->name);
 	free(st->user);
 	free(st->host);
 	free(st);
@@ -741,22 +898,85 @@ bad:
 }
 
 #define URL_FORM "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]"
+#define SENTINEL_FORM "redis+sentinel://[[USER]:PASSWORD@]HOST[:PORT][,HOST[:PORT]...]/NAME[/DB]"
 
-/* Parse "//[[USER]:PASSWORD@]HOST[:PORT][/DB]" into st. Details never quote the URL (it
- * may hold the password). */
-static enum lk_err parse_url(struct rd_store *st, const char *rest, struct lk_errinfo *ei)
+/* HOST[:PORT] or [IPV6][:PORT] in [s, end) into *host (allocated) and *port. An empty
+ * host is 127.0.0.1. */
+static enum lk_err parse_hostport(const char *s, const char *end, int defport, const char *form,
+				  char **host, int *port, struct lk_errinfo *ei)
 {
-	const char *auth, *end, *at, *host, *hend, *p;
+	const char *hend, *p;
 	long v;
 	char *e;
 
+	*port = defport;
+	if (*s == '[') {
+		hend = memchr(s, ']', (size_t)(end - s));
+		if (!hend)
+			return lk_errf(ei, LK_EINVAL, "bad store URL: unclosed [ in the host");
+		*host = strndup(s + 1, (size_t)(hend - s - 1));
+		p = hend + 1;
+	} else {
+		hend = memchr(s, ':', (size_t)(end - s));
+		if (!hend)
+			hend = end;
+		*host = strndup(s, (size_t)(hend - s));
+		p = hend;
+	}
+	if (!*host)
+		return lk_errf(ei, LK_ENOMEM, "out of memory opening the store");
+	if (!(*host)[0]) {
+		free(*host);
+		if (!(*host = strdup(DEFAULT_HOST)))
+			return lk_errf(ei, LK_ENOMEM, "out of memory opening the store");
+	}
+	if (p < end) {
+		if (*p != ':' || p + 1 == end || (size_t)(end - p - 1) > 5)
+			return lk_errf(ei, LK_EINVAL, "bad store URL: bad port (%s)", form);
+		char buf[8];
+		memcpy(buf, p + 1, (size_t)(end - p - 1));
+		buf[end - p - 1] = '\0';
+		v = strtol(buf, &e, 10);
+		if (*e || buf[0] < '0' || buf[0] > '9' || v < 1 || v > 65535)
+			return lk_errf(ei, LK_EINVAL, "bad store URL: port must be 1 to 65535");
+		*port = (int)v;
+	}
+	return LK_OK;
+}
+
+/* "/DB" (or nothing) at s into st->db. */
+static enum lk_err parse_db(struct rd_store *st, const char *s, struct lk_errinfo *ei)
+{
+	long v;
+	char *e;
+
+	if (*s != '/' || !s[1])
+		return *s && strcmp(s, "/") ? lk_errf(ei, LK_EINVAL, "bad store URL: DB must be a number")
+					    : LK_OK;
+	errno = 0;
+	v = strtol(s + 1, &e, 10);
+	if (*e || errno || s[1] < '0' || s[1] > '9' || v < 0 || v > INT_MAX)
+		return lk_errf(ei, LK_EINVAL, "bad store URL: DB must be a number");
+	st->db = (int)v;
+	return LK_OK;
+}
+
+/* Parse "//[[USER]:PASSWORD@]ADDRESSES[/PATH]" into st: one HOST[:PORT] and /DB for
+ * RD_SINGLE, sentinels and /NAME[/DB] for RD_SENTINEL. Details never quote the URL (it
+ * may hold the password). */
+static enum lk_err parse_url(struct rd_store *st, const char *rest, struct lk_errinfo *ei)
+{
+	const char *form = st->mode == RD_SENTINEL ? SENTINEL_FORM : URL_FORM;
+	const char *auth, *end, *at, *host, *p;
+	enum lk_err err;
+
 	st->port = DEFAULT_PORT;
 	if (!rest || strncmp(rest, "//", 2) != 0)
-		return lk_errf(ei, LK_EINVAL, "bad store URL: expected " URL_FORM);
+		return lk_errf(ei, LK_EINVAL, "bad store URL: expected %s", form);
 	auth = rest + 2;
 	end = auth + strcspn(auth, "/?#");
-	if (*end == '?' || *end == '#')
-		return lk_errf(ei, LK_EINVAL, "bad store URL: no query or fragment in " URL_FORM);
+	if (*end == '?' || *end == '#' || strpbrk(end, "?#"))
+		return lk_errf(ei, LK_EINVAL, "bad store URL: no query or fragment in %s", form);
 	at = NULL;
 	for (p = auth; p < end; p++)
 		if (*p == '@')
@@ -766,7 +986,7 @@ static enum lk_err parse_url(struct rd_store *st, const char *rest, struct lk_er
 		const char *colon = memchr(auth, ':', (size_t)(at - auth));
 		if (!colon)
 			return lk_errf(ei, LK_EINVAL,
-				       "bad store URL: the user part needs \":PASSWORD\" (" URL_FORM ")");
+				       "bad store URL: the user part needs \":PASSWORD\" (%s)", form);
 		if (colon > auth && !(st->user = pct_decode(auth, (size_t)(colon - auth))))
 			return lk_errf(ei, LK_EINVAL, "bad store URL: bad %%-escape in the user name");
 		if (!(st->pass = pct_decode(colon + 1, (size_t)(at - colon - 1))))
@@ -777,52 +997,52 @@ static enum lk_err parse_url(struct rd_store *st, const char *rest, struct lk_er
 		}
 		host = at + 1;
 	}
-	if (*host == '[') {
-		hend = memchr(host, ']', (size_t)(end - host));
-		if (!hend)
-			return lk_errf(ei, LK_EINVAL, "bad store URL: unclosed [ in the host");
-		st->host = strndup(host + 1, (size_t)(hend - host - 1));
-		p = hend + 1;
+	if (st->mode == RD_SINGLE) {
+		if ((err = parse_hostport(host, end, DEFAULT_PORT, form, &st->host, &st->port, ei)) ||
+		    (err = parse_db(st, end, ei)))
+			return err;
 	} else {
-		hend = memchr(host, ':', (size_t)(end - host));
-		if (!hend)
-			hend = end;
-		st->host = strndup(host, (size_t)(hend - host));
-		p = hend;
-	}
-	if (!st->host)
-		return lk_errf(ei, LK_ENOMEM, "out of memory opening the store");
-	if (!st->host[0]) {
-		free(st->host);
-		if (!(st->host = strdup(DEFAULT_HOST)))
+		for (const char *h = host; h < end;) {
+			const char *comma = memchr(h, ',', (size_t)(end - h));
+			const char *e2 = comma ? comma : end;
+			if (st->nsentinels == LK_RD_MAX_SEEDS)
+				return lk_errf(ei, LK_EINVAL, "bad store URL: more than %d sentinels",
+					       LK_RD_MAX_SEEDS);
+			if (e2 == h)
+				return lk_errf(ei, LK_EINVAL, "bad store URL: an empty sentinel address");
+			struct rd_addr *a = &st->sentinels[st->nsentinels++];
+			if ((err = parse_hostport(h, e2, DEFAULT_SENTINEL_PORT, form, &a->host,
+						  &a->port, ei)))
+				return err;
+			h = comma ? comma + 1 : end;
+		}
+		const char *name = *end == '/' ? end + 1 : end, *nend = name + strcspn(name, "/");
+		if (!st->nsentinels || nend == name)
+			return lk_errf(ei, LK_EINVAL, "bad store URL: expected %s", form);
+		if (!(st->name = pct_decode(name, (size_t)(nend - name))))
+			return lk_errf(ei, LK_EINVAL, "bad store URL: bad %%-escape in the name");
+		if ((err = parse_db(st, nend, ei)))
+			return err;
+		const char *env = getenv(SENTINEL_PASS_ENV);
+		if (env && *env && !(st->sentinel_pass = strdup(env)))
 			return lk_errf(ei, LK_ENOMEM, "out of memory opening the store");
-	}
-	if (p < end) {
-		if (*p != ':' || p + 1 == end || (size_t)(end - p - 1) > 5)
-			return lk_errf(ei, LK_EINVAL, "bad store URL: bad port (" URL_FORM ")");
-		char buf[8];
-		memcpy(buf, p + 1, (size_t)(end - p - 1));
-		buf[end - p - 1] = '\0';
-		v = strtol(buf, &e, 10);
-		if (*e || buf[0] < '0' || buf[0] > '9' || v < 1 || v > 65535)
-			return lk_errf(ei, LK_EINVAL, "bad store URL: port must be 1 to 65535");
-		st->port = (int)v;
-	}
-	if (*end == '/' && end[1]) {
-		errno = 0;
-		v = strtol(end + 1, &e, 10);
-		if (*e || errno || end[1] < '0' || end[1] > '9' || v < 0 || v > INT_MAX)
-			return lk_errf(ei, LK_EINVAL, "bad store URL: DB must be a number");
-		st->db = (int)v;
 	}
 	if (!st->pass) {
 		const char *env = getenv(PASS_ENV);
 		if (env && *env && !(st->pass = strdup(env)))
 			return lk_errf(ei, LK_ENOMEM, "out of memory opening the store");
 	}
-	snprintf(st->where, sizeof st->where, strchr(st->host, ':') ? "redis://[%s]:%d/%d"
-								    : "redis://%s:%d/%d",
-		 st->host, st->port, st->db);
+	if (st->mode == RD_SINGLE) {
+		snprintf(st->where, sizeof st->where,
+			 strchr(st->host, ':') ? "redis://[%s]:%d/%d" : "redis://%s:%d/%d", st->host,
+			 st->port, st->db);
+	} else {
+		const struct rd_addr *a = &st->sentinels[0];
+		snprintf(st->where, sizeof st->where,
+			 strchr(a->host, ':') ? "redis+sentinel://[%s]:%d%s/%s/%d"
+					      : "redis+sentinel://%s:%d%s/%s/%d",
+			 a->host, a->port, st->nsentinels > 1 ? ",..." : "", st->name, st->db);
+	}
 	return LK_OK;
 }
 
@@ -841,8 +1061,8 @@ enum lk_err lk_rd_check_policy(struct rd_store *st, const struct rconn *c,
 		       st->where, c->policy);
 }
 
-enum lk_err lk_rd_new(const char *rest, const struct lk_store_ops *ops, struct rd_store **out,
-		      struct lk_errinfo *ei)
+enum lk_err lk_rd_new(const char *rest, enum rd_mode mode, const struct lk_store_ops *ops,
+		      struct rd_store **out, struct lk_errinfo *ei)
 {
 	struct rd_store *st;
 	enum lk_err err;
@@ -851,6 +1071,7 @@ enum lk_err lk_rd_new(const char *rest, const struct lk_store_ops *ops, struct r
 	if (!(st = calloc(1, sizeof *st)))
 		return lk_errf(ei, LK_ENOMEM, "out of memory opening the store");
 	st->base.ops = ops;
+	st->mode = mode;
 	if (pthread_mutex_init(&st->mu, NULL) != 0) {
 		free(st);
 		return lk_errf(ei, LK_ENOMEM, "cannot create a mutex");

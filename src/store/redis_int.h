@@ -48,6 +48,18 @@
 #include "store/store.h"
 
 #define LK_RD_MAX_ARGS 12 /* script arguments, at most */
+#define LK_RD_MAX_SEEDS 8 /* addresses in a redis+sentinel:// URL, at most */
+
+/* How the store finds its server: the URL's scheme. */
+enum rd_mode {
+	RD_SINGLE,   /* redis://: the one server named */
+	RD_SENTINEL, /* redis+sentinel://: the primary the sentinels name, followed over failovers */
+};
+
+struct rd_addr {
+	char *host;
+	int port;
+};
 
 /* Script results: the first element of every script's reply. */
 enum { ST_OK = 0, ST_NOT_FOUND = 1, ST_EXISTS = 2, ST_CORRUPT = 3 };
@@ -57,6 +69,9 @@ struct rconn {
 	redisContext *c;     /* NULL: not connected, or dropped after an error */
 	uint64_t run;        /* the server's run_id, hashed: added to the generation */
 	char policy[32];     /* the server's maxmemory-policy at connect */
+	int replicas;        /* RD_SENTINEL: replicas the primary had connected at connect */
+	uint64_t epoch;      /* st->epoch when connected: an older one is dropped before use */
+	char addr[280];      /* "HOST:PORT" connected to */
 	struct rd_store *st;
 	struct rconn *prev, *next; /* st->conns, under st->mu */
 };
@@ -69,6 +84,17 @@ struct rd_store {
 	char *user;           /* ACL user name, NULL for the default user */
 	char *pass;           /* NULL: no AUTH. Wiped at free */
 	char where[128];      /* "redis://HOST:PORT/DB" for details: never the password */
+	enum rd_mode mode;
+	/* RD_SENTINEL: the sentinels, the primary's name, and where asking starts (the last
+	 * sentinel that answered). host/port above are unused. */
+	struct rd_addr sentinels[LK_RD_MAX_SEEDS];
+	int nsentinels;
+	char *name;
+	char *sentinel_pass;  /* LATCHKEY_SENTINEL_PASSWORD, NULL: none. Wiped at free */
+	_Atomic int sentinel_next;
+	/* Bumped when the primary is seen to have moved (the subscriber's heartbeat asks the
+	 * sentinels): every connection made before is dropped before its next use. */
+	_Atomic uint64_t epoch;
 	pthread_key_t key;    /* this thread's struct rconn */
 	pthread_mutex_t mu;   /* guards conns */
 	struct rconn *conns;
@@ -108,11 +134,15 @@ struct lk_rd_args {
 
 /* ------------------------------------------------------------ store handle */
 
-/* A new store for rest ("//[[USER]:PASSWORD@]HOST[:PORT][/DB]"; the password may come from
+/* A new store for rest (RD_SINGLE: "//[[USER]:PASSWORD@]HOST[:PORT][/DB]"; RD_SENTINEL:
+ * "//[[USER]:PASSWORD@]HOST[:PORT][,HOST[:PORT]...]/NAME[/DB]"; the password may come from
  * LATCHKEY_REDIS_PASSWORD): URL parsed, nothing connected yet. *out is owned by the caller
  * (lk_rd_free). On failure *out is NULL and ei says why, never quoting the password. */
-enum lk_err lk_rd_new(const char *rest, const struct lk_store_ops *ops, struct rd_store **out,
-		      struct lk_errinfo *ei) LK_WUR;
+enum lk_err lk_rd_new(const char *rest, enum rd_mode mode, const struct lk_store_ops *ops,
+		      struct rd_store **out, struct lk_errinfo *ei) LK_WUR;
+/* RD_SENTINEL: ask the sentinels, in turn, for the primary's address. */
+enum lk_err lk_rd_sentinel_primary(struct rd_store *st, char *host, size_t size, int *port,
+				   struct lk_errinfo *ei) LK_WUR;
 /* Close every connection, wipe the password, free st. NULL is a no-op. */
 void lk_rd_free(struct rd_store *st);
 /* Refuse a server that may evict keys (only "noeviction" is safe), as c saw it. */

@@ -172,6 +172,25 @@ static void resync(struct rd_store *st, struct rconn *c)
 		take_value(st, c->run, n);
 }
 
+/* RD_SENTINEL, every heartbeat: the sentinels name another primary than the one this
+ * subscription is on. Then every connection made before is dropped before its next use
+ * (st->epoch), so no thread writes to a demoted or cut-off primary for more than a
+ * heartbeat after the sentinels have moved on, and the subscription is made again on the
+ * new one. A moment with no sentinel answering changes nothing. */
+static bool moved(struct rd_store *st, const struct rconn *c)
+{
+	char host[256], addr[sizeof c->addr];
+	int port;
+
+	if (st->mode != RD_SENTINEL || lk_rd_sentinel_primary(st, host, sizeof host, &port, NULL))
+		return false;
+	snprintf(addr, sizeof addr, "%s:%d", host, port);
+	if (!strcmp(addr, c->addr))
+		return false;
+	atomic_fetch_add(&st->epoch, 1);
+	return true;
+}
+
 /* Read messages until the connection fails or stop is asked. */
 static void listen_loop(struct rd_store *st, struct rconn *c)
 {
@@ -239,6 +258,8 @@ static void listen_loop(struct rd_store *st, struct rconn *c)
 				ping_at = now;
 			}
 			resync(st, c);
+			if (moved(st, c))
+				return;
 		}
 	}
 }

@@ -8,7 +8,8 @@
 #include "store/store.h"
 #include "util/err.h"
 
-static const struct lk_store_ops *const backends[] = {&lk_store_sqlite_ops, &lk_store_redis_ops};
+static const struct lk_store_ops *const backends[] = {&lk_store_sqlite_ops, &lk_store_redis_ops,
+						      &lk_store_redis_sentinel_ops};
 
 /* The one place that says which operations a back end may leave out: only `generation`
  * (then nothing is cached, see auth/scache.h) and `generation_wait` (then the revocation
@@ -77,7 +78,8 @@ enum lk_err lk_store_open(const char *url, struct lk_store **out, struct lk_erri
 		return backends[i]->open(url + n + 1, out, ei);
 	}
 	return lk_errf(ei, LK_EINVAL,
-		       "unknown store URL scheme (expected sqlite:PATH or redis://HOST:PORT)");
+		       "unknown store URL scheme (expected sqlite:PATH, redis://HOST:PORT or "
+		       "redis+sentinel://HOST:PORT/NAME)");
 }
 
 void lk_store_close(struct lk_store *st)

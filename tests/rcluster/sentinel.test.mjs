@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: MIT
+// latchkey on `redis+sentinel://` (issue 16): a real primary, one replica and three
+// sentinels on loopback (tests/server/lib.mjs startRedisSentinel), latchkey following the
+// primary the sentinels name (src/store/redis_conn.c lk_rd_sentinel_primary; the design and
+// what a failover can lose are in docs/redis-keys.md "Sentinel").
+//
+//  1. A failover in the middle of the fault workload (tests/server/workload.mjs): first a
+//     graceful SENTINEL FAILOVER, then kill -9 of the primary (the sentinels promote the
+//     replica after their down-after-milliseconds). The server answers 503 while there is
+//     no primary, never crashes, and a fresh server on the same URL finds everything that
+//     was acknowledged: no lost user, session or rotation, no refresh token accepted twice
+//     (RFC 9700 §4.14.2), no revoked token accepted (RFC 7009 §2.1).
+//  2. Why that holds across kill -9: every write waits for a replica (WAIT 1 500). With the
+//     only replica frozen a write is not acknowledged (503 store_unavailable after the
+//     500 ms), reads of live sessions go on, and writes are acknowledged again once it
+//     resumes.
+//  3. The URL and the sentinels: a name the sentinels do not know, no sentinel reachable,
+//     a malformed URL: a clear message naming redis+sentinel://..., never the password.
+import test, { after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import {
+	startServer, startRedisSentinel, sleep, waitFor, freePort, stopClean, cli, REDIS_SERVER,
+} from '../tokens/lib.mjs';
+import {
+	rng, SEED, figures, report, Life, Workload, checkInvariants, prepare, USERS, LIMITS,
+} from '../server/workload.mjs';
+
+const skip = !existsSync(REDIS_SERVER) && 'redis-server is not installed';
+let set;
+after(async () => { await set?.stop(); });
+
+test('Sentinel: failovers (graceful, then kill -9 of the primary) under the workload: 503 only, no crash, invariants hold', { skip }, async (t) => {
+	const rand = rng(SEED + 16);
+	t.diagnostic(`faults: seed ${SEED} (FAULTS_SEED=${SEED} replays the schedule)`);
+	set = await startRedisSentinel({ replicas: 1, sentinels: 3 });
+	const opts = { port: await freePort(), args: LIMITS };
+	const srv = await startServer({ ...opts, store: set.url(), admin: true });
+	const life = new Life(srv, 'redis');
+	const fig = figures('Sentinel failover');
+	const load = new Workload(life, { users: { ...USERS }, rand, fig });
+	await prepare(srv, load);
+
+	const running = load.run();
+	const done = [];
+	try {
+		for (const fault of ['failover', 'kill -9']) {
+			await sleep(400 + Math.floor(rand() * 600));
+			const before = set.primary();
+			life.note(`${fault} of ${before.port}`);
+			if (fault === 'failover') await set.failover();
+			else await set.kill9Primary();
+			fig.faults++;
+			done.push(`${fault} ${before.port} -> ${set.primary().port}`);
+			assert.notEqual(set.primary().port, before.port, 'the sentinels named a new primary');
+			if (srv.exited) break;
+			await waitFor(async () => (await srv.fetch('/readyz')).status === 200, { ms: 10000, every: 100, what: '/readyz after the failover' });
+			life.note(`${fault}: ready`);
+			// the load runs on the new primary for a while
+			await sleep(600);
+		}
+	} finally {
+		life.stop = true;
+		await running;
+	}
+	assert.equal(srv.exited, null, `the server survived the failovers: ${JSON.stringify(srv.exited)}\n${srv.err.slice(-1500)}`);
+	assert.ok(fig.acked > 50, `the load ran: ${fig.acked} operations acknowledged`);
+	await stopClean(srv);
+
+	const fresh = await startServer({ ...opts, tmp: srv.tmp, store: srv.store, admin: false });
+	const r = await checkInvariants(fresh, load);
+	await stopClean(fresh);
+	report(t, fig, `${done.join('; ')}; ${load.summary()}; reuse sample ${r.sample} tokens over ${r.families} families`);
+	assert.deepEqual(fig.violations, [], `${fig.violations.length} violations`);
+	await set.stop();
+	set = null;
+});
+
+test('Sentinel: every write waits for a replica: with it frozen a sign-in gets 503 and reads go on; resumed, writes are acknowledged again', { skip }, async () => {
+	set = await startRedisSentinel({ replicas: 1, sentinels: 3 });
+	const srv = await startServer({ store: set.url(), admin: true });
+	const cookie = await srv.session('admin', srv.adminPassword);
+	const replica = set.replicas()[0];
+	replica.freeze();
+	try {
+		const t0 = Date.now();
+		const r = await srv.login('admin', srv.adminPassword);
+		const ms = Date.now() - t0;
+		assert.equal(r.status, 503, `a sign-in the replica cannot confirm: ${r.status}`);
+		assert.equal(r.json_?.error, 'store_unavailable');
+		assert.ok(ms >= 450, `it waited for the replica (WAIT 1 500): ${ms} ms`);
+		const me = await srv.me(cookie);
+		assert.equal(me.status, 200, 'a live session is still read');
+	} finally {
+		replica.resume();
+	}
+	await waitFor(async () => (await srv.login('admin', srv.adminPassword)).status === 200,
+		{ ms: 5000, every: 100, what: 'a sign-in acknowledged once the replica is back' });
+	await stopClean(srv);
+	await set.stop();
+	set = null;
+});
+
+test('Sentinel URL: an unknown name, no sentinel, a malformed URL: a clear error naming redis+sentinel://, never the password', { skip }, async () => {
+	set = await startRedisSentinel({ replicas: 1, sentinels: 3 });
+	const pw = 'sentinel-url-secret-pw';
+	const sentinels = set.url().replace(/^redis\+sentinel:\/\//, '').replace(/\/lk$/, '');
+	const cases = [
+		[`redis+sentinel://:${pw}@${sentinels}/nosuch`, 1, /the sentinels know no primary named nosuch/],
+		[`redis+sentinel://:${pw}@127.0.0.1:${await freePort()}/lk`, 1, /no sentinel answered/],
+		[`redis+sentinel://:${pw}@${sentinels}`, 2, /bad store URL: expected redis\+sentinel:\/\//],
+		[`redis+sentinel://:${pw}@${sentinels}/lk/x`, 2, /DB must be a number/],
+		[`redis+sentinel://:${pw}@127.0.0.1:0/lk`, 2, /port must be 1 to 65535/],
+	];
+	for (const [url, code, re] of cases) {
+		const r = await cli(['user', 'list', '--store', url]);
+		assert.equal(r.code, code, `${url.replace(pw, '***')}: exit ${r.code}: ${r.stderr}`);
+		assert.match(r.stderr, re);
+		assert.doesNotMatch(r.stderr + r.stdout, new RegExp(pw), 'the password is never printed');
+	}
+	// and the right URL works for the CLI
+	const ok = await cli(['user', 'list', '--store', set.url()]);
+	assert.equal(ok.code, 0, ok.stderr);
+	await set.stop();
+	set = null;
+});
