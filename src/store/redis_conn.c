@@ -583,8 +583,8 @@ void lk_rd_arg(struct lk_rd_args *a, const void *p, size_t n)
 {
 	if (a->n >= LK_RD_MAX_ARGS)
 		abort(); /* our bug: a script called with more than LK_RD_MAX_ARGS arguments */
-	a->v[3 + a->n] = p;
-	a->l[3 + a->n] = n;
+	a->v[4 + a->n] = p;
+	a->l[4 + a->n] = n;
 	a->n++;
 }
 
@@ -642,12 +642,10 @@ bool lk_rd_script_init(struct lk_rd_script *s, size_t n)
 	return true;
 }
 
-/*
- * EVALSHA first (no KEYS: the scripts name their keys; see docs/redis-keys.md on Redis
- * Cluster); on NOSCRIPT (a restarted or flushed server) EVAL, which also caches it again.
- */
-enum lk_err lk_rd_eval(struct rd_store *st, const struct lk_rd_script *s, struct lk_rd_args *a,
-		       redisReply **out)
+/* EVALSHA first; on NOSCRIPT (a restarted or flushed server) EVAL, which also caches it
+ * again. */
+enum lk_err lk_rd_eval(struct rd_store *st, const char *key, const struct lk_rd_script *s,
+		       struct lk_rd_args *a, redisReply **out)
 {
 	struct rconn *c;
 	enum lk_err err;
@@ -659,9 +657,11 @@ enum lk_err lk_rd_eval(struct rd_store *st, const struct lk_rd_script *s, struct
 	a->l[0] = 7;
 	a->v[1] = s->sha;
 	a->l[1] = 40;
-	a->v[2] = "0";
+	a->v[2] = "1";
 	a->l[2] = 1;
-	if (!(r = send_argv(c, a->n + 3, a->v, a->l)))
+	a->v[3] = key;
+	a->l[3] = strlen(key);
+	if (!(r = send_argv(c, a->n + 4, a->v, a->l)))
 		return LK_ESTORE;
 	if (r->type == REDIS_REPLY_ERROR && r->str && !strncmp(r->str, "NOSCRIPT", 8)) {
 		freeReplyObject(r);
@@ -669,7 +669,7 @@ enum lk_err lk_rd_eval(struct rd_store *st, const struct lk_rd_script *s, struct
 		a->l[0] = 4;
 		a->v[1] = s->src;
 		a->l[1] = strlen(s->src);
-		if (!(r = send_argv(c, a->n + 3, a->v, a->l)))
+		if (!(r = send_argv(c, a->n + 4, a->v, a->l)))
 			return LK_ESTORE;
 	}
 	if (r->type == REDIS_REPLY_ERROR) {
@@ -689,20 +689,21 @@ enum lk_err lk_rd_eval(struct rd_store *st, const struct lk_rd_script *s, struct
 	return LK_OK;
 }
 
-enum lk_err lk_rd_eval0(struct rd_store *st, const struct lk_rd_script *s, struct lk_rd_args *a)
+enum lk_err lk_rd_eval0(struct rd_store *st, const char *key, const struct lk_rd_script *s,
+			struct lk_rd_args *a)
 {
 	redisReply *r = NULL;
-	enum lk_err err = lk_rd_eval(st, s, a, &r);
+	enum lk_err err = lk_rd_eval(st, key, s, a, &r);
 	if (r)
 		freeReplyObject(r);
 	return err;
 }
 
-enum lk_err lk_rd_eval_n(struct rd_store *st, const struct lk_rd_script *s, struct lk_rd_args *a,
-			 int64_t *n)
+enum lk_err lk_rd_eval_n(struct rd_store *st, const char *key, const struct lk_rd_script *s,
+			 struct lk_rd_args *a, int64_t *n)
 {
 	redisReply *r = NULL;
-	enum lk_err err = lk_rd_eval(st, s, a, &r);
+	enum lk_err err = lk_rd_eval(st, key, s, a, &r);
 	if (err)
 		return err;
 	if (r->elements < 2 || r->element[1]->type != REDIS_REPLY_INTEGER)

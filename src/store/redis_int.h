@@ -110,8 +110,10 @@ struct rd_store {
 	_Atomic bool sub_up;        /* subscribed and resynchronised */
 	_Atomic int sub_fd;         /* the subscription's socket while up, else -1 */
 	_Atomic bool sub_busy;      /* the subscriber is reading or handling messages */
-	_Atomic uint64_t sub_gen;   /* run + counter, meaningful while sub_up */
+	_Atomic uint64_t sub_gen;   /* run, counter and messages mixed, meaningful while sub_up */
 	_Atomic int64_t sub_count;  /* the counter itself */
+	uint64_t sub_seq;           /* messages and subscriptions seen, under sub_mu */
+	_Atomic uint64_t local_gen; /* this process's own changes (lk_rd_sub_bump) */
 	_Atomic int64_t sub_heard_us; /* CLOCK_MONOTONIC µs: the subscription last answered */
 	_Atomic int64_t io_fail_us;   /* CLOCK_MONOTONIC µs: any connection last failed */
 };
@@ -125,8 +127,8 @@ struct lk_rd_script {
 /* Script arguments: pointers and lengths, numbers formatted in place. Start from {0}. */
 struct lk_rd_args {
 	int n;
-	const char *v[LK_RD_MAX_ARGS + 3];
-	size_t l[LK_RD_MAX_ARGS + 3];
+	const char *v[LK_RD_MAX_ARGS + 4]; /* EVALSHA sha 1 KEY, then the arguments */
+	size_t l[LK_RD_MAX_ARGS + 4];
 	char num[LK_RD_MAX_ARGS][24];
 	char hex[2][65];
 	int nnum, nhex;
@@ -163,10 +165,10 @@ void lk_rd_sub_init(struct rd_store *st);
 void lk_rd_sub_stop(struct rd_store *st);
 uint64_t lk_rd_sub_generation(struct rd_store *st);
 uint64_t lk_rd_sub_wait(struct rd_store *st, uint64_t seen, int timeout_ms);
-/* After a script that may have bumped the generation: when this handle's subscriber runs,
- * wait (at most 50 ms) until it has seen the counter as it is now, so that this process
- * reads its own revocations back at once. */
-void lk_rd_sub_sync(struct rd_store *st);
+/* After this process has ended a session or recorded a revocation: move its own
+ * generation at once (and wake generation_wait()), so that it never serves its own change
+ * from a cache; other processes learn of it from the PUBLISH. */
+void lk_rd_sub_bump(struct rd_store *st);
 
 /* ------------------------------------------------------------ commands */
 
@@ -178,16 +180,22 @@ enum lk_err lk_rd_cmd(struct rd_store *st, int argc, const char **argv, const si
 		      redisReply **out, struct rconn **cp) LK_WUR;
 /* Hash every script's source once (SHA-1, hex) into its sha. false when hashing fails. */
 bool lk_rd_script_init(struct lk_rd_script *s, size_t n) LK_WUR;
-/* Run script s with the arguments in a (no KEYS: the scripts name their keys). On LK_OK
- * *out is the reply (caller frees); otherwise the script's status (LK_ENOT_FOUND,
- * LK_EEXISTS) or the failure, and nothing to free. */
-enum lk_err lk_rd_eval(struct rd_store *st, const struct lk_rd_script *s, struct lk_rd_args *a,
-		       redisReply **out) LK_WUR;
+/*
+ * Run script s with KEYS[1] = key and the arguments in a. Every key a script touches is in
+ * key's hash slot (docs/redis-keys.md, "Slots"): key routes the call on a cluster, and it
+ * is chosen so that a slot in migration holds the script back rather than letting it see
+ * half the slot (a key that is never written for scripts of several keys, see there). On
+ * LK_OK *out is the reply (caller frees); otherwise the script's status (LK_ENOT_FOUND,
+ * LK_EEXISTS) or the failure, and nothing to free.
+ */
+enum lk_err lk_rd_eval(struct rd_store *st, const char *key, const struct lk_rd_script *s,
+		       struct lk_rd_args *a, redisReply **out) LK_WUR;
 /* A script whose reply is just its status. */
-enum lk_err lk_rd_eval0(struct rd_store *st, const struct lk_rd_script *s, struct lk_rd_args *a);
+enum lk_err lk_rd_eval0(struct rd_store *st, const char *key, const struct lk_rd_script *s,
+			struct lk_rd_args *a);
 /* A script whose reply is {status, n}: *n (may be NULL) = n. */
-enum lk_err lk_rd_eval_n(struct rd_store *st, const struct lk_rd_script *s, struct lk_rd_args *a,
-			 int64_t *n);
+enum lk_err lk_rd_eval_n(struct rd_store *st, const char *key, const struct lk_rd_script *s,
+			 struct lk_rd_args *a, int64_t *n);
 
 /* Argument builders: abort() past LK_RD_MAX_ARGS (our bug, never input's). */
 void lk_rd_arg(struct lk_rd_args *a, const void *p, size_t n);

@@ -7,8 +7,8 @@
  * The window this opens: between a script's commit on the server and the PUBLISH reaching
  * this process (sub-millisecond on a LAN) another instance still reads the old generation,
  * so a cached session of that instance can be served once more in that window. The process
- * that made the change waits for its own subscriber (lk_rd_sub_sync, at most 50 ms), so a
- * client's read-after-write on one instance stays exact. While the subscription is down
+ * that made the change moves its own generation at once (lk_rd_sub_bump), so a client's
+ * read-after-write on one instance stays exact. While the subscription is down
  * (connecting, Redis gone) or the store is held after a timeout, generation() is random on
  * every call, as it always was with Redis unreachable: nothing is trusted from a cache.
  *
@@ -43,7 +43,6 @@
 #define CHANNEL "lk:{g}:gen"
 #define FIRST_WAIT_MS 2000 /* the first generation() waits this long for a subscription */
 #define KICK_WAIT_MS 200   /* generation() while down: a reconnect attempt, this long */
-#define SYNC_MS 50         /* lk_rd_sub_sync: the revoking thread waits at most this */
 #define HEARTBEAT_MS 500   /* a PING on the subscription and a GET of the counter */
 #define PING_WAIT_MS 1500  /* no PONG this long: the subscription is dropped and made again */
 #define TRUST_US 1500000   /* the pushed value is trusted this long after the last word */
@@ -97,14 +96,41 @@ static void heard(struct rd_store *st)
 	pthread_mutex_unlock(&st->sub_mu);
 }
 
-static void take_value(struct rd_store *st, uint64_t run, int64_t v)
+/* Odd constants that spread the three parts of a generation apart (and the local part). */
+#define MIX_SEQ 0xd1b54a32d192ed03ULL
+#define MIX_LOCAL 0x9e3779b97f4a7c15ULL
+
+/*
+ * A new value: the counter v (lk:{g}:gen), and, when `message`, one more message or
+ * subscription seen. The generation is the server's run_id hash + the counter + the
+ * messages seen: every script that ends something publishes on the channel, those of the
+ * global slot with the counter they INCRed, those of a user's slot (which cannot reach the
+ * counter on a cluster) with a word of their own; and a new subscription counts too,
+ * since messages sent while it was down are gone.
+ */
+static void take_value(struct rd_store *st, uint64_t run, int64_t v, bool message)
 {
 	pthread_mutex_lock(&st->sub_mu);
 	atomic_store(&st->sub_heard_us, lk_rd_mono_us());
 	atomic_store(&st->sub_count, v);
-	atomic_store(&st->sub_gen, run + (uint64_t)v);
+	st->sub_seq += message;
+	atomic_store(&st->sub_gen, run + (uint64_t)v + st->sub_seq * MIX_SEQ);
 	pthread_cond_broadcast(&st->sub_cv);
 	pthread_mutex_unlock(&st->sub_mu);
+}
+
+void lk_rd_sub_bump(struct rd_store *st)
+{
+	pthread_mutex_lock(&st->sub_mu);
+	atomic_fetch_add(&st->local_gen, 1);
+	pthread_cond_broadcast(&st->sub_cv);
+	pthread_mutex_unlock(&st->sub_mu);
+}
+
+/* What generation() answers for the pushed value g. */
+static uint64_t with_local(struct rd_store *st, uint64_t g)
+{
+	return g + atomic_load(&st->local_gen) * MIX_LOCAL;
 }
 
 static bool send_all(int fd, const char *b, size_t n)
@@ -150,7 +176,7 @@ static bool subscribe(struct rd_store *st, struct rconn *c)
 	ok = r->type == REDIS_REPLY_NIL || lk_rd_int(r, &n);
 	freeReplyObject(r);
 	if (ok)
-		take_value(st, c->run, n);
+		take_value(st, c->run, n, true);
 	return ok;
 }
 
@@ -169,7 +195,7 @@ static void resync(struct rd_store *st, struct rconn *c)
 	bool ok = r->type == REDIS_REPLY_NIL || lk_rd_int(r, &n);
 	freeReplyObject(r);
 	if (ok && n != atomic_load(&st->sub_count))
-		take_value(st, c->run, n);
+		take_value(st, c->run, n, false);
 }
 
 /* RD_SENTINEL, every heartbeat: the sentinels name another primary than the one this
@@ -209,8 +235,10 @@ static void listen_loop(struct rd_store *st, struct rconn *c)
 			ping_at = 0;
 			if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
 			    r->element[0]->type == REDIS_REPLY_STRING &&
-			    !strcmp(r->element[0]->str, "message") && lk_rd_int(r->element[2], &n))
-				take_value(st, c->run, n);
+			    !strcmp(r->element[0]->str, "message"))
+				take_value(st, c->run,
+					   lk_rd_int(r->element[2], &n) ? n : atomic_load(&st->sub_count),
+					   true);
 			else
 				heard(st); /* a PONG */
 			freeReplyObject(r);
@@ -336,7 +364,7 @@ static bool pushed(struct rd_store *st, uint64_t *g)
 	if (!atomic_load(&st->sub_up) || lk_rd_held(st) ||
 	    atomic_load(&st->sub_heard_us) <= atomic_load(&st->io_fail_us))
 		return false;
-	*g = atomic_load(&st->sub_gen);
+	*g = with_local(st, atomic_load(&st->sub_gen));
 	return atomic_load(&st->sub_up);
 }
 
@@ -361,7 +389,7 @@ static bool current(struct rd_store *st, uint64_t *g)
 		if (poll(&p, 1, 0) != 0)
 			return false;
 	}
-	*g = atomic_load(&st->sub_gen);
+	*g = with_local(st, atomic_load(&st->sub_gen));
 	return atomic_load(&st->sub_up);
 }
 
@@ -428,31 +456,6 @@ uint64_t lk_rd_sub_wait(struct rd_store *st, uint64_t seen, int timeout_ms)
 	}
 	pthread_mutex_unlock(&st->sub_mu);
 	return pushed(st, &g) ? g : random_gen();
-}
-
-void lk_rd_sub_sync(struct rd_store *st)
-{
-	const char *argv[] = {"GET", CHANNEL};
-	size_t len[] = {3, sizeof CHANNEL - 1};
-	redisReply *r = NULL;
-	int64_t v = 0;
-
-	if (!atomic_load(&st->sub_started) || !atomic_load(&st->sub_up))
-		return;
-	if (lk_rd_cmd(st, 2, argv, len, &r, NULL) != LK_OK)
-		return;
-	bool ok = lk_rd_int(r, &v);
-	freeReplyObject(r);
-	if (!ok)
-		return;
-	int64_t end = lk_rd_mono_ms() + SYNC_MS;
-	pthread_mutex_lock(&st->sub_mu);
-	while (atomic_load(&st->sub_up) && atomic_load(&st->sub_count) < v &&
-	       lk_rd_mono_ms() < end) {
-		struct timespec ts = deadline(end);
-		pthread_cond_timedwait(&st->sub_cv, &st->sub_mu, &ts);
-	}
-	pthread_mutex_unlock(&st->sub_mu);
 }
 
 void lk_rd_sub_stop(struct rd_store *st)

@@ -172,7 +172,9 @@ struct lk_store_ops {
 	enum lk_err (*secret_claim)(struct lk_store *st, const char *name,
 				    const unsigned char mine[32], unsigned char out[32]);
 
-	/* Sign-in limits shared by every instance (keys `pair` and `ip`: short opaque strings).
+	/* Sign-in limits shared by every instance (keys `pair` and `ip`: short opaque strings;
+	 * a pair belongs to one ip, as auth/ratelimit.c derives it from the ip: a back end may
+	 * keep a pair's state under its ip, as Redis does to keep the two in one slot).
 	 * Reserve a failed sign-in before the password is checked, atomically (the policy of
 	 * auth/rlpolicy.h, cfg): when the pair is in backoff or the ip bucket is empty,
 	 * LK_ERATE_LIMITED with *retry_after seconds and nothing recorded; otherwise the

@@ -316,6 +316,7 @@ static void drv_sessions_clean(int64_t uid)
 		return;
 	}
 	keys_none("lk:sess:*");
+	keys_none("lk:{u:*}:h:*");
 	keys_none("lk:handle:*");
 	assert_int_equal(raw_int("EXISTS", "lk:{g}:sess_exp"), 0);
 	assert_int_equal(raw_int("EXISTS", "lk:{g}:sess_seen"), 0);
@@ -374,7 +375,7 @@ static void test_open_close_reopen(void **state)
 	/* The layout version is claimed at open. */
 	redisReply *r = raw("GET lk:{g}:schema");
 	assert_int_equal(r->type, REDIS_REPLY_STRING);
-	assert_string_equal(r->str, "2");
+	assert_string_equal(r->str, "3");
 	freeReplyObject(r);
 
 	/* trailing slash, explicit DB 0, IPv4 literal */
@@ -501,10 +502,10 @@ static void test_eviction_policy(void **state)
 /* A newer layout is refused, and a version key that is not one is damage. */
 static void test_schema_version(void **state)
 {
-	raw_ok(raw("SET lk:{g}:schema 3"));
+	raw_ok(raw("SET lk:{g}:schema 4"));
 	open_fails(url, LK_ESTORE_VERSION, NULL);
 	redisReply *r = raw("GET lk:{g}:schema");
-	assert_string_equal(r->str, "3"); /* untouched */
+	assert_string_equal(r->str, "4"); /* untouched */
 	freeReplyObject(r);
 	raw_ok(raw("SET lk:{g}:schema banana"));
 	open_fails(url, LK_ESTORE_CORRUPT, NULL);
@@ -513,8 +514,8 @@ static void test_schema_version(void **state)
 }
 
 /*
- * A layout v1 database (before lk:{g}:rt_used) opens as v2: its used refresh tokens that
- * still hold next_access are indexed, so refresh_purge trims them too.
+ * A layout v1 database (before lk:{g}:rt_used) opens as v3 (through v2): its used refresh
+ * tokens that still hold next_access are indexed, so refresh_purge trims them too.
  */
 static void test_layout_v1(void **state)
 {
@@ -531,7 +532,7 @@ static void test_layout_v1(void **state)
 	raw_ok(raw("SET lk:{g}:schema 1"));
 	st = open_ok();
 	redisReply *v = raw("GET lk:{g}:schema");
-	assert_string_equal(v->str, "2");
+	assert_string_equal(v->str, "3");
 	freeReplyObject(v);
 	assert_int_equal(raw_int("ZCARD", "lk:{g}:rt_used"), 1);
 	assert_rc(st->ops->refresh_purge(st, t0, t0 - 10, &n), LK_OK);
@@ -540,6 +541,39 @@ static void test_layout_v1(void **state)
 	assert_string_equal(out->next_access, "");
 	free(r);
 	free(out);
+	lk_store_close(st);
+}
+
+/*
+ * A layout v2 database (handle pointers global, lk:handle:HANDLE) opens as v3: each live
+ * session's handle pointer moves into its user's slot with its TTL, so a session is still
+ * ended by its handle.
+ */
+static void test_layout_v2(void **state)
+{
+	struct lk_store *st = open_ok();
+	int64_t t0 = time(NULL);
+	int64_t alice = user_add_ok(st, "alice");
+	struct lk_session s = sess_make("v2", alice, t0);
+	char hex[65];
+	s.expires = t0 + 500;
+	sess_add_ok(st, &s);
+	lk_store_close(st);
+	/* what v2 had: the pointer under lk:handle: */
+	hexof(s.id_hash, hex);
+	char *hk = lkt_fmt("lk:{u:%lld}:h:h-v2", (long long)alice);
+	raw_ok(raw("DEL %s", hk));
+	raw_ok(raw("SET lk:handle:h-v2 %s EXAT %lld", hex, (long long)(t0 + 500)));
+	raw_ok(raw("SET lk:{g}:schema 2"));
+	st = open_ok();
+	redisReply *v = raw("GET lk:{g}:schema");
+	assert_string_equal(v->str, "3");
+	freeReplyObject(v);
+	assert_int_equal(raw_int("EXISTS", "lk:handle:h-v2"), 0);
+	assert_int_equal(raw_int("EXPIRETIME", hk), t0 + 500);
+	assert_rc(st->ops->session_del_handle(st, alice, "h-v2"), LK_OK);
+	assert_false(sess_exists(st, &s));
+	free(hk);
 	lk_store_close(st);
 }
 
@@ -588,7 +622,9 @@ static void test_native_ttl(void **state)
 	k = lkt_fmt("lk:sess:%s", hex);
 	assert_int_equal(raw_int("EXPIRETIME", k), t0 + 100);
 	free(k);
-	assert_int_equal(raw_int("EXPIRETIME", "lk:handle:h-ttl"), t0 + 100);
+	k = lkt_fmt("lk:{u:%lld}:h:h-ttl", (long long)alice);
+	assert_int_equal(raw_int("EXPIRETIME", k), t0 + 100);
+	free(k);
 	k = lkt_fmt("lk:{u:%lld}:sessions", (long long)alice);
 	assert_int_equal(raw_int("EXPIRETIME", k), t0 + 100);
 	/* the user's set lives as long as its longest-lived member */
@@ -622,7 +658,9 @@ static void test_native_ttl(void **state)
 	struct lk_session far = sess_make("far", alice, t0);
 	far.expires = INT64_MAX;
 	sess_add_ok(st, &far);
-	assert_int_equal(raw_int("EXPIRETIME", "lk:handle:h-far"), -1);
+	k = lkt_fmt("lk:{u:%lld}:h:h-far", (long long)alice);
+	assert_int_equal(raw_int("EXPIRETIME", k), -1);
+	free(k);
 	k = lkt_fmt("lk:{u:%lld}:sessions", (long long)alice);
 	assert_int_equal(raw_int("EXPIRETIME", k), -1);
 	free(k);
@@ -930,6 +968,7 @@ int main(void)
 		cmocka_unit_test_setup(test_password, setup),
 		cmocka_unit_test_setup(test_eviction_policy, setup),
 		cmocka_unit_test_setup(test_schema_version, setup),
+		cmocka_unit_test_setup(test_layout_v2, setup),
 		cmocka_unit_test_setup(test_layout_v1, setup),
 		cmocka_unit_test_setup(test_user_truncation, setup),
 		cmocka_unit_test_setup(test_native_ttl, setup),
