@@ -83,6 +83,11 @@ done
 # harness starts its own redis-server per test file.
 [ -f tests/server/run.sh ] && suite "build/server-redis" env LATCHKEY="$PWD/build/latchkey" LATCHKEY_TEST_STORE=redis bash tests/server/run.sh
 [ -f tests/tokens/run.sh ] && suite "build/tokens-redis" env LATCHKEY="$PWD/build/latchkey" LATCHKEY_TEST_STORE=redis bash tests/tokens/run.sh
+# Beyond one Redis (issue 16): failovers and resharding under load, Sentinel and Cluster;
+# then the server and token suites again with every store on a real Redis Cluster.
+[ -f tests/rcluster/run.sh ] && suite "build/rcluster" env LATCHKEY="$PWD/build/latchkey" bash tests/rcluster/run.sh
+[ -f tests/rcluster/on-cluster.sh ] && suite "build/server-cluster" env LATCHKEY="$PWD/build/latchkey" bash tests/rcluster/on-cluster.sh tests/server/run.sh
+[ -f tests/rcluster/on-cluster.sh ] && suite "build/tokens-cluster" env LATCHKEY="$PWD/build/latchkey" bash tests/rcluster/on-cluster.sh tests/tokens/run.sh
 # Three instances on one Redis behind nginx; Redis faults and restarts.
 [ -f tests/multi/run.sh ] && suite "build/multi" env LATCHKEY="$PWD/build/latchkey" bash tests/multi/run.sh
 # The installed library: make install into a temporary prefix, pkg-config, soname, exports,

@@ -77,9 +77,10 @@
  * "Slots"): the global slot {g}, one user's {u:ID}, or one key of its own.
  */
 #define PRELUDE_READ                                                                       \
-	"local G = 'lk:{g}:'\n"                                                            \
+	"local R = string.match(KEYS[1], '^[^:]*')\n"                                     \
+	"local G = R .. ':{g}:'\n"                                                         \
 	"local FOREVER = 1e11\n"                                                           \
-	"local function U(id, s) return 'lk:{u:' .. id .. '}:' .. s end\n"                \
+	"local function U(id, s) return R .. ':{u:' .. id .. '}:' .. s end\n"             \
 	"local function num(v) return tonumber(v) or 0 end\n"                             \
 	"local function ns(s) s = tostring(s) return #s .. ':' .. s .. ',' end\n"          \
 	"local function unns(s)\n"                                                         \
@@ -369,7 +370,7 @@ static struct lk_rd_script lua[SC_COUNT_] = {
 	"  for _, hex in ipairs(redis.call('SMEMBERS', U(id, 'sessions'))) do\n"
 	"    local f = redis.call('HMGET', U(id, 's:' .. hex), 'handle', 'expires')\n"
 	"    if f[1] then\n"
-	"      local old = 'lk:handle:' .. f[1]\n"
+	"      local old = R .. ':handle:' .. f[1]\n"
 	"      if redis.call('GET', old) == hex then redis.call('DEL', old) end\n"
 	"      redis.call('SET', U(id, 'h:' .. f[1]), hex)\n"
 	"      expire_at(U(id, 'h:' .. f[1]), f[2])\n"
@@ -590,7 +591,7 @@ static struct lk_rd_script lua[SC_COUNT_] = {
 	 * the two together. Both keys share the IP's slot. Keys live backoff_max + 60 s
 	 * after their last change. -> {0, wait}; a take that must wait writes nothing. */
 	[SC_RL_STEP] = {RW
-	"local i = 'lk:rl:{' .. ARGV[2] .. '}'\n"
+	"local i = R .. ':rl:{' .. ARGV[2] .. '}'\n"
 	"local p = i .. ':' .. ARGV[1]\n"
 	"local now, free, bmax, cap = num(ARGV[3]), num(ARGV[4]), num(ARGV[5]), num(ARGV[6])\n"
 	"if cap <= 0 then cap = 1 end\n"
@@ -643,31 +644,42 @@ static struct rd_store *rd(struct lk_store *st)
 	return (struct rd_store *)st;
 }
 
+/* Key names start with the store's root (st->root: "lk", or "lk.NAMESPACE"). */
+#define ROOT (st->root)
+
+/* ROOT:{g}:suffix in buf[96]. */
+static const char *gkey(const struct rd_store *st, char *buf, const char *suffix)
+{
+	snprintf(buf, 96, "%s:{g}:%s", ROOT, suffix);
+	return buf;
+}
+
+/* A key of the global slot, in a buffer that lives as long as the enclosing block. */
+#define GK(suffix) gkey(st, (char[96]){0}, suffix)
+
 /* The key a script of several keys is called with: one in their slot that is never
  * written (docs/redis-keys.md "Slots"). */
-#define G_SLOT "lk:{g}:~"
-
-static void user_slot(char *buf, size_t size, int64_t uid)
+static void user_slot(const struct rd_store *st, char *buf, size_t size, int64_t uid)
 {
-	snprintf(buf, size, "lk:{u:%lld}:~", (long long)uid);
+	snprintf(buf, size, "%s:{u:%lld}:~", ROOT, (long long)uid);
 }
 
 static enum lk_err gscript(struct rd_store *st, enum scr id, struct lk_rd_args *a,
 			   redisReply **out)
 {
-	return lk_rd_eval(st, G_SLOT, &lua[id], a, out);
+	return lk_rd_eval(st, GK("~"), &lua[id], a, out);
 }
 
 static enum lk_err gscript0(struct rd_store *st, enum scr id, struct lk_rd_args *a)
 {
-	return lk_rd_eval0(st, G_SLOT, &lua[id], a);
+	return lk_rd_eval0(st, GK("~"), &lua[id], a);
 }
 
 static enum lk_err uscript(struct rd_store *st, int64_t uid, enum scr id, struct lk_rd_args *a,
 			   redisReply **out)
 {
-	char key[48];
-	user_slot(key, sizeof key, uid);
+	char key[256];
+	user_slot(st, key, sizeof key, uid);
 	return lk_rd_eval(st, key, &lua[id], a, out);
 }
 
@@ -949,16 +961,16 @@ static void index_members(struct nsb *sess, struct nsb *used, const struct ended
 
 static void drop_pointers(struct rd_store *st, const struct ended *e, int64_t uid)
 {
-	char key[96];
+	char key[256];
 	for (size_t i = 0; i < e->ns; i++) {
-		snprintf(key, sizeof key, "lk:sess:%s", e->s[i].hex);
+		snprintf(key, sizeof key, "%s:sess:%s", ROOT, e->s[i].hex);
 		pointer_drop(st, key, uid);
 	}
 	for (size_t i = 0; i < e->nt; i++) {
-		snprintf(key, sizeof key, "lk:rt:%s", e->t[i].hex);
+		snprintf(key, sizeof key, "%s:rt:%s", ROOT, e->t[i].hex);
 		pointer_drop(st, key, uid);
 		if (!has_family(e, e->t[i].family, i)) {
-			snprintf(key, sizeof key, "lk:fam:%s", e->t[i].family);
+			snprintf(key, sizeof key, "%s:fam:%s", ROOT, e->t[i].family);
 			pointer_drop(st, key, uid);
 		}
 	}
@@ -1097,7 +1109,7 @@ static void rd_close(struct lk_store *base)
 static enum lk_err check_schema(struct rd_store *st, struct lk_errinfo *ei)
 {
 	char ver[16];
-	const char *argv[] = {"SET", "lk:{g}:schema", ver, "NX", "GET"};
+	const char *argv[] = {"SET", GK("schema"), ver, "NX", "GET"};
 	redisReply *r = NULL;
 	int64_t v = 0;
 	enum lk_err err;
@@ -1167,6 +1179,14 @@ static enum lk_err rd_open_sentinel(const char *rest, struct lk_store **out,
 	return open_mode(rest, RD_SENTINEL, &lk_store_redis_sentinel_ops, out, ei);
 }
 
+/* "redis+cluster://...": the same store on a Redis Cluster, each call to the primary
+ * serving its slot (rest as lk_rd_new's RD_CLUSTER form). */
+static enum lk_err rd_open_cluster(const char *rest, struct lk_store **out,
+				   struct lk_errinfo *ei)
+{
+	return open_mode(rest, RD_CLUSTER, &lk_store_redis_cluster_ops, out, ei);
+}
+
 static enum lk_err rd_ping(struct lk_store *base)
 {
 	const char *argv[] = {"PING"};
@@ -1202,8 +1222,8 @@ static uint64_t rd_generation_wait(struct lk_store *base, uint64_t seen, int tim
  */
 static enum lk_err uscript0(struct rd_store *st, int64_t uid, enum scr id, struct lk_rd_args *a)
 {
-	char key[48];
-	user_slot(key, sizeof key, uid);
+	char key[256];
+	user_slot(st, key, sizeof key, uid);
 	return lk_rd_eval0(st, key, &lua[id], a);
 }
 
@@ -1245,8 +1265,8 @@ static enum lk_err rd_user_add(struct lk_store *base, struct lk_user *u)
 	lk_rd_arg_str(&a, u->name, sizeof u->name - 1);
 	lk_rd_arg_i64(&a, id);
 	if ((err = gscript0(st, SC_G_NAME_CLAIM, &a)) == LK_EEXISTS) {
-		char key[48];
-		snprintf(key, sizeof key, "lk:{u:%lld}:user", (long long)id);
+		char key[256];
+		snprintf(key, sizeof key, "%s:{u:%lld}:user", ROOT, (long long)id);
 		const char *argv[] = {"DEL", key};
 		(void)cmd_run(st, 2, argv);
 	}
@@ -1258,7 +1278,7 @@ static enum lk_err rd_user_add(struct lk_store *base, struct lk_user *u)
 /* The id the name index holds for name. */
 static enum lk_err name_id(struct rd_store *st, const char *name, int64_t *id)
 {
-	const char *argv[] = {"HGET", "lk:{g}:names", name};
+	const char *argv[] = {"HGET", GK("names"), name};
 	redisReply *r = NULL;
 	enum lk_err err = cmdv(st, 3, argv, &r);
 	if (err)
@@ -1289,7 +1309,8 @@ static enum lk_err rd_user_get(struct lk_store *base, const char *name, struct l
 
 static enum lk_err rd_user_get_id(struct lk_store *base, int64_t id, struct lk_user *out)
 {
-	char key[48];
+	struct rd_store *st = rd(base);
+	char key[256];
 	const char *argv[] = {"HMGET", key, "name", "roles", "phc", "created", "pw_changed"};
 	struct lk_user u;
 	redisReply *r, *e[6], idr;
@@ -1297,7 +1318,7 @@ static enum lk_err rd_user_get_id(struct lk_store *base, int64_t id, struct lk_u
 
 	if (!out)
 		return LK_EINVAL;
-	snprintf(key, sizeof key, "lk:{u:%lld}:user", (long long)id);
+	snprintf(key, sizeof key, "%s:{u:%lld}:user", ROOT, (long long)id);
 	if ((err = cmdv(rd(base), 7, argv, &r)))
 		return err;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 5) {
@@ -1360,7 +1381,8 @@ static int cmp_user(const void *x, const void *y)
  * user's hash (one round trip per user; one gone meanwhile is left out). */
 static enum lk_err rd_user_list(struct lk_store *base, lk_user_cb cb, void *ud)
 {
-	const char *argv[] = {"HVALS", "lk:{g}:names"};
+	struct rd_store *st = rd(base);
+	const char *argv[] = {"HVALS", GK("names")};
 	struct lk_user *v = NULL;
 	redisReply *r = NULL;
 	enum lk_err err;
@@ -1428,7 +1450,8 @@ static enum lk_err count_cmd(struct rd_store *st, int argc, const char **argv, i
 
 static enum lk_err rd_user_count(struct lk_store *base, int64_t *n)
 {
-	const char *argv[] = {"HLEN", "lk:{g}:names"};
+	struct rd_store *st = rd(base);
+	const char *argv[] = {"HLEN", GK("names")};
 	return count_cmd(rd(base), 2, argv, n);
 }
 
@@ -1445,14 +1468,14 @@ static enum lk_err rd_session_add(struct lk_store *base, const struct lk_session
 {
 	struct rd_store *st = rd(base);
 	struct lk_rd_args a = {0};
-	char hex[65], key[80], uid[24], exat[24], member[96];
+	char hex[65], key[256], uid[24], exat[24], member[96];
 	redisReply *r = NULL;
 	enum lk_err err;
 
 	if (!s || !s->handle[0])
 		return LK_EINVAL;
 	lk_rd_hex(s->id_hash, 32, hex);
-	snprintf(key, sizeof key, "lk:sess:%s", hex);
+	snprintf(key, sizeof key, "%s:sess:%s", ROOT, hex);
 	snprintf(uid, sizeof uid, "%lld", (long long)s->user_id);
 	snprintf(exat, sizeof exat, "%lld", (long long)s->expires);
 	{
@@ -1498,7 +1521,7 @@ static enum lk_err rd_session_get(struct lk_store *base, const unsigned char id_
 				  struct lk_session *out)
 {
 	struct rd_store *st = rd(base);
-	char hex[65], key[80];
+	char hex[65], key[256];
 	redisReply *r = NULL;
 	struct lk_session s;
 	int64_t uid;
@@ -1507,10 +1530,10 @@ static enum lk_err rd_session_get(struct lk_store *base, const unsigned char id_
 	if (!id_hash || !out)
 		return LK_EINVAL;
 	lk_rd_hex(id_hash, 32, hex);
-	snprintf(key, sizeof key, "lk:sess:%s", hex);
+	snprintf(key, sizeof key, "%s:sess:%s", ROOT, hex);
 	if ((err = pointer_get(st, key, &uid)))
 		return err;
-	snprintf(key, sizeof key, "lk:{u:%lld}:s:%s", (long long)uid, hex);
+	snprintf(key, sizeof key, "%s:{u:%lld}:s:%s", ROOT, (long long)uid, hex);
 	const char *argv[] = {"HMGET", key, "handle", "csrf", "created", "last_seen",
 			      "expires", "ip", "ua"};
 	if ((err = cmdv(st, 9, argv, &r)))
@@ -1547,7 +1570,7 @@ static enum lk_err rd_session_touch(struct lk_store *base, const unsigned char i
 {
 	struct rd_store *st = rd(base);
 	struct lk_rd_args a = {0};
-	char hex[65], key[80];
+	char hex[65], key[256];
 	redisReply *r = NULL;
 	int64_t uid;
 	enum lk_err err;
@@ -1555,7 +1578,7 @@ static enum lk_err rd_session_touch(struct lk_store *base, const unsigned char i
 	if (!id_hash)
 		return LK_EINVAL;
 	lk_rd_hex(id_hash, 32, hex);
-	snprintf(key, sizeof key, "lk:sess:%s", hex);
+	snprintf(key, sizeof key, "%s:sess:%s", ROOT, hex);
 	if ((err = pointer_get(st, key, &uid)))
 		return err;
 	lk_rd_arg_i64(&a, uid);
@@ -1570,7 +1593,7 @@ static enum lk_err rd_session_touch(struct lk_store *base, const unsigned char i
 		char score[24], member[96];
 		snprintf(score, sizeof score, "%lld", (long long)now);
 		snprintf(member, sizeof member, "%lld:%s", (long long)uid, hex);
-		const char *argv[] = {"ZADD", "lk:{g}:sess_seen", "XX", score, member};
+		const char *argv[] = {"ZADD", GK("sess_seen"), "XX", score, member};
 		(void)cmd_run(st, 5, argv); /* the idle purge's index: a failure only delays it */
 	}
 	return LK_OK;
@@ -1586,7 +1609,7 @@ static enum lk_err sess_end(struct rd_store *st, int64_t uid, const char *hex,
 {
 	struct lk_rd_args a = {0};
 	struct nsb revs = {0}, sess = {0}, none = {0};
-	char found[65], h[LK_HANDLE_LEN + 1], key[80];
+	char found[65], h[LK_HANDLE_LEN + 1], key[256];
 	redisReply *r = NULL;
 	int64_t expires;
 	enum lk_err err;
@@ -1617,7 +1640,7 @@ static enum lk_err sess_end(struct rd_store *st, int64_t uid, const char *hex,
 	lk_rd_sub_bump(st);
 	if (err)
 		return err;
-	snprintf(key, sizeof key, "lk:sess:%s", found);
+	snprintf(key, sizeof key, "%s:sess:%s", ROOT, found);
 	pointer_drop(st, key, uid);
 	return LK_OK;
 }
@@ -1625,14 +1648,14 @@ static enum lk_err sess_end(struct rd_store *st, int64_t uid, const char *hex,
 static enum lk_err rd_session_del(struct lk_store *base, const unsigned char id_hash[32])
 {
 	struct rd_store *st = rd(base);
-	char hex[65], key[80];
+	char hex[65], key[256];
 	int64_t uid;
 	enum lk_err err;
 
 	if (!id_hash)
 		return LK_EINVAL;
 	lk_rd_hex(id_hash, 32, hex);
-	snprintf(key, sizeof key, "lk:sess:%s", hex);
+	snprintf(key, sizeof key, "%s:sess:%s", ROOT, hex);
 	if ((err = pointer_get(st, key, &uid)))
 		return err;
 	return sess_end(st, uid, hex, "");
@@ -1740,7 +1763,7 @@ static enum lk_err rd_session_list(struct lk_store *base, int64_t user_id, lk_se
 	if (user_id >= 0) {
 		err = sess_list_user(st, user_id, NULL, &sv);
 	} else {
-		const char *argv[] = {"ZRANGE", "lk:{g}:sess_exp", "0", "-1"};
+		const char *argv[] = {"ZRANGE", GK("sess_exp"), "0", "-1"};
 		if ((err = cmdv(st, 4, argv, &r)))
 			return err;
 		if (r->type != REDIS_REPLY_ARRAY)
@@ -1832,8 +1855,9 @@ static enum lk_err rd_session_purge(struct lk_store *base, int64_t now, int64_t 
 
 static enum lk_err rd_session_count(struct lk_store *base, int64_t now, int64_t *n)
 {
+	struct rd_store *st = rd(base);
 	char min[32];
-	const char *argv[] = {"ZCOUNT", "lk:{g}:sess_exp", min, "+inf"};
+	const char *argv[] = {"ZCOUNT", GK("sess_exp"), min, "+inf"};
 	snprintf(min, sizeof min, "(%lld", (long long)now);
 	return count_cmd(rd(base), 4, argv, n);
 }
@@ -1873,8 +1897,9 @@ static enum lk_err rd_audit_add(struct lk_store *base, const struct lk_audit *a)
 /* Newest first (LPUSH order). */
 static enum lk_err rd_audit_list(struct lk_store *base, size_t limit, lk_audit_cb cb, void *ud)
 {
+	struct rd_store *st = rd(base);
 	char stop[24];
-	const char *argv[] = {"LRANGE", "lk:{g}:audit", "0", stop};
+	const char *argv[] = {"LRANGE", GK("audit"), "0", stop};
 	size_t len[4];
 	redisReply *r = NULL;
 	enum lk_err err;
@@ -2053,12 +2078,13 @@ static enum lk_err rd_key_del(struct lk_store *base, const char *kid)
 
 static enum lk_err rd_client_add(struct lk_store *base, const struct lk_client *c)
 {
+	struct rd_store *st = rd(base);
 	struct lk_rd_args a = {0};
 
 	if (!c || !c->id[0])
 		return LK_EINVAL;
-	char key[16 + LK_CLIENT_ID_LEN];
-	snprintf(key, sizeof key, "lk:client:%.*s", (int)LK_CLIENT_ID_LEN, c->id);
+	char key[64 + LK_CLIENT_ID_LEN];
+	snprintf(key, sizeof key, "%s:client:%.*s", ROOT, (int)LK_CLIENT_ID_LEN, c->id);
 	lk_rd_arg_str(&a, c->name, sizeof c->name - 1);
 	lk_rd_arg(&a, c->secret_hash, 32);
 	lk_rd_arg_str(&a, c->scope, sizeof c->scope - 1);
@@ -2068,7 +2094,8 @@ static enum lk_err rd_client_add(struct lk_store *base, const struct lk_client *
 
 static enum lk_err rd_client_get(struct lk_store *base, const char *id, struct lk_client *out)
 {
-	char key[16 + LK_CLIENT_ID_LEN];
+	struct rd_store *st = rd(base);
+	char key[64 + LK_CLIENT_ID_LEN];
 	const char *argv[] = {"HMGET", key, "name", "secret_hash", "scope", "created"};
 	size_t len[6];
 	struct lk_client c;
@@ -2079,7 +2106,7 @@ static enum lk_err rd_client_get(struct lk_store *base, const char *id, struct l
 		return LK_EINVAL;
 	if (strnlen(id, LK_CLIENT_ID_LEN + 1) > LK_CLIENT_ID_LEN)
 		return LK_ENOT_FOUND;
-	snprintf(key, sizeof key, "lk:client:%s", id);
+	snprintf(key, sizeof key, "%s:client:%s", ROOT, id);
 	for (int i = 0; i < 6; i++)
 		len[i] = strlen(argv[i]);
 	if ((err = lk_rd_cmd(rd(base), 6, argv, len, &r, NULL)))
@@ -2114,14 +2141,14 @@ static enum lk_err rd_refresh_add(struct lk_store *base, const struct lk_refresh
 {
 	struct rd_store *st = rd(base);
 	struct lk_rd_args a = {0};
-	char hex[65], key[96], uid[24], exat[24];
+	char hex[65], key[256], uid[24], exat[24];
 	redisReply *x = NULL;
 	enum lk_err err;
 
 	if (!r || !r->family[0])
 		return LK_EINVAL;
 	lk_rd_hex(r->hash, 32, hex);
-	snprintf(key, sizeof key, "lk:rt:%s", hex);
+	snprintf(key, sizeof key, "%s:rt:%s", ROOT, hex);
 	snprintf(uid, sizeof uid, "%lld", (long long)r->user_id);
 	snprintf(exat, sizeof exat, "%lld", (long long)r->expires);
 	{
@@ -2151,7 +2178,7 @@ static enum lk_err rd_refresh_add(struct lk_store *base, const struct lk_refresh
 		return err ? err : stored == 0 ? LK_OK : LK_ESTORE_CORRUPT;
 	}
 	a = (struct lk_rd_args){0};
-	snprintf(key, sizeof key, "lk:fam:%.*s", (int)LK_HANDLE_LEN, r->family);
+	snprintf(key, sizeof key, "%s:fam:%.*s", ROOT, (int)LK_HANDLE_LEN, r->family);
 	lk_rd_arg_i64(&a, r->user_id);
 	lk_rd_arg_i64(&a, r->expires);
 	return lk_rd_eval0(st, key, &lua[SC_FAM_OWNER], &a);
@@ -2161,7 +2188,7 @@ static enum lk_err rd_refresh_get(struct lk_store *base, const unsigned char has
 				  struct lk_refresh *out)
 {
 	struct rd_store *st = rd(base);
-	char hex[65], key[96];
+	char hex[65], key[256];
 	redisReply *r = NULL;
 	struct lk_refresh *x;
 	int64_t uid;
@@ -2170,10 +2197,10 @@ static enum lk_err rd_refresh_get(struct lk_store *base, const unsigned char has
 	if (!hash || !out)
 		return LK_EINVAL;
 	lk_rd_hex(hash, 32, hex);
-	snprintf(key, sizeof key, "lk:rt:%s", hex);
+	snprintf(key, sizeof key, "%s:rt:%s", ROOT, hex);
 	if ((err = pointer_get(st, key, &uid)))
 		return err;
-	snprintf(key, sizeof key, "lk:{u:%lld}:r:%s", (long long)uid, hex);
+	snprintf(key, sizeof key, "%s:{u:%lld}:r:%s", ROOT, (long long)uid, hex);
 	const char *argv[] = {"HMGET", key, "family", "client_id", "scope", "created", "expires",
 			      "used_at", "next_access"};
 	if ((err = cmdv(st, 9, argv, &r)))
@@ -2214,14 +2241,14 @@ static enum lk_err rd_refresh_claim(struct lk_store *base, const unsigned char h
 {
 	struct rd_store *st = rd(base);
 	struct lk_rd_args a = {0};
-	char hex[65], key[96];
+	char hex[65], key[256];
 	int64_t uid;
 	enum lk_err err;
 
 	if (!hash || !next_access)
 		return LK_EINVAL;
 	lk_rd_hex(hash, 32, hex);
-	snprintf(key, sizeof key, "lk:rt:%s", hex);
+	snprintf(key, sizeof key, "%s:rt:%s", ROOT, hex);
 	if ((err = pointer_get(st, key, &uid)))
 		return err;
 	lk_rd_arg_i64(&a, uid);
@@ -2233,7 +2260,7 @@ static enum lk_err rd_refresh_claim(struct lk_store *base, const unsigned char h
 	char score[24], member[96];
 	snprintf(score, sizeof score, "%lld", (long long)now);
 	snprintf(member, sizeof member, "%lld:%s", (long long)uid, hex);
-	const char *argv[] = {"ZADD", "lk:{g}:rt_used", score, member};
+	const char *argv[] = {"ZADD", GK("rt_used"), score, member};
 	/* a failure leaves next_access to the token's own expiry: the claim itself stands */
 	(void)cmd_run(st, 4, argv);
 	return LK_OK;
@@ -2247,14 +2274,14 @@ static enum lk_err rd_family_revoke(struct lk_store *base, const char *family, i
 	struct rd_store *st = rd(base);
 	struct nsb revs = {0}, none = {0}, used = {0};
 	struct lk_rd_args a = {0};
-	char key[96];
+	char key[256];
 	redisReply *r = NULL;
 	int64_t uid = 0, k = 0, counter = 0;
 	enum lk_err err;
 
 	if (!family || !family[0])
 		return LK_EINVAL;
-	snprintf(key, sizeof key, "lk:fam:%.*s", (int)LK_HANDLE_LEN, family);
+	snprintf(key, sizeof key, "%s:fam:%.*s", ROOT, (int)LK_HANDLE_LEN, family);
 	enum lk_err owner = pointer_get(st, key, &uid);
 	if (owner && owner != LK_ENOT_FOUND)
 		return owner;
@@ -2273,11 +2300,11 @@ static enum lk_err rd_family_revoke(struct lk_store *base, const char *family, i
 			return err;
 		lk_rd_sub_bump(st);
 		for (size_t i = 1; i < r->elements; i++) {
-			char hex[65], pk[96];
+			char hex[65], pk[256];
 			if (!lk_rd_text(r->element[i], hex, sizeof hex))
 				continue;
 			nsb_member(&used, uid, hex);
-			snprintf(pk, sizeof pk, "lk:rt:%s", hex);
+			snprintf(pk, sizeof pk, "%s:rt:%s", ROOT, hex);
 			pointer_drop(st, pk, uid);
 			k++;
 		}
@@ -2311,7 +2338,7 @@ static enum lk_err rd_revoke_user(struct lk_store *base, int64_t user_id,
 	if (user_id >= 0) {
 		err = user_end(st, user_id, "rev", NULL, 0, NULL, kh, FAM_UNTIL, until, &ns, &nf);
 	} else {
-		const char *argv[] = {"HVALS", "lk:{g}:names"};
+		const char *argv[] = {"HVALS", GK("names")};
 		redisReply *r = NULL;
 		if ((err = cmdv(st, 2, argv, &r)))
 			return err;
@@ -2353,7 +2380,7 @@ static enum lk_err rd_refresh_purge(struct lk_store *base, int64_t now, int64_t 
 	snprintf(max, sizeof max, "(%lld", (long long)used_before);
 	snprintf(lim, sizeof lim, "%d", PURGE_BATCH);
 	for (int round = 0; !err && round < 100000; round++) {
-		const char *argv[] = {"ZRANGEBYSCORE", "lk:{g}:rt_used", "-inf", max, "LIMIT", "0", lim};
+		const char *argv[] = {"ZRANGEBYSCORE", GK("rt_used"), "-inf", max, "LIMIT", "0", lim};
 		redisReply *r = NULL;
 		struct nsb done = {0}, none = {0};
 		if ((err = cmdv(st, 7, argv, &r)))
@@ -2432,8 +2459,9 @@ static enum lk_err rd_revoke_add(struct lk_store *base, const char *type, const 
 static enum lk_err rd_revocations(struct lk_store *base, int64_t after, int64_t now,
 				  lk_revocation_cb cb, void *ud)
 {
+	struct rd_store *st = rd(base);
 	char min[32];
-	const char *argv[] = {"ZRANGEBYSCORE", "lk:{g}:rev", min, "+inf"};
+	const char *argv[] = {"ZRANGEBYSCORE", GK("rev"), min, "+inf"};
 	size_t len[4];
 	struct lk_revocation *v = NULL;
 	redisReply *r = NULL;
@@ -2480,8 +2508,9 @@ static enum lk_err rd_revocations(struct lk_store *base, int64_t after, int64_t 
 
 static enum lk_err rd_set_revocation_ttl(struct lk_store *base, int64_t seconds)
 {
+	struct rd_store *st = rd(base);
 	char v[24];
-	const char *argv[] = {"HSET", "lk:{g}:meta", "revocation_ttl", v};
+	const char *argv[] = {"HSET", GK("meta"), "revocation_ttl", v};
 	size_t len[4];
 	redisReply *r = NULL;
 	enum lk_err err;
@@ -2498,10 +2527,10 @@ static enum lk_err rd_set_revocation_ttl(struct lk_store *base, int64_t seconds)
 /* The TTL set, or the default 960 s that the scripts then use. */
 static enum lk_err rd_revocation_ttl(struct lk_store *base, int64_t *seconds)
 {
-	const char *argv[] = {"HGET", "lk:{g}:meta", "revocation_ttl"};
-	size_t len[3] = {4, 11, 14};
+	struct rd_store *st = rd(base);
+	const char *argv[] = {"HGET", GK("meta"), "revocation_ttl"};
 	redisReply *r = NULL;
-	enum lk_err err = lk_rd_cmd(rd(base), 3, argv, len, &r, NULL);
+	enum lk_err err = cmdv(st, 3, argv, &r);
 	if (err)
 		return err;
 	if (r->type == REDIS_REPLY_NIL)
@@ -2516,7 +2545,8 @@ static enum lk_err rd_revocation_ttl(struct lk_store *base, int64_t *seconds)
 static enum lk_err rd_secret_claim(struct lk_store *base, const char *name,
 				   const unsigned char mine[32], unsigned char out[32])
 {
-	char key[96];
+	struct rd_store *st = rd(base);
+	char key[256];
 	const char *argv[] = {"SET", key, (const char *)mine, "NX", "GET"};
 	size_t len[5];
 	redisReply *r = NULL;
@@ -2524,7 +2554,7 @@ static enum lk_err rd_secret_claim(struct lk_store *base, const char *name,
 
 	if (!name)
 		return LK_EINVAL;
-	snprintf(key, sizeof key, "lk:{g}:secret:%.64s", name);
+	snprintf(key, sizeof key, "%s:{g}:secret:%.64s", ROOT, name);
 	len[0] = 3;
 	len[1] = strlen(key);
 	len[2] = 32;
@@ -2564,8 +2594,8 @@ static enum lk_err rl_step(struct rd_store *st, const char *step, const char *pa
 	redisReply *r = NULL;
 	enum lk_err err;
 
-	char key[160];
-	snprintf(key, sizeof key, "lk:rl:{%.128s}:~", ip);
+	char key[256];
+	snprintf(key, sizeof key, "%s:rl:{%.128s}:~", ROOT, ip);
 	lk_rd_arg_str(&a, pair, 128);
 	lk_rd_arg_str(&a, ip, 128);
 	lk_rd_arg_i64(&a, now);
@@ -2660,5 +2690,11 @@ const struct lk_store_ops lk_store_redis_ops = {
 const struct lk_store_ops lk_store_redis_sentinel_ops = {
 	.scheme = "redis+sentinel",
 	.open = rd_open_sentinel,
+	RD_OPS
+};
+
+const struct lk_store_ops lk_store_redis_cluster_ops = {
+	.scheme = "redis+cluster",
+	.open = rd_open_cluster,
 	RD_OPS
 };

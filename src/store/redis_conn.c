@@ -24,6 +24,7 @@
 #include <sodium.h>
 
 #include "store/redis_int.h"
+#include "store/redis_slots.h"
 #include "util/err.h"
 
 #define DEFAULT_HOST "127.0.0.1"
@@ -35,7 +36,11 @@
 #define SENTINEL_PASS_ENV "LATCHKEY_SENTINEL_PASSWORD"
 #define DEFAULT_SENTINEL_PORT 26379
 #define SENTINEL_MS 500       /* connect to and hear from one sentinel within this */
-#define WAIT_MS 500           /* RD_SENTINEL: a write waits this long for a replica's ack */
+#define WAIT_MS 500           /* RD_SENTINEL, RD_CLUSTER: a write waits this long for a replica */
+#define RESHARD_WAIT_MS 2000  /* RD_CLUSTER: a call waits at most this for a slot in motion */
+#define MAP_EVERY_MS 100      /* RD_CLUSTER: at most one slot map refresh this often */
+#define MAX_HOPS 16           /* RD_CLUSTER: redirections a call follows, at most */
+#define G_KEY "lk:{g}:~"      /* RD_CLUSTER: where keyless commands go */
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
@@ -136,6 +141,9 @@ bool lk_rd_held(struct rd_store *st)
 	return lk_rd_mono_ms() < atomic_load_explicit(&st->hold_until, memory_order_relaxed);
 }
 
+/* RD_CLUSTER: the primary serving slot, from the slot map (loaded at the first call). */
+static bool node_for(struct rd_store *st, uint16_t slot, char *host, size_t size, int *port);
+
 /* ---------------------------------------------------------------- connections */
 
 static void conn_drop(struct rconn *c)
@@ -145,12 +153,15 @@ static void conn_drop(struct rconn *c)
 	c->c = NULL;
 }
 
+/* c and its chain of connections to other cluster nodes. */
 static void conn_free(struct rconn *c)
 {
-	if (!c)
-		return;
-	conn_drop(c);
-	free(c);
+	while (c) {
+		struct rconn *next = c->peer;
+		conn_drop(c);
+		free(c);
+		c = next;
+	}
 }
 
 /* pthread key destructor: the thread exits, so does its connection. */
@@ -266,14 +277,14 @@ enum lk_err lk_rd_sentinel_primary(struct rd_store *st, char *host, size_t size,
 				   struct lk_errinfo *ei)
 {
 	struct pipeguard g;
-	int first = atomic_load(&st->sentinel_next), unknown = 0;
+	int first = atomic_load(&st->seed_next), unknown = 0;
 
 	guard_begin(&g);
-	for (int k = 0; k < st->nsentinels; k++) {
-		int i = (first + k) % st->nsentinels;
-		int got = ask_sentinel(st, &st->sentinels[i], host, size, port);
+	for (int k = 0; k < st->nseeds; k++) {
+		int i = (first + k) % st->nseeds;
+		int got = ask_sentinel(st, &st->seeds[i], host, size, port);
 		if (got > 0) {
-			atomic_store(&st->sentinel_next, i);
+			atomic_store(&st->seed_next, i);
 			guard_end(&g);
 			return LK_OK;
 		}
@@ -312,6 +323,12 @@ enum lk_err lk_rd_connect(struct rd_store *st, struct rconn *c, struct lk_errinf
 		if ((err = lk_rd_sentinel_primary(st, hbuf, sizeof hbuf, &port, ei)))
 			return err;
 		host = hbuf;
+	} else if (st->mode == RD_CLUSTER) {
+		if (!c->host[0] && !node_for(st, lk_rd_keyslot(G_KEY, sizeof G_KEY - 1), c->host,
+					     sizeof c->host, &c->port))
+			return lk_errf(ei, LK_ESTORE, "%s: no node known for the slot", st->where);
+		host = c->host;
+		port = c->port;
 	}
 	snprintf(c->addr, sizeof c->addr, "%s:%d", host, port);
 	errno = 0;
@@ -344,7 +361,7 @@ enum lk_err lk_rd_connect(struct rd_store *st, struct rconn *c, struct lk_errinf
 			goto io;
 		sent++;
 	}
-	if (st->db) {
+	if (st->db && st->mode != RD_CLUSTER) {
 		snprintf(dbs, sizeof dbs, "%d", st->db);
 		argv[0] = "SELECT";
 		len[0] = 6;
@@ -443,29 +460,51 @@ fail:
 }
 
 /* The calling thread's connection, (re)connected when it has none. */
-enum lk_err lk_rd_conn_get(struct rd_store *st, struct rconn **out, struct lk_errinfo *ei)
+/* The calling thread's first connection (not connected yet when new). */
+static struct rconn *thread_conn(struct rd_store *st)
 {
 	struct rconn *c = pthread_getspecific(st->key);
+	if (c)
+		return c;
+	if (!(c = calloc(1, sizeof *c)))
+		return NULL;
+	c->st = st;
+	if (pthread_setspecific(st->key, c) != 0) {
+		free(c);
+		return NULL;
+	}
+	pthread_mutex_lock(&st->mu);
+	c->next = st->conns;
+	if (st->conns)
+		st->conns->prev = c;
+	st->conns = c;
+	pthread_mutex_unlock(&st->mu);
+	return c;
+}
+
+/* Make c ready to send on: dropped when stale, (re)connected when it has no context. */
+static enum lk_err conn_ready(struct rd_store *st, struct rconn *c, struct lk_errinfo *ei);
+
+enum lk_err lk_rd_conn_get(struct rd_store *st, struct rconn **out, struct lk_errinfo *ei)
+{
+	struct rconn *c;
 	enum lk_err err;
 
 	if (lk_rd_held(st))
 		return lk_errf(ei, LK_ESTORE, "%s timed out less than %d ms ago", st->where,
 			       HOLD_MS);
-	if (!c) {
-		if (!(c = calloc(1, sizeof *c)))
-			return lk_errf(ei, LK_ENOMEM, "out of memory");
-		c->st = st;
-		if (pthread_setspecific(st->key, c) != 0) {
-			free(c);
-			return lk_errf(ei, LK_ENOMEM, "out of memory");
-		}
-		pthread_mutex_lock(&st->mu);
-		c->next = st->conns;
-		if (st->conns)
-			st->conns->prev = c;
-		st->conns = c;
-		pthread_mutex_unlock(&st->mu);
-	}
+	if (!(c = thread_conn(st)))
+		return lk_errf(ei, LK_ENOMEM, "out of memory");
+	if ((err = conn_ready(st, c, ei)))
+		return err;
+	*out = c;
+	return LK_OK;
+}
+
+static enum lk_err conn_ready(struct rd_store *st, struct rconn *c, struct lk_errinfo *ei)
+{
+	enum lk_err err;
+
 	if (c->c && c->epoch != atomic_load(&st->epoch))
 		conn_drop(c); /* made before the primary moved */
 	if (c->c) {
@@ -479,8 +518,321 @@ enum lk_err lk_rd_conn_get(struct rd_store *st, struct rconn **out, struct lk_er
 	}
 	if (!c->c && (err = lk_rd_connect(st, c, ei)))
 		return err;
-	*out = c;
 	return LK_OK;
+}
+
+/* ---------------------------------------------------------------- the cluster */
+
+/*
+ * RD_CLUSTER. The slot map says which primary serves each of the 16384 slots; it comes
+ * from CLUSTER SLOTS, asked of any node that answers (those of the map, then the seeds),
+ * at the first call and again (at most every MAP_EVERY_MS) when a node redirects a call
+ * with MOVED or stops answering. Each thread keeps one connection per node it has talked
+ * to (a chain from its first). A call goes to its key's slot:
+ *   MOVED            the slot has moved for good: the map is refreshed (the redirect
+ *                    patched in at once), the call goes to the new node;
+ *   ASK              the slot is being moved and the key is not here (any more): a
+ *                    command of one key goes to the target with ASKING first; a script
+ *                    never does (its KEYS[1] is never written, so ASK means the slot is
+ *                    in motion, and the script would see half of it): it waits and is
+ *                    retried at the source until the move is done;
+ *   TRYAGAIN, CLUSTERDOWN   wait and retry.
+ * Waiting is bounded: RESHARD_WAIT_MS in all, then LK_ESTORE (503). A node that stops
+ * answering gets the map refreshed and the call retried once on the node it names, which
+ * after a failover is the promoted replica.
+ */
+
+static int64_t map_load(struct rd_store *st, const char *host, int port,
+			struct lk_rd_slotmap **out)
+{
+	struct pipeguard g;
+	redisReply *r = NULL;
+	const char *argv[3];
+	size_t len[3];
+	int64_t ok = 0;
+
+	redisContext *x = redisConnectWithTimeout(host, port, ms_tv(SENTINEL_MS));
+	if (!x || x->err || redisSetTimeout(x, ms_tv(COMMAND_MS)) != REDIS_OK)
+		goto out;
+	guard_begin(&g);
+	if (st->pass) {
+		int n = 0;
+		argv[n] = "AUTH";
+		len[n++] = 4;
+		if (st->user) {
+			argv[n] = st->user;
+			len[n++] = strlen(st->user);
+		}
+		argv[n] = st->pass;
+		len[n++] = strlen(st->pass);
+		r = redisCommandArgv(x, n, argv, len);
+		if (!r || r->type == REDIS_REPLY_ERROR) {
+			guard_end(&g);
+			goto out;
+		}
+		freeReplyObject(r);
+	}
+	argv[0] = "CLUSTER";
+	len[0] = 7;
+	argv[1] = "SLOTS";
+	len[1] = 5;
+	r = redisCommandArgv(x, 2, argv, len);
+	guard_end(&g);
+	if (!r || r->type != REDIS_REPLY_ARRAY)
+		goto out;
+	struct lk_rd_slotmap *m = calloc(1, sizeof *m);
+	if (m && lk_rd_slotmap_from_reply(r, host, m)) {
+		*out = m;
+		ok = 1;
+	} else {
+		free(m);
+	}
+out:
+	if (r)
+		freeReplyObject(r);
+	if (x)
+		redisFree(x);
+	return ok;
+}
+
+/* Load the slot map afresh from the first node that answers; forced or at most every
+ * MAP_EVERY_MS. */
+static bool map_refresh(struct rd_store *st, bool force)
+{
+	int64_t now = lk_rd_mono_ms();
+	if (!force && now - atomic_load(&st->map_ms) < MAP_EVERY_MS)
+		return false;
+	atomic_store(&st->map_ms, now);
+
+	/* candidates: the nodes of the current map, then the seeds */
+	struct rd_addr cand[LK_RD_MAX_NODES + LK_RD_MAX_SEEDS];
+	char hosts[LK_RD_MAX_NODES][256];
+	int n = 0;
+	pthread_rwlock_rdlock(&st->map_lock);
+	for (int i = 0; st->map && i < st->map->nnodes && n < LK_RD_MAX_NODES; i++) {
+		snprintf(hosts[n], sizeof hosts[n], "%s", st->map->node[i].host);
+		cand[n].host = hosts[n];
+		cand[n].port = st->map->node[i].port;
+		n++;
+	}
+	pthread_rwlock_unlock(&st->map_lock);
+	for (int i = 0; i < st->nseeds; i++)
+		cand[n++] = st->seeds[i];
+	for (int i = 0; i < n; i++) {
+		struct lk_rd_slotmap *m = NULL;
+		if (!map_load(st, cand[i].host, cand[i].port, &m))
+			continue;
+		pthread_rwlock_wrlock(&st->map_lock);
+		struct lk_rd_slotmap *old = st->map;
+		st->map = m;
+		pthread_rwlock_unlock(&st->map_lock);
+		free(old);
+		return true;
+	}
+	return false;
+}
+
+static bool node_for(struct rd_store *st, uint16_t slot, char *host, size_t size, int *port)
+{
+	bool ok = false;
+	for (int pass = 0; pass < 2 && !ok; pass++) {
+		pthread_rwlock_rdlock(&st->map_lock);
+		if (st->map && st->map->slot[slot] < st->map->nnodes) {
+			const struct lk_rd_node *nd = &st->map->node[st->map->slot[slot]];
+			snprintf(host, size, "%s", nd->host);
+			*port = nd->port;
+			ok = true;
+		}
+		bool none = !st->map;
+		pthread_rwlock_unlock(&st->map_lock);
+		if (!ok && !map_refresh(st, none))
+			break;
+	}
+	return ok;
+}
+
+/* A MOVED slot host:port: patched into the map at once (a full refresh follows when due). */
+static void map_patch(struct rd_store *st, uint16_t slot, const char *host, int port)
+{
+	pthread_rwlock_wrlock(&st->map_lock);
+	struct lk_rd_slotmap *m = st->map;
+	if (m) {
+		int i;
+		for (i = 0; i < m->nnodes; i++)
+			if (m->node[i].port == port && !strcmp(m->node[i].host, host))
+				break;
+		if (i == m->nnodes && i < LK_RD_MAX_NODES) {
+			snprintf(m->node[i].host, sizeof m->node[i].host, "%s", host);
+			m->node[i].port = port;
+			m->nnodes++;
+		}
+		if (i < m->nnodes)
+			m->slot[slot] = (uint16_t)i;
+	}
+	pthread_rwlock_unlock(&st->map_lock);
+}
+
+/* This thread's connection to node host:port, ready to send on. */
+static enum lk_err node_conn(struct rd_store *st, const char *host, int port, struct rconn **out)
+{
+	struct rconn *head = thread_conn(st), *c;
+	if (!head)
+		return LK_ENOMEM;
+	for (c = head; c; c = c->peer)
+		if (c->port == port && !strcmp(c->host, host))
+			break;
+	if (!c && !head->host[0]) {
+		c = head; /* the thread's first connection, not yet given a node */
+	} else if (!c) {
+		if (!(c = calloc(1, sizeof *c)))
+			return LK_ENOMEM;
+		c->st = st;
+		c->peer = head->peer;
+		head->peer = c;
+	}
+	if (c->port != port || strcmp(c->host, host)) {
+		conn_drop(c);
+		snprintf(c->host, sizeof c->host, "%s", host);
+		c->port = port;
+	}
+	enum lk_err err = conn_ready(st, c, NULL);
+	if (!err)
+		*out = c;
+	return err;
+}
+
+static redisReply *send_argv(struct rconn *c, int argc, const char **argv, const size_t *len);
+
+/* Send on c with ASKING first (the slot's importing node); NULL on an I/O failure. */
+static redisReply *send_asking(struct rconn *c, int argc, const char **argv, const size_t *len)
+{
+	struct pipeguard g;
+	void *a = NULL, *v = NULL;
+	const char *ask[] = {"ASKING"};
+	const size_t al[] = {6};
+
+	guard_begin(&g);
+	errno = 0;
+	bool ok = redisAppendCommandArgv(c->c, 1, ask, al) == REDIS_OK &&
+		  redisAppendCommandArgv(c->c, argc, argv, len) == REDIS_OK &&
+		  redisGetReply(c->c, &a) == REDIS_OK && redisGetReply(c->c, &v) == REDIS_OK;
+	int e = errno;
+	guard_end(&g);
+	if (a)
+		freeReplyObject(a);
+	if (!ok || !v || c->c->err) {
+		note_failure(c->st, e, c->c->errstr);
+		if (v)
+			freeReplyObject(v);
+		conn_drop(c);
+		return NULL;
+	}
+	return v;
+}
+
+static bool err_is(const redisReply *r, const char *word)
+{
+	size_t n = strlen(word);
+	return r->type == REDIS_REPLY_ERROR && r->len >= n && !memcmp(r->str, word, n) &&
+	       (r->len == n || r->str[n] == ' ');
+}
+
+static void pause_ms(int ms)
+{
+	struct timespec ts = {0, (long)ms * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/*
+ * Send argv to the primary serving key's slot and follow the cluster (see above). The
+ * reply may be an error reply other than a redirection (the caller maps it); NULL with
+ * *err on failure. *cp: the connection that answered.
+ */
+static redisReply *route(struct rd_store *st, const char *key, size_t klen, bool script, int argc,
+			 const char **argv, const size_t *len, struct rconn **cp, enum lk_err *err)
+{
+	uint16_t slot = lk_rd_keyslot(key, klen);
+	int64_t until = lk_rd_mono_ms() + RESHARD_WAIT_MS;
+	char host[256];
+	int port = 0, lost = 0;
+	bool asking = false;
+
+	*err = LK_ESTORE;
+	for (int hop = 0; hop < MAX_HOPS; hop++) {
+		struct rconn *c;
+		redisReply *r;
+		if (lk_rd_held(st))
+			return NULL;
+		if (!asking && !node_for(st, slot, host, sizeof host, &port))
+			return NULL;
+		if ((*err = node_conn(st, host, port, &c))) {
+			/* a node gone: after a failover the map names its successor */
+			if (*err == LK_ENOMEM || lost++ || !map_refresh(st, true))
+				return NULL;
+			asking = false;
+			continue;
+		}
+		r = asking ? send_asking(c, argc, argv, len) : send_argv(c, argc, argv, len);
+		asking = false;
+		if (!r) {
+			if (lost++ || !map_refresh(st, true)) {
+				*err = LK_ESTORE;
+				return NULL;
+			}
+			continue;
+		}
+		if (r->type != REDIS_REPLY_ERROR) {
+			*cp = c;
+			return r;
+		}
+		bool ask = false;
+		uint16_t rs = 0;
+		char to[256];
+		int tp = 0;
+		if ((err_is(r, "MOVED") || err_is(r, "ASK")) &&
+		    lk_rd_redirect_parse(r->str, r->len, &ask, &rs, to, sizeof to, &tp)) {
+			freeReplyObject(r);
+			if (!to[0]) /* "MOVED 1 :6380": the same host */
+				snprintf(to, sizeof to, "%s", host);
+			if (!ask) {
+				map_patch(st, rs, to, tp);
+				map_refresh(st, false);
+				continue;
+			}
+			if (!script) {
+				snprintf(host, sizeof host, "%s", to);
+				port = tp;
+				asking = true;
+				continue;
+			}
+			/* a script on a slot in motion: wait until the move is done */
+		} else if (err_is(r, "TRYAGAIN") || err_is(r, "CLUSTERDOWN")) {
+			freeReplyObject(r);
+		} else {
+			*cp = c;
+			return r;
+		}
+		if (lk_rd_mono_ms() >= until) {
+			*err = LK_ESTORE;
+			return NULL;
+		}
+		pause_ms(20);
+		hop--; /* waiting is bounded by time, not by hops */
+	}
+	*err = LK_ESTORE;
+	return NULL;
+}
+
+/* The key a command names (argv[1]); keyless ones go to G_KEY's node. */
+static const char *cmd_key(int argc, const char **argv, const size_t *len, size_t *klen)
+{
+	if (argc < 2 || !strcmp(argv[0], "PING") || !strcmp(argv[0], "INFO")) {
+		*klen = sizeof G_KEY - 1;
+		return G_KEY;
+	}
+	*klen = len[1];
+	return argv[1];
 }
 
 /* ---------------------------------------------------------------- commands */
@@ -521,7 +873,7 @@ static redisReply *send_argv(struct rconn *c, int argc, const char **argv, const
 }
 
 /*
- * RD_SENTINEL, after a write on c: wait (WAIT_MS at most) until a replica has it, so that a
+ * RD_SENTINEL, RD_CLUSTER, after a write on c: wait (WAIT_MS at most) until a replica has it, so that a
  * failover cannot lose what latchkey acknowledges (Redis replicates asynchronously). A
  * primary that had no replica connected when c was made has nothing to wait for: a replica
  * that joins later copies everything, and no failover can happen without one. No ack in
@@ -533,7 +885,7 @@ static enum lk_err replicated(struct rconn *c)
 	static const char *argv[] = {"WAIT", "1", STR(WAIT_MS)};
 	static const size_t len[] = {4, 1, sizeof STR(WAIT_MS) - 1};
 
-	if (c->st->mode != RD_SENTINEL || c->replicas <= 0)
+	if (c->st->mode == RD_SINGLE || c->replicas <= 0)
 		return LK_OK;
 	redisReply *r = send_argv(c, 3, argv, len);
 	if (!r)
@@ -560,10 +912,17 @@ enum lk_err lk_rd_cmd(struct rd_store *st, int argc, const char **argv, const si
 	enum lk_err err;
 	redisReply *r = NULL;
 
-	if ((err = lk_rd_conn_get(st, &c, NULL)))
-		return err;
-	if (!(r = send_argv(c, argc, argv, len)))
-		return LK_ESTORE;
+	if (st->mode == RD_CLUSTER) {
+		size_t klen;
+		const char *key = cmd_key(argc, argv, len, &klen);
+		if (!(r = route(st, key, klen, false, argc, argv, len, &c, &err)))
+			return err;
+	} else {
+		if ((err = lk_rd_conn_get(st, &c, NULL)))
+			return err;
+		if (!(r = send_argv(c, argc, argv, len)))
+			return LK_ESTORE;
+	}
 	if (r->type == REDIS_REPLY_ERROR) {
 		err = map_error(c, r);
 		freeReplyObject(r);
@@ -651,8 +1010,6 @@ enum lk_err lk_rd_eval(struct rd_store *st, const char *key, const struct lk_rd_
 	enum lk_err err;
 	redisReply *r = NULL;
 
-	if ((err = lk_rd_conn_get(st, &c, NULL)))
-		return err;
 	a->v[0] = "EVALSHA";
 	a->l[0] = 7;
 	a->v[1] = s->sha;
@@ -661,16 +1018,27 @@ enum lk_err lk_rd_eval(struct rd_store *st, const char *key, const struct lk_rd_
 	a->l[2] = 1;
 	a->v[3] = key;
 	a->l[3] = strlen(key);
-	if (!(r = send_argv(c, a->n + 4, a->v, a->l)))
-		return LK_ESTORE;
+	if (st->mode == RD_CLUSTER) {
+		if (!(r = route(st, key, a->l[3], true, a->n + 4, a->v, a->l, &c, &err)))
+			return err;
+	} else {
+		if ((err = lk_rd_conn_get(st, &c, NULL)))
+			return err;
+		if (!(r = send_argv(c, a->n + 4, a->v, a->l)))
+			return LK_ESTORE;
+	}
 	if (r->type == REDIS_REPLY_ERROR && r->str && !strncmp(r->str, "NOSCRIPT", 8)) {
 		freeReplyObject(r);
 		a->v[0] = "EVAL";
 		a->l[0] = 4;
 		a->v[1] = s->src;
 		a->l[1] = strlen(s->src);
-		if (!(r = send_argv(c, a->n + 4, a->v, a->l)))
+		if (st->mode == RD_CLUSTER) {
+			if (!(r = route(st, key, a->l[3], true, a->n + 4, a->v, a->l, &c, &err)))
+				return err;
+		} else if (!(r = send_argv(c, a->n + 4, a->v, a->l))) {
 			return LK_ESTORE;
+		}
 	}
 	if (r->type == REDIS_REPLY_ERROR) {
 		err = map_error(c, r);
@@ -863,8 +1231,11 @@ void lk_rd_free(struct rd_store *st)
 		sodium_memzero(st->sentinel_pass, strlen(st->sentinel_pass));
 		free(st->sentinel_pass);
 	}
-	for (int i = 0; i < st->nsentinels; i++)
-		free(st->sentinels[i].host);
+	for (int i = 0; i < st->nseeds; i++)
+		free(st->seeds[i].host);
+	if (st->mode == RD_CLUSTER)
+		pthread_rwlock_destroy(&st->map_lock);
+	free(st->map);
 	free(st->name);
 	free(st->user);
 	free(st->host);
@@ -900,6 +1271,7 @@ bad:
 
 #define URL_FORM "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]"
 #define SENTINEL_FORM "redis+sentinel://[[USER]:PASSWORD@]HOST[:PORT][,HOST[:PORT]...]/NAME[/DB]"
+#define CLUSTER_FORM "redis+cluster://[[USER]:PASSWORD@]HOST[:PORT][,HOST[:PORT]...][/NAMESPACE]"
 
 /* HOST[:PORT] or [IPV6][:PORT] in [s, end) into *host (allocated) and *port. An empty
  * host is 127.0.0.1. */
@@ -967,11 +1339,14 @@ static enum lk_err parse_db(struct rd_store *st, const char *s, struct lk_errinf
  * may hold the password). */
 static enum lk_err parse_url(struct rd_store *st, const char *rest, struct lk_errinfo *ei)
 {
-	const char *form = st->mode == RD_SENTINEL ? SENTINEL_FORM : URL_FORM;
+	const char *form = st->mode == RD_SENTINEL  ? SENTINEL_FORM
+			   : st->mode == RD_CLUSTER ? CLUSTER_FORM
+						    : URL_FORM;
 	const char *auth, *end, *at, *host, *p;
 	enum lk_err err;
 
 	st->port = DEFAULT_PORT;
+	snprintf(st->root, sizeof st->root, "lk");
 	if (!rest || strncmp(rest, "//", 2) != 0)
 		return lk_errf(ei, LK_EINVAL, "bad store URL: expected %s", form);
 	auth = rest + 2;
@@ -1006,19 +1381,36 @@ static enum lk_err parse_url(struct rd_store *st, const char *rest, struct lk_er
 		for (const char *h = host; h < end;) {
 			const char *comma = memchr(h, ',', (size_t)(end - h));
 			const char *e2 = comma ? comma : end;
-			if (st->nsentinels == LK_RD_MAX_SEEDS)
-				return lk_errf(ei, LK_EINVAL, "bad store URL: more than %d sentinels",
+			if (st->nseeds == LK_RD_MAX_SEEDS)
+				return lk_errf(ei, LK_EINVAL, "bad store URL: more than %d addresses",
 					       LK_RD_MAX_SEEDS);
 			if (e2 == h)
-				return lk_errf(ei, LK_EINVAL, "bad store URL: an empty sentinel address");
-			struct rd_addr *a = &st->sentinels[st->nsentinels++];
-			if ((err = parse_hostport(h, e2, DEFAULT_SENTINEL_PORT, form, &a->host,
-						  &a->port, ei)))
+				return lk_errf(ei, LK_EINVAL, "bad store URL: an empty address");
+			struct rd_addr *a = &st->seeds[st->nseeds++];
+			if ((err = parse_hostport(h, e2,
+						  st->mode == RD_CLUSTER ? DEFAULT_PORT
+									 : DEFAULT_SENTINEL_PORT,
+						  form, &a->host, &a->port, ei)))
 				return err;
 			h = comma ? comma + 1 : end;
 		}
+		if (st->mode == RD_CLUSTER) {
+			/* a cluster has database 0 only; a path names a namespace instead, so that
+			 * deployments (or test runs) can share one cluster */
+			const char *ns = *end == '/' ? end + 1 : end;
+			size_t n = strlen(ns);
+			if (n > 32 || strspn(ns, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+						 "0123456789_-") != n)
+				return lk_errf(ei, LK_EINVAL,
+					       "bad store URL: the namespace is 1 to 32 of A-Z a-z 0-9 _ - "
+					       "(%s[/NAMESPACE])",
+					       form);
+			if (n)
+				snprintf(st->root, sizeof st->root, "lk.%s", ns);
+			goto done;
+		}
 		const char *name = *end == '/' ? end + 1 : end, *nend = name + strcspn(name, "/");
-		if (!st->nsentinels || nend == name)
+		if (!st->nseeds || nend == name)
 			return lk_errf(ei, LK_EINVAL, "bad store URL: expected %s", form);
 		if (!(st->name = pct_decode(name, (size_t)(nend - name))))
 			return lk_errf(ei, LK_EINVAL, "bad store URL: bad %%-escape in the name");
@@ -1028,6 +1420,7 @@ static enum lk_err parse_url(struct rd_store *st, const char *rest, struct lk_er
 		if (env && *env && !(st->sentinel_pass = strdup(env)))
 			return lk_errf(ei, LK_ENOMEM, "out of memory opening the store");
 	}
+done:
 	if (!st->pass) {
 		const char *env = getenv(PASS_ENV);
 		if (env && *env && !(st->pass = strdup(env)))
@@ -1037,13 +1430,21 @@ static enum lk_err parse_url(struct rd_store *st, const char *rest, struct lk_er
 		snprintf(st->where, sizeof st->where,
 			 strchr(st->host, ':') ? "redis://[%s]:%d/%d" : "redis://%s:%d/%d", st->host,
 			 st->port, st->db);
-	} else {
-		const struct rd_addr *a = &st->sentinels[0];
+	} else if (st->mode == RD_SENTINEL) {
+		const struct rd_addr *a = &st->seeds[0];
 		snprintf(st->where, sizeof st->where,
 			 strchr(a->host, ':') ? "redis+sentinel://[%s]:%d%s/%s/%d"
 					      : "redis+sentinel://%s:%d%s/%s/%d",
-			 a->host, a->port, st->nsentinels > 1 ? ",..." : "", st->name, st->db);
+			 a->host, a->port, st->nseeds > 1 ? ",..." : "", st->name, st->db);
+	} else {
+		const struct rd_addr *a = &st->seeds[0];
+		snprintf(st->where, sizeof st->where,
+			 strchr(a->host, ':') ? "redis+cluster://[%s]:%d%s/%s"
+					      : "redis+cluster://%s:%d%s/%s",
+			 a->host, a->port, st->nseeds > 1 ? ",..." : "",
+			 strchr(st->root, '.') ? strchr(st->root, '.') + 1 : "");
 	}
+	snprintf(st->channel, sizeof st->channel, "%s:{g}:gen", st->root);
 	return LK_OK;
 }
 
@@ -1073,6 +1474,10 @@ enum lk_err lk_rd_new(const char *rest, enum rd_mode mode, const struct lk_store
 		return lk_errf(ei, LK_ENOMEM, "out of memory opening the store");
 	st->base.ops = ops;
 	st->mode = mode;
+	if (mode == RD_CLUSTER && pthread_rwlock_init(&st->map_lock, NULL) != 0) {
+		free(st);
+		return lk_errf(ei, LK_ENOMEM, "cannot create a lock");
+	}
 	if (pthread_mutex_init(&st->mu, NULL) != 0) {
 		free(st);
 		return lk_errf(ei, LK_ENOMEM, "cannot create a mutex");

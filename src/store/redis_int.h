@@ -54,6 +54,7 @@
 enum rd_mode {
 	RD_SINGLE,   /* redis://: the one server named */
 	RD_SENTINEL, /* redis+sentinel://: the primary the sentinels name, followed over failovers */
+	RD_CLUSTER,  /* redis+cluster://: each call to the primary serving its key's slot */
 };
 
 struct rd_addr {
@@ -72,9 +73,16 @@ struct rconn {
 	int replicas;        /* RD_SENTINEL: replicas the primary had connected at connect */
 	uint64_t epoch;      /* st->epoch when connected: an older one is dropped before use */
 	char addr[280];      /* "HOST:PORT" connected to */
+	/* RD_CLUSTER: the node this connection is for ("" until the thread's first call picks
+	 * one), and this thread's connections to the other nodes (a chain from its first) */
+	char host[256];
+	int port;
+	struct rconn *peer;
 	struct rd_store *st;
 	struct rconn *prev, *next; /* st->conns, under st->mu */
 };
+
+struct lk_rd_slotmap;
 
 struct rd_store {
 	struct lk_store base; /* first: (struct lk_store *) <-> (struct rd_store *) */
@@ -84,17 +92,24 @@ struct rd_store {
 	char *user;           /* ACL user name, NULL for the default user */
 	char *pass;           /* NULL: no AUTH. Wiped at free */
 	char where[128];      /* "redis://HOST:PORT/DB" for details: never the password */
+	char root[48];        /* what every key name starts with: "lk", "lk.NAMESPACE" */
+	char channel[64];     /* ROOT:{g}:gen, the generation's channel */
 	enum rd_mode mode;
 	/* RD_SENTINEL: the sentinels, the primary's name, and where asking starts (the last
-	 * sentinel that answered). host/port above are unused. */
-	struct rd_addr sentinels[LK_RD_MAX_SEEDS];
-	int nsentinels;
+	 * sentinel that answered). RD_CLUSTER: the seed nodes. host/port above are unused. */
+	struct rd_addr seeds[LK_RD_MAX_SEEDS];
+	int nseeds;
 	char *name;
 	char *sentinel_pass;  /* LATCHKEY_SENTINEL_PASSWORD, NULL: none. Wiped at free */
-	_Atomic int sentinel_next;
+	_Atomic int seed_next;
 	/* Bumped when the primary is seen to have moved (the subscriber's heartbeat asks the
 	 * sentinels): every connection made before is dropped before its next use. */
 	_Atomic uint64_t epoch;
+	/* RD_CLUSTER: which primary serves each slot (CLUSTER SLOTS), replaced whole on a
+	 * refresh; readers copy what they need under the read lock. */
+	pthread_rwlock_t map_lock;
+	struct lk_rd_slotmap *map;
+	_Atomic int64_t map_ms;     /* CLOCK_MONOTONIC ms of the last refresh */
 	pthread_key_t key;    /* this thread's struct rconn */
 	pthread_mutex_t mu;   /* guards conns */
 	struct rconn *conns;

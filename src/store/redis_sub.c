@@ -40,7 +40,6 @@
 
 #include "store/redis_int.h"
 
-#define CHANNEL "lk:{g}:gen"
 #define FIRST_WAIT_MS 2000 /* the first generation() waits this long for a subscription */
 #define KICK_WAIT_MS 200   /* generation() while down: a reconnect attempt, this long */
 #define HEARTBEAT_MS 500   /* a PING on the subscription and a GET of the counter */
@@ -150,16 +149,18 @@ static bool send_all(int fd, const char *b, size_t n)
 /* Connect, SUBSCRIBE, then GET the counter on this thread's command connection. */
 static bool subscribe(struct rd_store *st, struct rconn *c)
 {
-	static const char sub[] = "*2\r\n$9\r\nSUBSCRIBE\r\n$10\r\n" CHANNEL "\r\n";
-	const char *argv[] = {"GET", CHANNEL};
-	size_t len[] = {3, sizeof CHANNEL - 1};
+	char sub[128];
+	int sn = snprintf(sub, sizeof sub, "*2\r\n$9\r\nSUBSCRIBE\r\n$%zu\r\n%s\r\n",
+			  strlen(st->channel), st->channel);
+	const char *argv[] = {"GET", st->channel};
+	size_t len[] = {3, strlen(st->channel)};
 	redisReply *r = NULL;
 	void *v = NULL;
 	int64_t n = 0;
 
 	if (lk_rd_held(st) || lk_rd_connect(st, c, NULL) != LK_OK)
 		return false;
-	if (!send_all(c->c->fd, sub, sizeof sub - 1) || redisGetReply(c->c, &v) != REDIS_OK || !v)
+	if (!send_all(c->c->fd, sub, (size_t)sn) || redisGetReply(c->c, &v) != REDIS_OK || !v)
 		return false;
 	r = v;
 	bool ok = r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
@@ -185,8 +186,8 @@ static bool subscribe(struct rd_store *st, struct rconn *c)
  * subscription is impossible: the subscription breaks) within one heartbeat. */
 static void resync(struct rd_store *st, struct rconn *c)
 {
-	const char *argv[] = {"GET", CHANNEL};
-	size_t len[] = {3, sizeof CHANNEL - 1};
+	const char *argv[] = {"GET", st->channel};
+	size_t len[] = {3, strlen(st->channel)};
 	redisReply *r = NULL;
 	int64_t n = 0;
 

@@ -9,7 +9,8 @@
 #include "util/err.h"
 
 static const struct lk_store_ops *const backends[] = {&lk_store_sqlite_ops, &lk_store_redis_ops,
-						      &lk_store_redis_sentinel_ops};
+						      &lk_store_redis_sentinel_ops,
+						      &lk_store_redis_cluster_ops};
 
 /* The one place that says which operations a back end may leave out: only `generation`
  * (then nothing is cached, see auth/scache.h) and `generation_wait` (then the revocation
@@ -78,8 +79,8 @@ enum lk_err lk_store_open(const char *url, struct lk_store **out, struct lk_erri
 		return backends[i]->open(url + n + 1, out, ei);
 	}
 	return lk_errf(ei, LK_EINVAL,
-		       "unknown store URL scheme (expected sqlite:PATH, redis://HOST:PORT or "
-		       "redis+sentinel://HOST:PORT/NAME)");
+		       "unknown store URL scheme (expected sqlite:PATH, redis://HOST:PORT, "
+		       "redis+sentinel://HOST:PORT/NAME or redis+cluster://HOST:PORT)");
 }
 
 void lk_store_close(struct lk_store *st)

@@ -63,7 +63,7 @@ struct lk_store;
 typedef int (*lk_revocation_cb)(void *ud, const struct lk_revocation *r);
 
 struct lk_store_ops {
-	const char *scheme; /* "sqlite", "redis", "redis+sentinel" */
+	const char *scheme; /* "sqlite", "redis", "redis+sentinel", "redis+cluster" */
 	/* Open (creating or migrating the schema). *out owns the store. */
 	enum lk_err (*open)(const char *rest, struct lk_store **out, struct lk_errinfo *ei);
 	void (*close)(struct lk_store *st);
@@ -203,5 +203,6 @@ void lk_store_close(struct lk_store *st);
 extern const struct lk_store_ops lk_store_sqlite_ops;
 extern const struct lk_store_ops lk_store_redis_ops; /* "redis://...": redis.c */
 extern const struct lk_store_ops lk_store_redis_sentinel_ops; /* "redis+sentinel://...": redis.c */
+extern const struct lk_store_ops lk_store_redis_cluster_ops; /* "redis+cluster://...": redis.c */
 
 #endif

@@ -23,13 +23,14 @@
 // restart on the same port and directory, with or without AOF).
 
 import { spawn, execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
+import { createHash } from 'node:crypto';
 import { after } from 'node:test';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -82,14 +83,19 @@ export function tmpDir() {
 
 // ---------------------------------------------------------------- store, ports
 
+// LATCHKEY_TEST_STORE: unset (SQLite in the temporary directory), "redis" (a redis-server
+// per test file, a database per store), or a URL template where {tmp} is the temporary
+// directory and {ns} a namespace made from it (redis+cluster://.../{ns}: one cluster
+// shared by a whole suite, a namespace per store; tests/rcluster/cluster-up.mjs).
 export function storeUrl(tmp) {
 	const t = process.env.LATCHKEY_TEST_STORE;
 	if (t === 'redis') return sharedRedisUrl(tmp);
-	if (t) return t.replaceAll('{tmp}', tmp);
+	if (t) return t.replaceAll('{tmp}', tmp).replaceAll('{ns}', `t${createHash('sha256').update(tmp).digest('hex').slice(0, 20)}`);
 	return `sqlite:${tmp}/lk.db`;
 }
 export const isRedisTemplate = () => process.env.LATCHKEY_TEST_STORE === 'redis' ||
 	(process.env.LATCHKEY_TEST_STORE || '').startsWith('redis:');
+export const isClusterTemplate = () => (process.env.LATCHKEY_TEST_STORE || '').startsWith('redis+cluster:');
 export const isSqlite = (url) => url.startsWith('sqlite:');
 export const isRedis = (url) => url.startsWith('redis:');
 export const sqlitePath = (url) => url.slice('sqlite:'.length);
@@ -318,6 +324,222 @@ export async function startRedis(opts = {}) {
 			throw e;
 		}
 	}
+}
+
+export const REDIS_CLI = process.env.REDIS_CLI || '/usr/bin/redis-cli';
+const run = (cmd, args, ms = 60000) => new Promise((resolve) => {
+	execFile(cmd, args, { timeout: ms }, (err, stdout, stderr) =>
+		resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }));
+});
+
+// CLUSTER NODES as [{id, port, role ('master'|'slave'), master (its primary's id), ok}].
+function clusterNodes(text) {
+	return String(text).trim().split('\n').filter(Boolean).map((l) => {
+		const f = l.split(' ');
+		return { id: f[0], port: Number(f[1].split('@')[0].split(':').pop()),
+			role: f[2].includes('master') ? 'master' : 'slave', master: f[3],
+			ok: !/fail|handshake|noaddr/.test(f[2]) && f[7] === 'connected' };
+	});
+}
+
+// A real Redis Cluster on loopback: `primaries` primaries with `replicas` replicas each
+// (redis-server --cluster-enabled yes, joined by redis-cli --cluster create), every node a
+// Redis of this harness (stopped by PID). node-timeout 2000 ms: a primary killed is failed
+// over by its replica in about 2-4 s.
+export class RedisCluster {
+	constructor(nodes) { this.nodes = nodes; }
+	get seeds() { return this.live().slice(0, 3).map((n) => `127.0.0.1:${n.port}`).join(','); }
+	url(ns = '') { return `redis+cluster://${this.seeds}${ns ? `/${ns}` : ''}`; }
+	live() { return this.nodes.filter((n) => n.running); }
+	byPort(port) { return this.nodes.find((n) => n.port === port); }
+	async view() {
+		for (const n of this.live()) {
+			try { return clusterNodes(await n.call('CLUSTER', 'NODES')); } catch { /* next */ }
+		}
+		throw new Error('no cluster node answers');
+	}
+	async primaries() { return (await this.view()).filter((x) => x.role === 'master' && x.ok); }
+	async primaryFor(slot) {
+		for (const n of this.live()) {
+			try {
+				const slots = await n.call('CLUSTER', 'SLOTS');
+				const r = slots.find((e) => e[0] <= slot && slot <= e[1]);
+				if (r) return this.byPort(Number(r[2][1]));
+			} catch { /* next */ }
+		}
+		return null;
+	}
+	// Every live node agrees: state ok, and the view it has of primaries matches.
+	async waitOk(ms = 15000) {
+		await waitFor(async () => {
+			for (const n of this.live()) {
+				const info = await n.call('CLUSTER', 'INFO').catch(() => '');
+				if (!/cluster_state:ok/.test(info)) return false;
+			}
+			return true;
+		}, { ms, every: 100, what: 'cluster_state:ok on every node' });
+	}
+	// Move `count` slots from primary `from` to primary `to` (Redis instances) with
+	// redis-cli --cluster reshard: MIGRATE key by key, slot by slot, as an operator would.
+	async reshard(count, from, to) {
+		const v = await this.view();
+		const id = (n) => v.find((x) => x.port === n.port).id;
+		const r = await run(REDIS_CLI, ['--cluster', 'reshard', `127.0.0.1:${from.port}`,
+			'--cluster-from', id(from), '--cluster-to', id(to), '--cluster-slots', String(count),
+			'--cluster-yes', '--cluster-pipeline', '10'], 120000);
+		if (r.code !== 0) throw new Error(`reshard: ${r.code} ${r.stdout.slice(-600)} ${r.stderr.slice(-600)}`);
+		await this.waitOk();
+		return r;
+	}
+	// Move the given slots from primary `from` to primary `to` by hand, as the Redis Cluster
+	// specification's "live resharding" does: IMPORTING on the target, MIGRATING on the
+	// source, the keys MIGRATEd `batch` at a time (pausing `pauseMs` between batches, so a
+	// workload meets the slot in motion: ASK and TRYAGAIN), then the slot assigned to the
+	// target on every primary.
+	async moveSlots(slots, from, to, { batch = 1, pauseMs = 5 } = {}) {
+		const v = await this.view();
+		const id = (n) => v.find((x) => x.port === n.port).id;
+		const [fid, tid] = [id(from), id(to)];
+		for (const slot of slots) {
+			await to.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', fid);
+			await from.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', tid);
+			for (;;) {
+				const keys = await from.call('CLUSTER', 'GETKEYSINSLOT', slot, batch);
+				if (!keys.length) break;
+				await from.call('MIGRATE', '127.0.0.1', to.port, '', 0, 5000, 'KEYS', ...keys);
+				if (pauseMs) await sleep(pauseMs);
+			}
+			for (const p of [to, from]) await p.call('CLUSTER', 'SETSLOT', slot, 'NODE', tid);
+			for (const p of this.live()) await p.call('CLUSTER', 'SETSLOT', slot, 'NODE', tid).catch(() => {});
+		}
+		await this.waitOk();
+	}
+	// A manual failover of primary p: CLUSTER FAILOVER on one of its replicas, which then
+	// becomes the primary (no write lost: the replica catches up first).
+	async failover(p) {
+		const v = await this.view();
+		const pid = v.find((x) => x.port === p.port).id;
+		const rep = v.find((x) => x.role === 'slave' && x.master === pid && x.ok);
+		if (!rep) throw new Error(`no replica of ${p.port}`);
+		const node = this.byPort(rep.port);
+		await node.call('CLUSTER', 'FAILOVER');
+		await waitFor(async () => (await node.call('ROLE'))[0] === 'master', { ms: 15000, every: 50, what: `${rep.port} promoted` });
+		await this.waitOk();
+		return node;
+	}
+	// kill -9 of primary p; resolves once its replica has been promoted and the cluster
+	// is ok again.
+	async kill9(p) {
+		const v = await this.view();
+		const pid = v.find((x) => x.port === p.port).id;
+		const rep = v.find((x) => x.role === 'slave' && x.master === pid);
+		await p.kill9();
+		if (!rep) return null;
+		const node = this.byPort(rep.port);
+		await waitFor(async () => (await node.call('ROLE').catch(() => ['']))[0] === 'master',
+			{ ms: 20000, every: 100, what: `${rep.port} promoted after kill -9 of ${p.port}` });
+		await this.waitOk(20000);
+		return node;
+	}
+	async stop() { await Promise.all(this.nodes.map((n) => n.stop())); }
+}
+
+export async function startRedisCluster({ primaries = 3, replicas = 1, args = [] } = {}) {
+	const nodes = [];
+	const n = primaries * (1 + replicas);
+	for (let i = 0; i < n; i++) {
+		const dir = tmpDir();
+		nodes.push(await startRedis({ dir, args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
+			'--cluster-node-timeout', '2000', '--cluster-require-full-coverage', 'no', ...args] }));
+	}
+	const c = new RedisCluster(nodes);
+	const r = await run(REDIS_CLI, ['--cluster', 'create', ...nodes.map((x) => `127.0.0.1:${x.port}`),
+		'--cluster-replicas', String(replicas), '--cluster-yes']);
+	if (r.code !== 0) {
+		await c.stop();
+		throw new Error(`redis-cli --cluster create: ${r.code}\n${r.stdout.slice(-1000)}\n${r.stderr.slice(-1000)}`);
+	}
+	await c.waitOk();
+	// every replica linked to its primary
+	await waitFor(async () => {
+		for (const x of nodes) {
+			const role = await x.call('ROLE');
+			if (role[0] === 'slave' && role[3] !== 'connected') return false;
+		}
+		return true;
+	}, { ms: 15000, every: 100, what: 'every replica in sync' });
+	return c;
+}
+
+// A primary with `replicas` replicas and `sentinels` Redis Sentinels monitoring it as `lk`
+// (quorum 2, down-after-milliseconds 1000, failover-timeout 5000), all on loopback.
+export class RedisSentinelSet {
+	constructor(data, sentinels) { this.data = data; this.sentinels = sentinels; }
+	url(db = 0) { return `redis+sentinel://${this.sentinels.map((s) => `127.0.0.1:${s.port}`).join(',')}/lk/${db}`; }
+	async primaryPort() {
+		for (const s of this.sentinels.filter((x) => x.running)) {
+			const r = await s.call('SENTINEL', 'get-master-addr-by-name', 'lk').catch(() => null);
+			if (r) return Number(r[1]);
+		}
+		return null;
+	}
+	primary() { return this.data.find((d) => d.port === this.current); }
+	replicas() { return this.data.filter((d) => d.port !== this.current && d.running); }
+	async track() { this.current = await this.primaryPort(); return this.primary(); }
+	// SENTINEL FAILOVER, then wait until the sentinels name another primary and it says so.
+	async failover() {
+		const before = this.current;
+		await this.sentinels[0].call('SENTINEL', 'FAILOVER', 'lk');
+		await this.promoted(before);
+	}
+	// kill -9 of the primary; the sentinels promote a replica after down-after-milliseconds.
+	async kill9Primary() {
+		const before = this.current;
+		await this.primary().kill9();
+		await this.promoted(before, 20000);
+	}
+	async promoted(before, ms = 15000) {
+		await waitFor(async () => {
+			const p = await this.primaryPort();
+			if (!p || p === before) return false;
+			const d = this.data.find((x) => x.port === p);
+			return d && (await d.call('ROLE').catch(() => ['']))[0] === 'master';
+		}, { ms, every: 100, what: `the sentinels promote a replica of ${before}` });
+		await this.track();
+	}
+	async stop() { await Promise.all([...this.sentinels, ...this.data].map((x) => x.stop())); }
+}
+
+export async function startRedisSentinel({ replicas = 1, sentinels = 3 } = {}) {
+	const primary = await startRedis({ databases: 16 });
+	const data = [primary];
+	for (let i = 0; i < replicas; i++)
+		data.push(await startRedis({ databases: 16, args: ['--replicaof', '127.0.0.1', String(primary.port)] }));
+	await waitFor(async () => {
+		for (const d of data.slice(1)) if ((await d.call('ROLE'))[3] !== 'connected') return false;
+		return true;
+	}, { ms: 10000, every: 50, what: 'replicas in sync' });
+	const sents = [];
+	for (let i = 0; i < sentinels; i++) {
+		const dir = tmpDir();
+		const conf = path.join(dir, 'sentinel.conf');
+		writeFileSync(conf, `sentinel monitor lk 127.0.0.1 ${primary.port} 2\n` +
+			'sentinel down-after-milliseconds lk 1000\nsentinel failover-timeout lk 5000\n');
+		sents.push(await startRedis({ dir, conf, args: ['--sentinel'] }));
+	}
+	const set = new RedisSentinelSet(data, sents);
+	// every sentinel knows the replicas and the other sentinels
+	await waitFor(async () => {
+		for (const s of sents) {
+			const m = await s.call('SENTINEL', 'MASTER', 'lk').catch(() => null);
+			if (!m) return false;
+			const f = Object.fromEntries(m.reduce((a, v, i) => (i % 2 ? a : [...a, [v, m[i + 1]]]), []));
+			if (Number(f['num-slaves']) < replicas || Number(f['num-other-sentinels']) < sentinels - 1) return false;
+		}
+		return true;
+	}, { ms: 15000, every: 100, what: 'the sentinels see the replicas and each other' });
+	await set.track();
+	return set;
 }
 
 // LATCHKEY_TEST_STORE=redis: one redis-server for this test file (started at import),

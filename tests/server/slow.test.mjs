@@ -7,10 +7,10 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { startServer, sleep, isRedisTemplate } from './lib.mjs';
+import { startServer, sleep, isRedisTemplate, isClusterTemplate } from './lib.mjs';
 
 // the store plays no part here: run once, on SQLite
-const skip = isRedisTemplate() && 'store-independent: runs on SQLite only';
+const skip = (isRedisTemplate() || isClusterTemplate()) && 'store-independent: runs on SQLite only';
 
 let srv;
 before(async () => {
