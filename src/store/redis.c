@@ -447,12 +447,14 @@ static struct lk_rd_script lua[SC_COUNT_] = {
 	"return out\n"},
 
 	/* ARGV: hex uid handle csrf created last_seen expires ip ua. -> {0, 1} stored,
-	 * {0, 0} already expired (not stored), {1} no such user, {2} handle in use. */
+	 * {0, 0} already expired (not stored), {0, 2} the handle is another session's, {1}
+	 * no such user, {2} the session is there already. */
 	[SC_U_SESS_ADD] = {RW
 	"local hex, uid, exp = ARGV[1], ARGV[2], ARGV[7]\n"
+	"if redis.call('EXISTS', U(uid, 's:' .. hex)) == 1 then return {2} end\n"
 	"if redis.call('EXISTS', U(uid, 'user')) == 0 then return {1} end\n"
 	"local hk = U(uid, 'h:' .. ARGV[3])\n"
-	"if redis.call('EXISTS', hk) == 1 then return {2} end\n"
+	"if redis.call('EXISTS', hk) == 1 then return {0, 2} end\n"
 	"if num(exp) <= clock() then return {0, 0} end\n"
 	"local k = U(uid, 's:' .. hex)\n"
 	"redis.call('HSET', k, 'handle', ARGV[3], 'csrf', ARGV[4], 'created', ARGV[5],\n"
@@ -509,9 +511,10 @@ static struct lk_rd_script lua[SC_COUNT_] = {
 	"return out\n"},
 
 	/* ARGV: hex family uid client_id scope created expires. -> {0, 1} stored, {0, 0}
-	 * already expired, {1} no such user. */
+	 * already expired, {1} no such user, {2} the token is there already. */
 	[SC_U_RT_ADD] = {RW
 	"local hex, fam, uid, exp = ARGV[1], ARGV[2], ARGV[3], ARGV[7]\n"
+	"if redis.call('EXISTS', U(uid, 'r:' .. hex)) == 1 then return {2} end\n"
 	"if redis.call('EXISTS', U(uid, 'user')) == 0 then return {1} end\n"
 	"if num(exp) <= clock() then return {0, 0} end\n"
 	"local k = U(uid, 'r:' .. hex)\n"
@@ -726,6 +729,42 @@ static enum lk_err pointer_get(struct rd_store *st, const char *key, int64_t *ui
 		err = LK_ESTORE_CORRUPT;
 	freeReplyObject(r);
 	return err;
+}
+
+/*
+ * The first step of an add: claim pointer key for uid with SET NX EXAT expires. true when
+ * the add may go on: the pointer is now ours, or it was ours already (left by an add of the
+ * same record that failed after this step: the user's slot step then tells whether the
+ * record exists). *mine: this call made it (so a refused add takes it back). false: the
+ * pointer is another user's (*err LK_EEXISTS) or the store failed (*err).
+ */
+static bool pointer_claim(struct rd_store *st, const char *key, int64_t uid, int64_t expires,
+			  bool *mine, enum lk_err *err)
+{
+	char id[24], exat[24];
+	redisReply *r = NULL;
+	int64_t owner = -1;
+
+	snprintf(id, sizeof id, "%lld", (long long)uid);
+	snprintf(exat, sizeof exat, "%lld", (long long)expires);
+	const char *argv[] = {"SET", key, id, "NX", "EXAT", exat};
+	/* no TTL past FOREVER (EXAT would overflow); nor for an expired one, which the next
+	 * step refuses to store and drops */
+	int argc = expires > 0 && expires < 100000000000LL ? 6 : 4;
+	if ((*err = cmdv(st, argc, argv, &r)))
+		return false;
+	*mine = r->type == REDIS_REPLY_STATUS;
+	freeReplyObject(r);
+	if (*mine)
+		return true;
+	if ((*err = pointer_get(st, key, &owner)) == LK_ENOT_FOUND) {
+		*err = LK_EEXISTS; /* gone meanwhile: a racer's, to be safe */
+		return false;
+	}
+	if (*err)
+		return false;
+	*err = owner == uid ? LK_OK : LK_EEXISTS;
+	return owner == uid;
 }
 
 /* Drop a pointer while it still names uid (a failure leaves it to its TTL). */
@@ -1458,8 +1497,9 @@ static enum lk_err rd_user_count(struct lk_store *base, int64_t *n)
 /* ---------------------------------------------------------------- sessions */
 
 /*
- * The pointer first (SET NX: the id_hash is unique), then the session in its user's slot,
- * then the global indexes. A failure of the second step takes the pointer back; a crash
+ * The pointer first (pointer_claim: the id_hash is unique), then the session in its user's
+ * slot (LK_EEXISTS only when the session is there), then the global indexes. A failure of
+ * the second step takes a pointer it made back; a crash
  * leaves a pointer to nothing (harmless, gone at its TTL) or a session the indexes do not
  * list (still found by its cookie, still ending at its TTL, missed only by listings of
  * everyone and the idle purge).
@@ -1468,29 +1508,17 @@ static enum lk_err rd_session_add(struct lk_store *base, const struct lk_session
 {
 	struct rd_store *st = rd(base);
 	struct lk_rd_args a = {0};
-	char hex[65], key[256], uid[24], exat[24], member[96];
+	char hex[65], key[256], member[96];
 	redisReply *r = NULL;
 	enum lk_err err;
 
 	if (!s || !s->handle[0])
 		return LK_EINVAL;
+	bool mine;
 	lk_rd_hex(s->id_hash, 32, hex);
 	snprintf(key, sizeof key, "%s:sess:%s", ROOT, hex);
-	snprintf(uid, sizeof uid, "%lld", (long long)s->user_id);
-	snprintf(exat, sizeof exat, "%lld", (long long)s->expires);
-	{
-		const char *argv[] = {"SET", key, uid, "NX", "EXAT", exat};
-		/* no TTL past FOREVER (EXAT would overflow); nor for an expired one, which the
-		 * next step refuses to store and drops */
-		int argc = s->expires > 0 && s->expires < 100000000000LL ? 6 : 4;
-		if ((err = cmdv(st, argc, argv, &r)))
-			return err;
-		bool set = r->type == REDIS_REPLY_STATUS;
-		freeReplyObject(r);
-		r = NULL;
-		if (!set)
-			return LK_EEXISTS;
-	}
+	if (!pointer_claim(st, key, s->user_id, s->expires, &mine, &err))
+		return err;
 	lk_rd_arg(&a, hex, 64);
 	lk_rd_arg_i64(&a, s->user_id);
 	lk_rd_arg_str(&a, s->handle, sizeof s->handle - 1);
@@ -1505,8 +1533,10 @@ static enum lk_err rd_session_add(struct lk_store *base, const struct lk_session
 	if (r)
 		freeReplyObject(r);
 	if (err || stored != 1) {
-		pointer_drop(st, key, s->user_id);
-		return err ? err : stored == 0 ? LK_OK : LK_ESTORE_CORRUPT;
+		/* the pointer of a record that is there stays; one this call made goes back */
+		if (mine && err != LK_EEXISTS)
+			pointer_drop(st, key, s->user_id);
+		return err ? err : stored == 0 ? LK_OK : stored == 2 ? LK_EEXISTS : LK_ESTORE_CORRUPT;
 	}
 	a = (struct lk_rd_args){0};
 	snprintf(member, sizeof member, "%lld:%s", (long long)s->user_id, hex);
@@ -2134,34 +2164,25 @@ static enum lk_err rd_client_get(struct lk_store *base, const char *id, struct l
 /* ---------------------------------------------------------------- refresh tokens */
 
 /*
- * As a session: the pointer lk:rt:HEX first (SET NX), the token in its user's slot, then
- * the family's owner pointer (its own slot); a refused second step takes the pointer back.
+ * As a session: the pointer lk:rt:HEX first (pointer_claim), the token in its user's slot
+ * (LK_EEXISTS only when the token is there: refresh.c relies on it), then the family's
+ * owner pointer (its own slot); a refused second step takes a pointer it made back.
  */
 static enum lk_err rd_refresh_add(struct lk_store *base, const struct lk_refresh *r)
 {
 	struct rd_store *st = rd(base);
 	struct lk_rd_args a = {0};
-	char hex[65], key[256], uid[24], exat[24];
+	char hex[65], key[256];
 	redisReply *x = NULL;
 	enum lk_err err;
 
 	if (!r || !r->family[0])
 		return LK_EINVAL;
+	bool mine;
 	lk_rd_hex(r->hash, 32, hex);
 	snprintf(key, sizeof key, "%s:rt:%s", ROOT, hex);
-	snprintf(uid, sizeof uid, "%lld", (long long)r->user_id);
-	snprintf(exat, sizeof exat, "%lld", (long long)r->expires);
-	{
-		const char *argv[] = {"SET", key, uid, "NX", "EXAT", exat};
-		int argc = r->expires > 0 && r->expires < 100000000000LL ? 6 : 4;
-		if ((err = cmdv(st, argc, argv, &x)))
-			return err;
-		bool set = x->type == REDIS_REPLY_STATUS;
-		freeReplyObject(x);
-		x = NULL;
-		if (!set)
-			return LK_EEXISTS;
-	}
+	if (!pointer_claim(st, key, r->user_id, r->expires, &mine, &err))
+		return err;
 	lk_rd_arg(&a, hex, 64);
 	lk_rd_arg_str(&a, r->family, sizeof r->family - 1);
 	lk_rd_arg_i64(&a, r->user_id);
@@ -2174,7 +2195,8 @@ static enum lk_err rd_refresh_add(struct lk_store *base, const struct lk_refresh
 	if (x)
 		freeReplyObject(x);
 	if (err || stored != 1) {
-		pointer_drop(st, key, r->user_id);
+		if (mine && err != LK_EEXISTS)
+			pointer_drop(st, key, r->user_id);
 		return err ? err : stored == 0 ? LK_OK : LK_ESTORE_CORRUPT;
 	}
 	a = (struct lk_rd_args){0};

@@ -577,6 +577,46 @@ static void test_layout_v2(void **state)
 	lk_store_close(st);
 }
 
+/*
+ * An add that failed after its first step (the pointer claimed, then the store gone)
+ * leaves the pointer behind. The retry of that very add (refresh.c re-derives the same
+ * successor) must store the record, not answer LK_EEXISTS, which refresh.c takes as "the
+ * row is there". A pointer of another user is a real clash.
+ */
+static void test_orphan_pointer(void **state)
+{
+	struct lk_store *st = open_ok();
+	int64_t t0 = time(NULL);
+	int64_t alice = user_add_ok(st, "alice"), bob = user_add_ok(st, "bob");
+	struct lk_refresh *r = rt_make("orphan", "famO", alice, t0 + 3600);
+	struct lk_refresh *out = calloc(1, sizeof *out);
+	struct lk_session s = sess_make("orphan", alice, t0), so;
+	char hex[65];
+
+	hexof(r->hash, hex);
+	raw_ok(raw("SET lk:rt:%s %lld", hex, (long long)alice));
+	assert_rc(st->ops->refresh_add(st, r), LK_OK);
+	assert_rc(st->ops->refresh_get(st, r->hash, out), LK_OK);
+	assert_rc(st->ops->refresh_add(st, r), LK_EEXISTS); /* now it is there */
+	hexof(s.id_hash, hex);
+	raw_ok(raw("SET lk:sess:%s %lld", hex, (long long)alice));
+	assert_rc(st->ops->session_add(st, &s), LK_OK);
+	assert_rc(st->ops->session_get(st, s.id_hash, &so), LK_OK);
+	assert_rc(st->ops->session_add(st, &s), LK_EEXISTS);
+	/* another user's pointer: a clash, and it stays */
+	struct lk_refresh *r2 = rt_make("orphan2", "famO2", alice, t0 + 3600);
+	hexof(r2->hash, hex);
+	raw_ok(raw("SET lk:rt:%s %lld", hex, (long long)bob));
+	assert_rc(st->ops->refresh_add(st, r2), LK_EEXISTS);
+	char *k = lkt_fmt("lk:rt:%s", hex);
+	assert_int_equal(raw_int("EXISTS", k), 1);
+	free(k);
+	free(r);
+	free(r2);
+	free(out);
+	lk_store_close(st);
+}
+
 /* ---------------------------------------------------------------- users */
 
 /* Text longer than a struct field (written by some other tool) is cut to fit, at a
@@ -969,6 +1009,7 @@ int main(void)
 		cmocka_unit_test_setup(test_eviction_policy, setup),
 		cmocka_unit_test_setup(test_schema_version, setup),
 		cmocka_unit_test_setup(test_layout_v2, setup),
+		cmocka_unit_test_setup(test_orphan_pointer, setup),
 		cmocka_unit_test_setup(test_layout_v1, setup),
 		cmocka_unit_test_setup(test_user_truncation, setup),
 		cmocka_unit_test_setup(test_native_ttl, setup),
