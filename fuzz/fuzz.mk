@@ -11,7 +11,7 @@
 
 FUZZ_CC      ?= clang
 FUZZ_B       := build-fuzz
-FUZZ_TARGETS := b64url jwk jwks jws form json_param authz xff framing sse config ua cookie
+FUZZ_TARGETS := b64url jwk jwks jws form json_param authz xff framing sse config ua cookie redirect
 FUZZ_SAN     := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -g -O1 $(FUZZ_SAN) -std=c11 -D_GNU_SOURCE -Iinclude -Isrc \
@@ -28,6 +28,7 @@ FUZZ_SRC_config     := src/cli/config.c src/cli/io.c
 FUZZ_PKGS_config    := inih
 FUZZ_SRC_ua         := src/http/ua.c
 FUZZ_SRC_cookie     := src/auth/session.c src/auth/scache.c
+FUZZ_SRC_redirect   := src/store/redis_slots.c
 
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_B)/obj/%.o)
 FUZZ_SRV_OBJ := $(sort $(foreach t,$(FUZZ_TARGETS),$(FUZZ_SRC_$(t):%.c=$(FUZZ_B)/obj/%.o)))

@@ -11,7 +11,7 @@
 set -u
 cd "$(dirname "$0")/.." || exit 2
 
-TARGETS="b64url jwk jwks jws form json_param authz xff framing sse config ua cookie"
+TARGETS="b64url jwk jwks jws form json_param authz xff framing sse config ua cookie redirect"
 FB=build-fuzz
 SECS=${FUZZ_SECONDS:-0}
 case $SECS in '' | *[!0-9]*) SECS=0 ;; esac

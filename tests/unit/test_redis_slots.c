@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_redis_slots.c: Redis Cluster's key-to-slot rule, slot map and redirections
+ * (src/store/redis_slots.c). The slots were read from a real node (redis-server 7.0.15,
+ * `CLUSTER KEYSLOT`, cluster-enabled) on 2026-12-04; the CLUSTER SLOTS replies are built
+ * by hand in the shape the Redis Cluster specification gives, and so are the malformed
+ * ones, each of which must be refused without reading out of bounds.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "store/redis_slots.h"
+
+static void test_keyslot(void **state)
+{
+	static const struct {
+		const char *key;
+		uint16_t slot;
+	} v[] = {
+		{"123456789", 12739}, /* CRC16 0x31C3 */
+		{"foo", 12182},
+		{"bar", 5061},
+		{"{user1000}.following", 3443},
+		{"{user1000}.followers", 3443},
+		{"foo{}{bar}", 8363},    /* an empty tag: the whole key */
+		{"foo{{bar}}zap", 4015}, /* the tag is "{bar" */
+		{"foo{bar}{zap}", 5061}, /* the first tag: "bar", as the key "bar" */
+		{"lk:{g}:~", 7233},
+		{"lk.t1:{g}:gen", 7233}, /* a namespace does not move the global slot */
+		{"lk:{u:1}:~", 16340},
+		{"lk:{u:42}:s:abc", 8980},
+		{"{", 4092},
+		{"}", 12090},
+		{"{}", 15257},
+		{"a{b", 13340},
+		{"lk:rl:{0123456789abcdef0123456789abcdef}:~", 1829},
+		{"", 0},
+	};
+	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+		if (lk_rd_keyslot(v[i].key, strlen(v[i].key)) != v[i].slot)
+			fail_msg("slot of \"%s\": %u, want %u", v[i].key,
+				 lk_rd_keyslot(v[i].key, strlen(v[i].key)), v[i].slot);
+	/* bytes after a NUL count: the length, not the string, says what the key is */
+	assert_int_not_equal(lk_rd_keyslot("foo\0x", 5), lk_rd_keyslot("foo", 3));
+}
+
+/* ---------------------------------------------------------------- replies by hand */
+
+static redisReply *rnum(long long v)
+{
+	redisReply *r = calloc(1, sizeof *r);
+	r->type = REDIS_REPLY_INTEGER;
+	r->integer = v;
+	return r;
+}
+
+static redisReply *rstr(const char *s)
+{
+	redisReply *r = calloc(1, sizeof *r);
+	r->type = REDIS_REPLY_STRING;
+	r->len = strlen(s);
+	r->str = strdup(s);
+	return r;
+}
+
+static redisReply *rarr(size_t n, ...)
+{
+	va_list ap;
+	redisReply *r = calloc(1, sizeof *r);
+	r->type = REDIS_REPLY_ARRAY;
+	r->elements = n;
+	r->element = calloc(n ? n : 1, sizeof *r->element);
+	va_start(ap, n);
+	for (size_t i = 0; i < n; i++)
+		r->element[i] = va_arg(ap, redisReply *);
+	va_end(ap);
+	return r;
+}
+
+static void rfree(redisReply *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
+		rfree(r->element[i]);
+	free(r->element);
+	free(r->str);
+	free(r);
+}
+
+/* [start, end, [host, port, id], [replica host, port, id]] */
+static redisReply *range(long long a, long long b, const char *host, long long port)
+{
+	return rarr(4, rnum(a), rnum(b), rarr(3, rstr(host), rnum(port), rstr("id")),
+		    rarr(3, rstr("127.0.0.1"), rnum(7000), rstr("rid")));
+}
+
+static void test_slotmap(void **state)
+{
+	struct lk_rd_slotmap *m = calloc(1, sizeof *m);
+	redisReply *r = rarr(4, range(0, 5460, "127.0.0.1", 7001), range(5461, 10922, "", 7002),
+			     range(10923, 16000, "::1", 7003), range(16001, 16383, "127.0.0.1", 7001));
+
+	assert_true(lk_rd_slotmap_from_reply(r, "10.0.0.9", m));
+	assert_int_equal(m->nnodes, 3); /* 7001 named twice: one node */
+	assert_string_equal(m->node[m->slot[0]].host, "127.0.0.1");
+	assert_int_equal(m->node[m->slot[0]].port, 7001);
+	assert_int_equal(m->node[m->slot[16383]].port, 7001);
+	/* an empty host is the node the command went to */
+	assert_string_equal(m->node[m->slot[5461]].host, "10.0.0.9");
+	assert_string_equal(m->node[m->slot[12000]].host, "::1");
+	assert_int_equal(m->node[m->slot[10922]].port, 7002);
+	rfree(r);
+
+	/* uncovered slots stay unknown */
+	r = rarr(1, range(100, 200, "127.0.0.1", 7001));
+	assert_true(lk_rd_slotmap_from_reply(r, "h", m));
+	assert_int_equal(m->slot[99], LK_RD_NO_NODE);
+	assert_int_equal(m->slot[201], LK_RD_NO_NODE);
+	rfree(r);
+
+	/* malformed: each refused */
+	redisReply *bad[] = {
+		rstr("not an array"),
+		rarr(1, rstr("range")),
+		rarr(1, rarr(2, rnum(0), rnum(1))),                                   /* no node */
+		rarr(1, range(5, 4, "h", 1)),                                          /* start > end */
+		rarr(1, range(0, 16384, "h", 1)),                                      /* past the last slot */
+		rarr(1, range(-1, 3, "h", 1)),
+		rarr(1, range(0, 3, "h", 0)),                                          /* port */
+		rarr(1, range(0, 3, "h", 65536)),
+		rarr(1, rarr(3, rnum(0), rnum(3), rarr(1, rstr("h")))),               /* node without port */
+		rarr(1, rarr(3, rnum(0), rnum(3), rarr(2, rnum(1), rnum(2)))),        /* host not text */
+		rarr(1, rarr(3, rstr("0"), rnum(3), rarr(2, rstr("h"), rnum(2)))),    /* start not integer */
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		if (lk_rd_slotmap_from_reply(bad[i], "h", m))
+			fail_msg("malformed reply %zu accepted", i);
+		rfree(bad[i]);
+	}
+	assert_false(lk_rd_slotmap_from_reply(NULL, "h", m));
+
+	/* more primaries than the map holds */
+	redisReply *many = rarr(0);
+	free(many->element);
+	many->elements = LK_RD_MAX_NODES + 1;
+	many->element = calloc(many->elements, sizeof *many->element);
+	for (int i = 0; i <= LK_RD_MAX_NODES; i++)
+		many->element[i] = range(i, i, "127.0.0.1", 1000 + i);
+	assert_false(lk_rd_slotmap_from_reply(many, "h", m));
+	rfree(many);
+	free(m);
+}
+
+static void test_redirect(void **state)
+{
+	static const struct {
+		const char *err;
+		bool ok, ask;
+		uint16_t slot;
+		const char *host;
+		int port;
+	} v[] = {
+		{"MOVED 3999 127.0.0.1:6381", true, false, 3999, "127.0.0.1", 6381},
+		{"ASK 3999 127.0.0.1:6381", true, true, 3999, "127.0.0.1", 6381},
+		{"MOVED 1 ::1:6380", true, false, 1, "::1", 6380}, /* the port after the last ':' */
+		{"MOVED 16383 :6380", true, false, 16383, "", 6380}, /* the same host */
+		{"MOVED 0 redis-node-3.example:7000", true, false, 0, "redis-node-3.example", 7000},
+		{"MOVED 16384 h:1", false, false, 0, "", 0},
+		{"MOVED 3999 127.0.0.1", false, false, 0, "", 0},
+		{"MOVED 3999 127.0.0.1:", false, false, 0, "", 0},
+		{"MOVED 3999 127.0.0.1:0", false, false, 0, "", 0},
+		{"MOVED 3999 127.0.0.1:65536", false, false, 0, "", 0},
+		{"MOVED 3999 127.0.0.1:12a", false, false, 0, "", 0},
+		{"MOVED x 127.0.0.1:6381", false, false, 0, "", 0},
+		{"MOVED  127.0.0.1:6381", false, false, 0, "", 0},
+		{"MOVED", false, false, 0, "", 0},
+		{"TRYAGAIN Multiple keys request during rehashing of slot", false, false, 0, "", 0},
+		{"ERR unknown", false, false, 0, "", 0},
+		{"", false, false, 0, "", 0},
+	};
+	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+		bool ask = !v[i].ask;
+		uint16_t slot = 0;
+		char host[64] = "untouched";
+		int port = 0;
+		bool ok = lk_rd_redirect_parse(v[i].err, strlen(v[i].err), &ask, &slot, host,
+					       sizeof host, &port);
+		if (ok != v[i].ok)
+			fail_msg("\"%s\": %s", v[i].err, ok ? "accepted" : "refused");
+		if (!ok)
+			continue;
+		assert_int_equal(ask, v[i].ask);
+		assert_int_equal(slot, v[i].slot);
+		assert_string_equal(host, v[i].host);
+		assert_int_equal(port, v[i].port);
+	}
+	/* a host longer than the buffer is refused, not cut */
+	char small[4];
+	bool ask;
+	uint16_t slot;
+	int port;
+	assert_false(lk_rd_redirect_parse("MOVED 1 127.0.0.1:6379", 22, &ask, &slot, small,
+					  sizeof small, &port));
+	/* the length bounds the parse: no read past it */
+	assert_false(lk_rd_redirect_parse("MOVED 1 h:6379", 9, &ask, &slot, small, sizeof small,
+					  &port));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_keyslot),
+		cmocka_unit_test(test_slotmap),
+		cmocka_unit_test(test_redirect),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
