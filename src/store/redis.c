@@ -2660,48 +2660,173 @@ static enum lk_err rd_rl_release(struct lk_store *base, const char *pair, const 
 	return rl_step(rd(base), "release", pair, ip, now, cfg, &wait);
 }
 
+/*
+ * The operations that write, as the ops table calls them: the operation, then
+ * lk_rd_settle (with Sentinel or a cluster, the wait for a replica to have its writes, once
+ * per node it wrote on), so that what latchkey acknowledges survives a failover.
+ */
+static enum lk_err w_user_add(struct lk_store *base, struct lk_user *u)
+{
+	return lk_rd_settle(rd(base), rd_user_add(base, u));
+}
+
+static enum lk_err w_user_set_password(struct lk_store *base, const char *name, const char *phc, int64_t now)
+{
+	return lk_rd_settle(rd(base), rd_user_set_password(base, name, phc, now));
+}
+
+static enum lk_err w_user_del(struct lk_store *base, const char *name)
+{
+	return lk_rd_settle(rd(base), rd_user_del(base, name));
+}
+
+static enum lk_err w_session_add(struct lk_store *base, const struct lk_session *s)
+{
+	return lk_rd_settle(rd(base), rd_session_add(base, s));
+}
+
+static enum lk_err w_session_touch(struct lk_store *base, const unsigned char id_hash[32], int64_t now, int64_t older_than)
+{
+	return lk_rd_settle(rd(base), rd_session_touch(base, id_hash, now, older_than));
+}
+
+static enum lk_err w_session_del(struct lk_store *base, const unsigned char id_hash[32])
+{
+	return lk_rd_settle(rd(base), rd_session_del(base, id_hash));
+}
+
+static enum lk_err w_session_del_handle(struct lk_store *base, int64_t user_id, const char *handle)
+{
+	return lk_rd_settle(rd(base), rd_session_del_handle(base, user_id, handle));
+}
+
+static enum lk_err w_session_purge(struct lk_store *base, int64_t now, int64_t idle_cutoff, int64_t *n)
+{
+	return lk_rd_settle(rd(base), rd_session_purge(base, now, idle_cutoff, n));
+}
+
+static enum lk_err w_audit_add(struct lk_store *base, const struct lk_audit *a)
+{
+	return lk_rd_settle(rd(base), rd_audit_add(base, a));
+}
+
+static enum lk_err w_key_add(struct lk_store *base, const struct lk_keyrec *k)
+{
+	return lk_rd_settle(rd(base), rd_key_add(base, k));
+}
+
+static enum lk_err w_key_retire(struct lk_store *base, const char *kid, int64_t retire_at, int64_t remove_at)
+{
+	return lk_rd_settle(rd(base), rd_key_retire(base, kid, retire_at, remove_at));
+}
+
+static enum lk_err w_key_del(struct lk_store *base, const char *kid)
+{
+	return lk_rd_settle(rd(base), rd_key_del(base, kid));
+}
+
+static enum lk_err w_client_add(struct lk_store *base, const struct lk_client *c)
+{
+	return lk_rd_settle(rd(base), rd_client_add(base, c));
+}
+
+static enum lk_err w_refresh_add(struct lk_store *base, const struct lk_refresh *r)
+{
+	return lk_rd_settle(rd(base), rd_refresh_add(base, r));
+}
+
+static enum lk_err w_refresh_claim(struct lk_store *base, const unsigned char hash[32], int64_t now, const char *next_access)
+{
+	return lk_rd_settle(rd(base), rd_refresh_claim(base, hash, now, next_access));
+}
+
+static enum lk_err w_family_revoke(struct lk_store *base, const char *family, int64_t until, int64_t *n)
+{
+	return lk_rd_settle(rd(base), rd_family_revoke(base, family, until, n));
+}
+
+static enum lk_err w_revoke_user(struct lk_store *base, int64_t user_id, const unsigned char *keep, int64_t until, int64_t *sessions, int64_t *families)
+{
+	return lk_rd_settle(rd(base), rd_revoke_user(base, user_id, keep, until, sessions, families));
+}
+
+static enum lk_err w_refresh_purge(struct lk_store *base, int64_t now, int64_t used_before, int64_t *n)
+{
+	return lk_rd_settle(rd(base), rd_refresh_purge(base, now, used_before, n));
+}
+
+static enum lk_err w_revoke_add(struct lk_store *base, const char *type, const char *value, int64_t before, int64_t expires)
+{
+	return lk_rd_settle(rd(base), rd_revoke_add(base, type, value, before, expires));
+}
+
+static enum lk_err w_set_revocation_ttl(struct lk_store *base, int64_t seconds)
+{
+	return lk_rd_settle(rd(base), rd_set_revocation_ttl(base, seconds));
+}
+
+static enum lk_err w_secret(struct lk_store *base, const char *name, unsigned char out[32])
+{
+	return lk_rd_settle(rd(base), rd_secret(base, name, out));
+}
+
+static enum lk_err w_secret_claim(struct lk_store *base, const char *name, const unsigned char mine[32], unsigned char out[32])
+{
+	return lk_rd_settle(rd(base), rd_secret_claim(base, name, mine, out));
+}
+
+static enum lk_err w_rl_take(struct lk_store *base, const char *pair, const char *ip, int64_t now, const struct lk_rlcfg *cfg, int64_t *retry_after)
+{
+	return lk_rd_settle(rd(base), rd_rl_take(base, pair, ip, now, cfg, retry_after));
+}
+
+static enum lk_err w_rl_release(struct lk_store *base, const char *pair, const char *ip, int64_t now, const struct lk_rlcfg *cfg)
+{
+	return lk_rd_settle(rd(base), rd_rl_release(base, pair, ip, now, cfg));
+}
+
 #define RD_OPS \
 	.close = rd_close, \
 	.ping = rd_ping, \
 	.generation = rd_generation, \
 	.generation_wait = rd_generation_wait, \
-	.user_add = rd_user_add, \
+	.user_add = w_user_add, \
 	.user_get = rd_user_get, \
 	.user_get_id = rd_user_get_id, \
-	.user_set_password = rd_user_set_password, \
-	.user_del = rd_user_del, \
+	.user_set_password = w_user_set_password, \
+	.user_del = w_user_del, \
 	.user_list = rd_user_list, \
 	.user_count = rd_user_count, \
-	.session_add = rd_session_add, \
+	.session_add = w_session_add, \
 	.session_get = rd_session_get, \
-	.session_touch = rd_session_touch, \
-	.session_del = rd_session_del, \
-	.session_del_handle = rd_session_del_handle, \
+	.session_touch = w_session_touch, \
+	.session_del = w_session_del, \
+	.session_del_handle = w_session_del_handle, \
 	.session_list = rd_session_list, \
-	.session_purge = rd_session_purge, \
+	.session_purge = w_session_purge, \
 	.session_count = rd_session_count, \
-	.audit_add = rd_audit_add, \
+	.audit_add = w_audit_add, \
 	.audit_list = rd_audit_list, \
-	.key_add = rd_key_add, \
+	.key_add = w_key_add, \
 	.key_list = rd_key_list, \
-	.key_retire = rd_key_retire, \
-	.key_del = rd_key_del, \
-	.client_add = rd_client_add, \
+	.key_retire = w_key_retire, \
+	.key_del = w_key_del, \
+	.client_add = w_client_add, \
 	.client_get = rd_client_get, \
-	.refresh_add = rd_refresh_add, \
+	.refresh_add = w_refresh_add, \
 	.refresh_get = rd_refresh_get, \
-	.refresh_claim = rd_refresh_claim, \
-	.family_revoke = rd_family_revoke, \
-	.revoke_add = rd_revoke_add, \
+	.refresh_claim = w_refresh_claim, \
+	.family_revoke = w_family_revoke, \
+	.revoke_add = w_revoke_add, \
 	.revocations = rd_revocations, \
-	.set_revocation_ttl = rd_set_revocation_ttl, \
+	.set_revocation_ttl = w_set_revocation_ttl, \
 	.revocation_ttl = rd_revocation_ttl, \
-	.secret = rd_secret, \
-	.secret_claim = rd_secret_claim, \
-	.rl_take = rd_rl_take, \
-	.rl_release = rd_rl_release, \
-	.revoke_user = rd_revoke_user, \
-	.refresh_purge = rd_refresh_purge,
+	.secret = w_secret, \
+	.secret_claim = w_secret_claim, \
+	.rl_take = w_rl_take, \
+	.rl_release = w_rl_release, \
+	.revoke_user = w_revoke_user, \
+	.refresh_purge = w_refresh_purge,
 
 const struct lk_store_ops lk_store_redis_ops = {
 	.scheme = "redis",

@@ -151,6 +151,9 @@ static void conn_drop(struct rconn *c)
 	if (c->c)
 		redisFree(c->c);
 	c->c = NULL;
+	if (c->dirty)
+		c->lost = true; /* writes no WAIT can confirm any more */
+	c->dirty = false;
 }
 
 /* c and its chain of connections to other cluster nodes. */
@@ -872,29 +875,58 @@ static redisReply *send_argv(struct rconn *c, int argc, const char **argv, const
 	return r;
 }
 
-/*
- * RD_SENTINEL, RD_CLUSTER, after a write on c: wait (WAIT_MS at most) until a replica has it, so that a
- * failover cannot lose what latchkey acknowledges (Redis replicates asynchronously). A
+/* After a write on c: remembered for lk_rd_settle when there is a replica to wait for. A
  * primary that had no replica connected when c was made has nothing to wait for: a replica
- * that joins later copies everything, and no failover can happen without one. No ack in
- * time: LK_ESTORE (the write may or may not survive a failover; the caller answers 503),
- * and the connection is dropped, so the next one counts the replicas afresh.
- */
-static enum lk_err replicated(struct rconn *c)
+ * that joins later copies everything, and no failover can happen without one. */
+static void wrote(struct rconn *c)
+{
+	if (c->st->mode != RD_SINGLE && c->replicas > 0)
+		c->dirty = true;
+}
+
+enum lk_err lk_rd_settle(struct rd_store *st, enum lk_err op)
 {
 	static const char *argv[] = {"WAIT", "1", STR(WAIT_MS)};
 	static const size_t len[] = {4, 1, sizeof STR(WAIT_MS) - 1};
+	struct rconn *head = st->mode == RD_SINGLE ? NULL : pthread_getspecific(st->key), *c;
+	struct pipeguard g;
+	bool ok = true;
 
-	if (c->st->mode == RD_SINGLE || c->replicas <= 0)
-		return LK_OK;
-	redisReply *r = send_argv(c, 3, argv, len);
-	if (!r)
-		return LK_ESTORE;
-	bool ok = r->type == REDIS_REPLY_INTEGER && r->integer >= 1;
-	freeReplyObject(r);
-	if (!ok)
-		conn_drop(c);
-	return ok ? LK_OK : LK_ESTORE;
+	if (!head)
+		return op;
+	/* The WAITs of every node written to go out first, then their answers are read: the
+	 * nodes wait for their replicas at the same time. */
+	guard_begin(&g);
+	for (c = head; c; c = c->peer) {
+		if (!c->dirty || !c->c)
+			continue;
+		int done = 0;
+		if (redisAppendCommandArgv(c->c, 3, argv, len) != REDIS_OK)
+			conn_drop(c);
+		while (c->c && !done)
+			if (redisBufferWrite(c->c, &done) != REDIS_OK)
+				conn_drop(c);
+	}
+	for (c = head; c; c = c->peer) {
+		if (c->dirty && c->c) {
+			void *v = NULL;
+			errno = 0;
+			if (redisGetReply(c->c, &v) != REDIS_OK || !v) {
+				note_failure(st, errno, c->c->errstr);
+				conn_drop(c);
+			} else {
+				redisReply *r = v;
+				bool acked = r->type == REDIS_REPLY_INTEGER && r->integer >= 1;
+				freeReplyObject(r);
+				if (!acked)
+					conn_drop(c); /* the next connection counts the replicas afresh */
+			}
+		}
+		ok = ok && !c->lost && !(c->dirty && !c->c);
+		c->dirty = c->lost = false;
+	}
+	guard_end(&g);
+	return op == LK_OK && !ok ? LK_ESTORE : op;
 }
 
 /* The commands that write, of those redis.c sends outside scripts. */
@@ -928,10 +960,8 @@ enum lk_err lk_rd_cmd(struct rd_store *st, int argc, const char **argv, const si
 		freeReplyObject(r);
 		return err;
 	}
-	if (writes(argv[0]) && (err = replicated(c))) {
-		freeReplyObject(r);
-		return err;
-	}
+	if (writes(argv[0]))
+		wrote(c);
 	*out = r;
 	if (cp)
 		*cp = c;
@@ -1049,10 +1079,8 @@ enum lk_err lk_rd_eval(struct rd_store *st, const char *key, const struct lk_rd_
 		freeReplyObject(r);
 		return err;
 	}
-	if (strncmp(s->src, "#!lua flags=no-writes", 21) != 0 && (err = replicated(c))) {
-		freeReplyObject(r);
-		return err;
-	}
+	if (strncmp(s->src, "#!lua flags=no-writes", 21) != 0)
+		wrote(c);
 	*out = r;
 	return LK_OK;
 }

@@ -73,6 +73,9 @@ struct rconn {
 	int replicas;        /* RD_SENTINEL: replicas the primary had connected at connect */
 	uint64_t epoch;      /* st->epoch when connected: an older one is dropped before use */
 	char addr[280];      /* "HOST:PORT" connected to */
+	/* RD_SENTINEL, RD_CLUSTER: a write on this connection waits for a replica
+	 * (lk_rd_settle); lost: the connection went before it could be confirmed */
+	bool dirty, lost;
 	/* RD_CLUSTER: the node this connection is for ("" until the thread's first call picks
 	 * one), and this thread's connections to the other nodes (a chain from its first) */
 	char host[256];
@@ -219,6 +222,13 @@ void lk_rd_arg_str(struct lk_rd_args *a, const char *s, size_t max);
 void lk_rd_arg_i64(struct lk_rd_args *a, int64_t v);
 /* 32 bytes as 64 lowercase hex digits; at most two per call. */
 void lk_rd_arg_hex(struct lk_rd_args *a, const unsigned char h[32]);
+
+/* RD_SENTINEL, RD_CLUSTER: the end of a store operation. Every connection this thread wrote
+ * on since the last call waits (WAIT_MS at most) until a replica has the writes, so that a
+ * failover cannot lose what latchkey acknowledges; one WAIT per node per operation, not per
+ * write. op: the operation's own result; LK_ESTORE when it was LK_OK but a write cannot be
+ * confirmed. RD_SINGLE: op. */
+enum lk_err lk_rd_settle(struct rd_store *st, enum lk_err op);
 
 /* ------------------------------------------------------------ replies */
 
