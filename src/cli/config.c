@@ -30,7 +30,7 @@ struct setting {
 #define S(f) offsetof(struct lk_config, f), sizeof(((struct lk_config *)0)->f)
 static const struct setting settings[] = {
 	{"listen", T_STR, S(srv.listen), "127.0.0.1:8080", "ADDR:PORT to listen on"},
-	{"store", T_STR, S(store), "sqlite:latchkey.db", "store URL: sqlite:PATH, redis://[:PASSWORD@]HOST:PORT[/DB] or redis+sentinel://[:PASSWORD@]HOST:PORT[,HOST:PORT...]/NAME[/DB] (password also LATCHKEY_REDIS_PASSWORD)"},
+	{"store", T_STR, S(store), "sqlite:latchkey.db", "store URL: sqlite:PATH, redis://[:PASSWORD@]HOST:PORT[/DB], redis+sentinel://[:PASSWORD@]HOST:PORT[,HOST:PORT...]/NAME[/DB] or redis+cluster://[:PASSWORD@]HOST:PORT[,HOST:PORT...][/NAMESPACE] (password also LATCHKEY_REDIS_PASSWORD)"},
 	{"issuer", T_STR, S(srv.issuer), "", "public base URL (default http://LISTEN)"},
 	{"insecure_cookies", T_BOOL, S(srv.insecure_cookies), "false",
 	 "drop Secure and __Host- (plain-HTTP testing only)"},

@@ -16,9 +16,10 @@
 //  3. The URL: a bad namespace, no node reachable: a clear message, never the password.
 import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import {
-	startServer, startRedisCluster, sleep, waitFor, freePort, stopClean, cli, REDIS_SERVER,
+	startServer, startRedisCluster, sleep, waitFor, freePort, stopClean, cli, REDIS_SERVER, ROOT,
 	passwordGrant, addClient, revokeReq, verifyReq, basic, decodeJwt,
 } from '../tokens/lib.mjs';
 import {
@@ -147,6 +148,27 @@ test('Cluster: revocations fan out: made through one instance, seen by the other
 	s.stop();
 	await stopClean(A);
 	await stopClean(B);
+	await cluster.stop();
+	cluster = null;
+});
+
+test('Cluster: the ACL of docs/deploy.md ("Beyond one Redis") is enough: sign-in, sign-out, the CLI', { skip }, async () => {
+	const doc = readFileSync(path.join(ROOT, 'docs', 'deploy.md'), 'utf8');
+	const section = doc.slice(doc.indexOf('## Beyond one Redis'));
+	const line = section.match(/^user latchkey on >\S+ (.*\+asking.*)$/m);
+	assert.ok(line, 'the section has the cluster ACL line');
+	cluster = await startRedisCluster({ primaries: 3, replicas: 1 });
+	for (const n of cluster.nodes) await n.call('ACL', 'SETUSER', 'latchkey', 'on', '>acl-test-pw', ...line[1].split(' '));
+	const url = cluster.url('acl').replace('redis+cluster://', 'redis+cluster://latchkey:acl-test-pw@');
+	const srv = await startServer({ store: url, admin: true });
+	const cookie = await srv.session('admin', srv.adminPassword);
+	assert.equal((await srv.me(cookie)).status, 200);
+	assert.equal((await srv.fetch('/logout', { method: 'POST', cookie })).status, 200);
+	assert.equal((await srv.me(cookie)).status, 401);
+	const r = await cli(['user', 'list', '--store', url]);
+	assert.equal(r.code, 0, r.stderr);
+	assert.match(r.stdout, /admin/);
+	await stopClean(srv);
 	await cluster.stop();
 	cluster = null;
 });
