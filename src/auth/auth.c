@@ -305,7 +305,7 @@ enum lk_err lk_auth_passwd_end(struct lk_auth *a, struct lk_signin *si, const ch
 	lk_rl_release(a->rl, si->user.name, si->ip, wall_now());
 	if (!si->hashed)
 		return LK_ECRYPTO; /* libsodium could not hash (out of memory) */
-	err = a->st->ops->user_set_password(a->st, si->user.name, si->nphc, now);
+	err = a->st->ops->user_set_password(a->st, si->user.name, si->nphc, now, NULL, NULL);
 	sodium_memzero(si->nphc, sizeof si->nphc);
 	if (err)
 		return err;
@@ -518,7 +518,8 @@ enum lk_err lk_auth_revoke_user(struct lk_auth *a, const struct lk_actor *by, in
 	enum lk_err err;
 
 	int64_t until = lk_refresh_revoke_until(a, wall_now());
-	err = a->st->ops->revoke_user(a->st, user_id, keep, until, &n.sessions, &n.families);
+	err = a->st->ops->revoke_user(a->st, user_id, keep, until, &n.sessions, &n.families,
+				      NULL, NULL);
 	if (err)
 		return err;
 	if (user_id < 0) {
@@ -628,7 +629,7 @@ enum lk_err lk_auth_user_passwd(struct lk_auth *a, const struct lk_actor *by, co
 	if (!name || !len || len >= LK_PW_MAX)
 		return LK_EINVAL;
 	if (!(err = lk_pw_hash(&a->cfg.cost, pw, len, phc)))
-		err = a->st->ops->user_set_password(a->st, name, phc, wall_now());
+		err = a->st->ops->user_set_password(a->st, name, phc, wall_now(), NULL, NULL);
 	sodium_memzero(phc, sizeof phc);
 	if (!err)
 		lk_auth_audit(a, "password_changed", name, where(by),
@@ -638,7 +639,7 @@ enum lk_err lk_auth_user_passwd(struct lk_auth *a, const struct lk_actor *by, co
 
 enum lk_err lk_auth_user_del(struct lk_auth *a, const struct lk_actor *by, const char *name)
 {
-	enum lk_err err = name ? a->st->ops->user_del(a->st, name) : LK_EINVAL;
+	enum lk_err err = name ? a->st->ops->user_del(a->st, name, NULL, NULL) : LK_EINVAL;
 	if (!err)
 		lk_auth_audit(a, "user_del", name, where(by), "every session and refresh token revoked");
 	return err;

@@ -109,7 +109,13 @@
 	"local function rev_ttl()\n"                                                       \
 	"  return num(redis.call('HGET', G .. 'meta', 'revocation_ttl') or 960)\n"         \
 	"end\n"                                                                            \
-	/* Append a revocation; drop a few that ended before t on the way. */              \
+	/* Append a revocation; drop a few that ended before t on the way. Each member     \
+	 * recorded is also kept in `recorded`, for scripts that report what they did. */  \
+	"local recorded = {}\n"                                                            \
+	"local function with_recorded(out)\n"                                              \
+	"  for _, m in ipairs(recorded) do out[#out + 1] = m end\n"                        \
+	"  return out\n"                                                                   \
+	"end\n"                                                                            \
 	"local function record(typ, val, before, expires, t)\n"                            \
 	"  local old = redis.call('ZRANGEBYSCORE', G .. 'rev_exp', '-inf', '(' .. t,\n"    \
 	"                         'LIMIT', 0, 64)\n"                                       \
@@ -121,6 +127,7 @@
 	"  local m = ns(c) .. ns(typ) .. ns(val) .. ns(before) .. ns(expires)\n"           \
 	"  redis.call('ZADD', G .. 'rev', c, m)\n"                                         \
 	"  redis.call('ZADD', G .. 'rev_exp', num(expires), m)\n"                          \
+	"  recorded[#recorded + 1] = m\n"                                                  \
 	"end\n"                                                                            \
 	/* Delete one session and its index entries; the sessions_end trigger. 1 when it   \
 	 * existed. */                                                                     \
@@ -228,7 +235,7 @@ static struct lk_rd_script lua[SC_COUNT_] = {
 	"return {0, id, f[1], f[2] or '', f[3] or '', f[4] or '', f[5] or ''}\n"},
 
 	/* ARGV: name, 'pw' or 'del', phc, pw_changed. Every session and refresh token of the
-	 * user goes; then the password changes or the user goes. -> {0} */
+	 * user goes; then the password changes or the user goes. -> {0, recorded...} */
 	[SC_USER_CHANGE] = {RW
 	"local id = redis.call('HGET', G .. 'names', ARGV[1])\n"
 	"if not id then return {1} end\n"
@@ -249,7 +256,7 @@ static struct lk_rd_script lua[SC_COUNT_] = {
 	"  record('sub', id, ARGV[4], t + rev_ttl(), t)\n"
 	"end\n"
 	"bump()\n"
-	"return {0}\n"},
+	"return with_recorded({0})\n"},
 
 	/* -> {0, (id, name, roles, phc, created, pw_changed)...} */
 	[SC_USER_LIST] = {RO
@@ -559,7 +566,7 @@ static struct lk_rd_script lua[SC_COUNT_] = {
 
 	/* ARGV: uid (negative: everyone), keep-hex (may be ''), until. The sessions (each
 	 * recording its sid as sess_del does), then one sid revocation per refresh family until
-	 * `until`, then the refresh tokens, quietly. -> {0, sessions, families} */
+	 * `until`, then the refresh tokens, quietly. -> {0, sessions, families, recorded...} */
 	[SC_REVOKE_USER] = {RW
 	"local t, ns, nf = clock(), 0, 0\n"
 	"local ids = {ARGV[1]}\n"
@@ -581,7 +588,7 @@ static struct lk_rd_script lua[SC_COUNT_] = {
 	"  redis.call('DEL', U(id, 'refresh'))\n"
 	"end\n"
 	"if ns + nf > 0 then bump() end\n"
-	"return {0, ns, nf}\n"},
+	"return with_recorded({0, ns, nf})\n"},
 
 	/* ARGV: used_before batch. Clear next_access of tokens used before used_before (their
 	 * grace window is over), one batch of lk:{g}:rt_used. -> {0, trimmed, more} */
@@ -693,6 +700,47 @@ static bool parse_session(redisReply *const *e, struct lk_session *s)
 	       lk_rd_text(e[3], s->csrf, sizeof s->csrf) && lk_rd_int(e[4], &s->created) &&
 	       lk_rd_int(e[5], &s->last_seen) && lk_rd_int(e[6], &s->expires) &&
 	       lk_rd_text(e[7], s->ip, sizeof s->ip) && lk_rd_text(e[8], s->user_agent, sizeof s->user_agent);
+}
+
+/* Elements from.. of array reply r, each a revocation member of lk:{g}:rev (netstrings:
+ * cursor type value before expires), those with expires > now into a new array *v of *n
+ * (free() it; NULL when none). LK_ESTORE_CORRUPT on a malformed one, LK_ENOMEM. */
+static enum lk_err parse_revocations(const redisReply *r, size_t from, int64_t now,
+				     struct lk_revocation **v, size_t *n)
+{
+	*v = NULL;
+	*n = 0;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < from)
+		return LK_ESTORE_CORRUPT;
+	if (r->elements > from && !(*v = calloc(r->elements - from, sizeof **v)))
+		return LK_ENOMEM;
+	for (size_t i = from; i < r->elements; i++) {
+		const redisReply *e = r->element[i];
+		struct lk_revocation x;
+		const char *p = e->str, *end = e->str + e->len;
+		memset(&x, 0, sizeof x);
+		if (e->type != REDIS_REPLY_STRING || !lk_rd_ns_i64(&p, end, &x.cursor) ||
+		    !lk_rd_ns_text(&p, end, x.type, sizeof x.type) ||
+		    !lk_rd_ns_text(&p, end, x.value, sizeof x.value) || !lk_rd_ns_i64(&p, end, &x.before) ||
+		    !lk_rd_ns_i64(&p, end, &x.expires)) {
+			free(*v);
+			*v = NULL;
+			*n = 0;
+			return LK_ESTORE_CORRUPT;
+		}
+		if (x.expires > now)
+			(*v)[(*n)++] = x;
+	}
+	return LK_OK;
+}
+
+/* Hand v[0..n) to cb (until it returns non-zero; cb may be NULL) and free v. */
+static void report(struct lk_revocation *v, size_t n, lk_revocation_cb cb, void *ud)
+{
+	for (size_t i = 0; cb && i < n; i++)
+		if (cb(ud, &v[i]))
+			break;
+	free(v);
 }
 
 /* ---------------------------------------------------------------- open / close */
@@ -873,34 +921,46 @@ static enum lk_err rd_user_get_id(struct lk_store *base, int64_t id, struct lk_u
 	return err;
 }
 
+/* The script reports what it recorded (parse_revocations); cb gets it. */
 static enum lk_err user_change(struct rd_store *st, const char *name, const char *phc,
-			       int64_t now)
+			       int64_t now, lk_revocation_cb cb, void *ud)
 {
 	struct lk_rd_args a = {0};
+	struct lk_revocation *v = NULL;
+	redisReply *r = NULL;
+	size_t n = 0;
+	enum lk_err err;
+
 	lk_rd_arg_str(&a, name, LK_NAME_MAX);
 	lk_rd_arg_str(&a, phc ? "pw" : "del", 3);
 	lk_rd_arg_str(&a, phc ? phc : "", LK_PHC_MAX);
 	lk_rd_arg_i64(&a, now);
-	return rscript0(st, SC_USER_CHANGE, &a);
+	if ((err = rscript(st, SC_USER_CHANGE, &a, &r)))
+		return err;
+	err = parse_revocations(r, 1, INT64_MIN, &v, &n);
+	freeReplyObject(r);
+	report(v, err ? 0 : n, cb, ud);
+	return err;
 }
 
 static enum lk_err rd_user_set_password(struct lk_store *base, const char *name,
-					const char *phc, int64_t now)
+					const char *phc, int64_t now, lk_revocation_cb cb, void *ud)
 {
 	if (!name || !phc || !phc[0] || strnlen(phc, LK_PHC_MAX + 1) > LK_PHC_MAX)
 		return LK_EINVAL;
 	if (strnlen(name, LK_NAME_MAX + 1) > LK_NAME_MAX)
 		return LK_ENOT_FOUND;
-	return user_change(rd(base), name, phc, now);
+	return user_change(rd(base), name, phc, now, cb, ud);
 }
 
-static enum lk_err rd_user_del(struct lk_store *base, const char *name)
+static enum lk_err rd_user_del(struct lk_store *base, const char *name, lk_revocation_cb cb,
+			       void *ud)
 {
 	if (!name)
 		return LK_EINVAL;
 	if (strnlen(name, LK_NAME_MAX + 1) > LK_NAME_MAX)
 		return LK_ENOT_FOUND;
-	return user_change(rd(base), name, NULL, 0);
+	return user_change(rd(base), name, NULL, 0, cb, ud);
 }
 
 static int cmp_user(const void *x, const void *y)
@@ -1499,11 +1559,13 @@ static enum lk_err rd_family_revoke(struct lk_store *base, const char *family, i
 
 static enum lk_err rd_revoke_user(struct lk_store *base, int64_t user_id,
 				  const unsigned char *keep, int64_t until, int64_t *sessions,
-				  int64_t *families)
+				  int64_t *families, lk_revocation_cb cb, void *ud)
 {
 	struct lk_rd_args a = {0};
+	struct lk_revocation *v = NULL;
 	redisReply *r = NULL;
 	int64_t ns = 0, nf = 0;
+	size_t n = 0;
 	enum lk_err err;
 
 	lk_rd_arg_i64(&a, user_id < 0 ? -1 : user_id);
@@ -1514,11 +1576,14 @@ static enum lk_err rd_revoke_user(struct lk_store *base, int64_t user_id,
 	lk_rd_arg_i64(&a, until);
 	if ((err = rscript(rd(base), SC_REVOKE_USER, &a, &r)))
 		return err;
-	if (r->elements != 3 || !lk_rd_int(r->element[1], &ns) || !lk_rd_int(r->element[2], &nf))
+	if (r->elements < 3 || !lk_rd_int(r->element[1], &ns) || !lk_rd_int(r->element[2], &nf))
 		err = LK_ESTORE_CORRUPT;
+	else
+		err = parse_revocations(r, 3, INT64_MIN, &v, &n);
 	freeReplyObject(r);
 	if (err)
 		return err;
+	report(v, n, cb, ud);
 	if (sessions)
 		*sessions = ns;
 	if (families)
@@ -1574,34 +1639,9 @@ static enum lk_err rd_revocations(struct lk_store *base, int64_t after, int64_t 
 		len[i] = strlen(argv[i]);
 	if ((err = lk_rd_cmd(rd(base), 4, argv, len, &r, NULL)))
 		return err;
-	if (r->type != REDIS_REPLY_ARRAY) {
-		freeReplyObject(r);
-		return LK_ESTORE_CORRUPT;
-	}
-	if (r->elements && !(v = calloc(r->elements, sizeof *v))) {
-		freeReplyObject(r);
-		return LK_ENOMEM;
-	}
-	for (size_t i = 0; i < r->elements; i++) {
-		const redisReply *e = r->element[i];
-		struct lk_revocation x;
-		const char *p = e->str, *end = e->str + e->len;
-		memset(&x, 0, sizeof x);
-		if (e->type != REDIS_REPLY_STRING || !lk_rd_ns_i64(&p, end, &x.cursor) ||
-		    !lk_rd_ns_text(&p, end, x.type, sizeof x.type) ||
-		    !lk_rd_ns_text(&p, end, x.value, sizeof x.value) || !lk_rd_ns_i64(&p, end, &x.before) ||
-		    !lk_rd_ns_i64(&p, end, &x.expires)) {
-			err = LK_ESTORE_CORRUPT;
-			break;
-		}
-		if (x.expires > now)
-			v[n++] = x;
-	}
+	err = parse_revocations(r, 0, now, &v, &n);
 	freeReplyObject(r);
-	for (size_t i = 0; !err && i < n; i++)
-		if (cb(ud, &v[i]))
-			break;
-	free(v);
+	report(v, n, cb, ud);
 	return err;
 }
 
