@@ -21,6 +21,18 @@ static int64_t wall_now(void) { return (int64_t)time(NULL); }
 static const char *who(const struct lk_actor *by) { return by && by->name ? by->name : ""; }
 static const char *where(const struct lk_actor *by) { return by && by->ip ? by->ip : ""; }
 
+/* The store's report of a revocation it has just committed for a change by user (sign a
+ * user or everyone out, a password change, a deletion): denied by this process's verifier
+ * at once, as lk_tokens_deny does for the revocations of one token, session or family. The
+ * reload from the store would bring it too, but only while the store answers: a server
+ * that answered "signed out" must not accept those tokens while its store is away. */
+static int deny_recorded(void *ud, const struct lk_revocation *r)
+{
+	struct lk_auth *a = ud;
+	lk_tokens_deny(a->tok, r->type, r->value, r->before, r->expires);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- open, start, close */
 
 enum lk_err lk_auth_open(const struct lk_authcfg *cfg, const char *store_url,
@@ -305,7 +317,7 @@ enum lk_err lk_auth_passwd_end(struct lk_auth *a, struct lk_signin *si, const ch
 	lk_rl_release(a->rl, si->user.name, si->ip, wall_now());
 	if (!si->hashed)
 		return LK_ECRYPTO; /* libsodium could not hash (out of memory) */
-	err = a->st->ops->user_set_password(a->st, si->user.name, si->nphc, now, NULL, NULL);
+	err = a->st->ops->user_set_password(a->st, si->user.name, si->nphc, now, deny_recorded, a);
 	sodium_memzero(si->nphc, sizeof si->nphc);
 	if (err)
 		return err;
@@ -519,7 +531,7 @@ enum lk_err lk_auth_revoke_user(struct lk_auth *a, const struct lk_actor *by, in
 
 	int64_t until = lk_refresh_revoke_until(a, wall_now());
 	err = a->st->ops->revoke_user(a->st, user_id, keep, until, &n.sessions, &n.families,
-				      NULL, NULL);
+				      deny_recorded, a);
 	if (err)
 		return err;
 	if (user_id < 0) {
@@ -629,7 +641,7 @@ enum lk_err lk_auth_user_passwd(struct lk_auth *a, const struct lk_actor *by, co
 	if (!name || !len || len >= LK_PW_MAX)
 		return LK_EINVAL;
 	if (!(err = lk_pw_hash(&a->cfg.cost, pw, len, phc)))
-		err = a->st->ops->user_set_password(a->st, name, phc, wall_now(), NULL, NULL);
+		err = a->st->ops->user_set_password(a->st, name, phc, wall_now(), deny_recorded, a);
 	sodium_memzero(phc, sizeof phc);
 	if (!err)
 		lk_auth_audit(a, "password_changed", name, where(by),
@@ -639,7 +651,7 @@ enum lk_err lk_auth_user_passwd(struct lk_auth *a, const struct lk_actor *by, co
 
 enum lk_err lk_auth_user_del(struct lk_auth *a, const struct lk_actor *by, const char *name)
 {
-	enum lk_err err = name ? a->st->ops->user_del(a->st, name, NULL, NULL) : LK_EINVAL;
+	enum lk_err err = name ? a->st->ops->user_del(a->st, name, deny_recorded, a) : LK_EINVAL;
 	if (!err)
 		lk_auth_audit(a, "user_del", name, where(by), "every session and refresh token revoked");
 	return err;
