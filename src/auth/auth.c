@@ -15,6 +15,7 @@
 #include "util/b64url.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/utf8.h"
 
 static int64_t wall_now(void) { return (int64_t)time(NULL); }
 
@@ -454,11 +455,21 @@ struct live_filter {
 };
 
 /* Ended sessions (idle or past their absolute expiry) stay in the store until the purge;
- * a listing never shows them. */
+ * a listing never shows them. The User-Agent goes out as valid UTF-8 whatever the store
+ * holds (one kept by an older latchkey, or cut inside a character by a store). */
 static int live_only(void *ud, const struct lk_session *s)
 {
 	struct live_filter *f = ud;
-	return lk_auth_session_expires(f->a, s) > f->now ? f->cb(f->ud, s) : 0;
+	struct lk_session c;
+	if (lk_auth_session_expires(f->a, s) <= f->now)
+		return 0;
+	if (lk_utf8_valid(s->user_agent, strlen(s->user_agent)))
+		return f->cb(f->ud, s);
+	c = *s;
+	lk_utf8_clean(c.user_agent, sizeof c.user_agent, s->user_agent);
+	int rc = f->cb(f->ud, &c);
+	sodium_memzero(&c, sizeof c);
+	return rc;
 }
 
 enum lk_err lk_auth_sessions(struct lk_auth *a, int64_t user_id, lk_session_cb cb, void *ud)

@@ -3,20 +3,22 @@
  * Internals of the HTTP layer shared by server.c (daemon, request lifecycle, replies,
  * CSRF, metrics), routes.c (the JSON endpoints) and html.c (the three pages).
  *
- * A request's life: MHD calls the handler first with no body; server.c allocates a
- * struct lk_req, checks Content-Length against the cap, then collects the body (capped),
- * then dispatches to the route's handler once. A sign-in suspends the connection while a
- * pool worker runs Argon2 and resumes it; the handler is then called again and finishes.
- * The completion callback logs the request, updates metrics and frees the struct.
+ * A request's life: once its request line is read, MHD calls the URI callback, where
+ * server.c allocates a struct lk_req and checks the target as it came; then the handler,
+ * first with no body, which checks the framing and Content-Length against the cap, then
+ * collects the body (capped), then dispatches to the route's handler once. A sign-in
+ * suspends the connection while a pool worker runs Argon2 and resumes it; the handler is
+ * then called again and finishes. The completion callback logs the request, updates
+ * metrics and frees the struct.
  *
  * Requests latchkey never answers: libmicrohttpd refuses some by itself (a Content-Length
  * that is not a number, bad chunk syntax, a head over the memory limit, a bad request
  * line) with its own HTML, before or instead of calling the handler, and a client may go
- * away or time out first. The URI callback marks every request whose request line was
- * read (a static marker, no allocation), so the completion callback runs for it too; it
- * counts the ones without a reply by why they ended. libmicrohttpd's own replies are
- * counted by status from its error log (the only place a bad request line shows), never
- * twice: the completion callback leaves alone a request whose reply it queued itself.
+ * away or time out first. Since the URI callback starts the context of every request
+ * whose request line was read, the completion callback runs for it too; it counts the
+ * ones without a reply by why they ended. libmicrohttpd's own replies are counted by
+ * status from its error log (the only place a bad request line shows), never twice: the
+ * completion callback leaves alone a request whose reply it queued itself.
  */
 #ifndef LK_HTTP_INT_H
 #define LK_HTTP_INT_H
@@ -40,6 +42,10 @@ enum { LOGIN_NEW = 0, LOGIN_HASHING, LOGIN_DONE };
 struct lk_req {
 	struct lk_server *srv;
 	struct MHD_Connection *c;
+	bool started;              /* on_request has seen it (else only the request line) */
+	const char *raw_target;    /* the target as the URI callback saw it: compared, not read */
+	size_t raw_len;
+	const char *target_bad;    /* lk_target_bad's reason, or NULL */
 	const char *method, *url;
 	int route;                 /* index in the route table, -1 when none */
 	unsigned status;           /* final status, for the log and metrics */

@@ -42,12 +42,6 @@ const size_t lk_nlat = sizeof lk_lat_bounds / sizeof lk_lat_bounds[0];
 
 int64_t lk_now(void) { return (int64_t)time(NULL); }
 
-/* What the URI callback hands to the handler as the request's context: "the request line
- * was read", so that libmicrohttpd calls on_completed even when it never calls on_request
- * (it does so only for requests the application knows of). The handler allocates the real
- * context in its place. */
-static char line_read;
-
 /* ---------------------------------------------------------------- replies */
 
 struct MHD_Response *lk_resp_new_with(const char *ctype, const char *body, size_t len,
@@ -523,6 +517,58 @@ static enum MHD_Result dispatch(struct lk_req *r)
 	return rt->fn(r);
 }
 
+static struct lk_req *req_new(struct lk_server *s, struct MHD_Connection *c)
+{
+	struct lk_req *r = calloc(1, sizeof *r);
+	if (!r)
+		return NULL;
+	r->srv = s;
+	r->c = c;
+	r->route = -1;
+	clock_gettime(CLOCK_MONOTONIC, &r->t0);
+	return r;
+}
+
+/*
+ * The request line has been read. The request's context starts here, before the headers:
+ * libmicrohttpd then calls on_completed for it even when it never calls on_request (it
+ * does so only for requests the application has seen), which is how requests that end
+ * unanswered are counted (http_int.h). It also keeps what only the raw target shows: an
+ * encoded NUL, a control character, invalid UTF-8 (lk_target_bad), and where the target
+ * lay, for raw_nul. NULL (no memory): on_request allocates it and these checks are off.
+ */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct lk_req *r = req_new(cls, c);
+	if (r) {
+		r->raw_target = uri;
+		r->raw_len = strlen(uri);
+		r->target_bad = lk_target_bad(uri);
+	}
+	return r;
+}
+
+/*
+ * A raw NUL in the request target. libmicrohttpd 0.9.75 ends the target at it (the URI
+ * callback and the handler see only what comes before, "/healthz" for "/healthz<NUL>x")
+ * yet still takes the version from the end of the line. It parses the line in place: the
+ * handler's url starts where the raw target did, and the version right after the target's
+ * last byte and the space that ended it; a version further on means bytes the target's
+ * C string does not show. Checked only with that layout (0.9.75; the url where the raw
+ * target was, a version given); pointers are compared, never read through.
+ */
+static const char *raw_nul(const struct lk_req *r, const char *url, const char *version)
+{
+#if MHD_VERSION >= 0x00097500 && MHD_VERSION < 0x00097600
+	if (r->raw_target && url == r->raw_target && version && version[0] &&
+	    version != r->raw_target + r->raw_len + 1)
+		return "a NUL in the request target";
+#else
+	(void)r, (void)url, (void)version;
+#endif
+	return NULL;
+}
+
 static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
 				      size_t key_size, const char *value, size_t value_size)
 {
@@ -538,15 +584,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct lk_server *s = cls;
 	struct lk_req *r = *ctx;
 
-	if (!r || (void *)r == &line_read) {
-		if (!(r = calloc(1, sizeof *r)))
+	if (!r || !r->started) {
+		if (!r && !(r = req_new(s, c)))
 			return MHD_NO;
-		r->srv = s;
-		r->c = c;
+		r->started = true;
 		r->url = url;
 		r->method = method;
-		r->route = -1;
-		clock_gettime(CLOCK_MONOTONIC, &r->t0);
 		client_ip(r);
 		*ctx = r;
 		atomic_fetch_add(&s->inflight, 1);
@@ -566,6 +609,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			r->dispatched = r->close = true;
 			return lk_reply_error(r, 413, "request_too_large",
 					      "the request body is too large");
+		}
+		/* A NUL, a control character or invalid UTF-8 in the target: never read as a
+		 * path or a query value (cut short at a NUL, it would name another page). */
+		const char *bad = r->target_bad ? r->target_bad : raw_nul(r, url, version);
+		if (bad) {
+			r->dispatched = r->close = true;
+			return lk_reply_error(r, 400, "bad_request", bad);
 		}
 		return MHD_YES;
 	}
@@ -594,10 +644,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 /* ---------------------------------------------------------------- unanswered requests */
 
-static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
-{
-	return &line_read;
-}
 
 /* The status of a reply libmicrohttpd queued on c by itself, or 0 when there is none. */
 static unsigned mhd_status(struct MHD_Connection *c)
@@ -655,8 +701,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
 	struct timespec t1;
 	if (!r)
 		return;
-	if ((void *)r == &line_read) { /* the handler never ran */
+	if (!r->started) { /* the handler never ran */
 		(void)unanswered(s, c, why);
+		free(r);
 		*ctx = NULL;
 		return;
 	}

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * src/util/utf8.c: what is UTF-8 (RFC 3629 §4, and Unicode 15 §3.9 Table 3-7 of
- * well-formed sequences) and how text that is kept but never refused is cleaned.
+ * src/util/utf8.c and the parsers built on it (src/http/parse.c): what is UTF-8 (RFC 3629
+ * §4 and its Table 3-7 of well-formed sequences, as Unicode 15 §3.9 prints it), what a
+ * form field and a request target refuse, and how a User-Agent is cleaned. The story:
+ * form fields passed any bytes, so a user name of 0xFF reached the audit trail and the
+ * log as it came, a User-Agent cut inside a character dropped its session from /sessions
+ * (jansson refuses to serialise invalid UTF-8), and "/healthz%00x" was served as /healthz.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "http/parse.h"
 #include "util/utf8.h"
 
 #define U(s) ((const unsigned char *)(s))
@@ -76,11 +81,46 @@ static void test_clean(void **state)
 	assert_string_equal(out, "");
 }
 
+/* Form fields: UTF-8 or nothing. */
+static void test_form_decode(void **state)
+{
+	static const char *const refused[] = {"a%C0%AFb", "a%E0%80%AF", "%80", "%ED%A0%80", "%FF",
+					      "a%E2%82", "a%E2%82b", "a\xff", "x%00y"};
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		char *got = lk_form_decode(refused[i], strlen(refused[i]));
+		if (got)
+			fail_msg("%s: decoded, want refused", refused[i]);
+	}
+	char *ok = lk_form_decode("caf%C3%A9+%E2%82%AC", 19);
+	assert_non_null(ok);
+	assert_string_equal(ok, "caf\xc3\xa9 \xe2\x82\xac");
+	free(ok);
+}
+
+/* Request targets: no control byte or space, no %00, UTF-8 once decoded. */
+static void test_target(void **state)
+{
+	static const char *const ok[] = {"/", "/login?return_to=%2Faccount", "/me?q=%C3%A9",
+					 "/a%zz", "/a%4", "/caf\xc3\xa9", "/%F0%9F%98%80", "/x+y"};
+	static const char *const bad[] = {"/healthz%00x", "/me%C0%AF", "/me%ED%A0%80", "/me%FF",
+					  "/me%E2%82", "/me%E2%82x", "/me\xff", "/a b", "/a\tb",
+					  "/a\x7f", "/%C3", "/%C3%", "/login?return_to=/admin%E0%80%AF"};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+		if (lk_target_bad(ok[i]))
+			fail_msg("%s: refused (%s)", ok[i], lk_target_bad(ok[i]));
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		if (!lk_target_bad(bad[i]))
+			fail_msg("%s: passed", bad[i]);
+	assert_string_equal(lk_target_bad("/a%00"), "an encoded NUL in the request target");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_seq_boundaries),
 		cmocka_unit_test(test_clean),
+		cmocka_unit_test(test_form_decode),
+		cmocka_unit_test(test_target),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
