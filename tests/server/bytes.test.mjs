@@ -355,3 +355,9 @@ test('afterwards: the server is up, a normal sign-in works, the log is valid UTF
 	assert.ok(!reqs.some((o) => o.status >= 500), 'no 5xx logged');
 	assert.deepEqual(srv.leaks(), []);
 });
+
+test('the server stops cleanly: exit 0, no sanitizer report', async () => {
+	const ex = await srv.stop();
+	assert.ok(!/Sanitizer|runtime error:/.test(srv.err), `sanitizer report:\n${srv.err.slice(-2000)}`);
+	assert.deepEqual({ code: ex.code, signal: ex.signal }, { code: 0, signal: null });
+});

@@ -17,19 +17,20 @@
 // interval to lengthen (it reloads whenever the store's generation moves, which the
 // revocation itself moves), so the test freezes Redis (SIGSTOP) right after the
 // revocation's reply. Every reload then fails (2 s command timeout); what the verifier
-// knows without the store is all it has. Redis only: an embedded SQLite store answers
-// the reload as long as the process runs.
+// knows without the store is all it has. So the server runs on a Redis of this file's own
+// whatever LATCHKEY_TEST_STORE says (an embedded SQLite store answers the reload as long as
+// the process runs), and the test runs in every server suite, the sanitizer build's too.
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, startRedis, waitFor, isRedisTemplate } from './lib.mjs';
+import { existsSync } from 'node:fs';
+import { startServer, startRedis, waitFor, REDIS_SERVER } from './lib.mjs';
 
-const onRedis = isRedisTemplate();
-const skip = !onRedis && 'the store is SQLite: the store freezes only with LATCHKEY_TEST_STORE=redis';
+const skip = !existsSync(REDIS_SERVER) && `no ${REDIS_SERVER} to freeze`;
 const PW = { alice: 'alice-pw-0123456789', bob: 'bob-pw-0123456789', carol: 'carol-pw-0123456789' };
 let redis, srv, admin;
 
 before(async () => {
-	if (!onRedis) return;
+	if (skip) return;
 	redis = await startRedis();
 	srv = await startServer({ store: redis.url(0), admin: true });
 	for (const [u, p] of Object.entries(PW)) await srv.addUser(u, p);
@@ -130,4 +131,10 @@ test('the admin signs everyone out: every user\'s tokens are refused at once', {
 		'bob, password grant': { token: b.grant, want: '401/401' },
 		'bob, /token': { token: b.hybrid, want: '401/401' },
 	});
+});
+
+test('the server stops cleanly: exit 0, no sanitizer report', { skip }, async () => {
+	const ex = await srv.stop();
+	assert.ok(!/Sanitizer|runtime error:/.test(srv.err), `sanitizer report:\n${srv.err.slice(-2000)}`);
+	assert.deepEqual({ code: ex.code, signal: ex.signal }, { code: 0, signal: null });
 });
