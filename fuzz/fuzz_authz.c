@@ -11,7 +11,8 @@
  * Round trip: the first byte holds flags, the second the length of the id; the rest, NULs
  * dropped, is the id and the secret. base64 of form-encoded "id:secret" (RFC 6749 §2.3.1)
  * after "Basic" in some case and with extra spaces must parse back to the same id and
- * secret (decoded "id:secret" up to 511 bytes; longer is refused with -1), and "Bearer"
+ * secret (decoded "id:secret" up to 511 bytes, both valid UTF-8 (fz_utf8_ok); anything
+ * else is refused with -1), and "Bearer"
  * with spaces and a token must give the token. Outputs are freed (LeakSanitizer checks).
  * abort() on any violation.
  */
@@ -80,7 +81,7 @@ static void basic_roundtrip(const char *id, size_t il, const char *sec, size_t s
 
 	char *gid = NULL, *gsec = NULL;
 	int rc = lk_parse_basic(h, &gid, &gsec);
-	if (jl <= 511) {
+	if (jl <= 511 && fz_utf8_ok(id, il) && fz_utf8_ok(sec, sl)) {
 		check(rc == 1);
 		check(strlen(gid) == il && memcmp(gid, id, il) == 0);
 		check(strlen(gsec) == sl && memcmp(gsec, sec, sl) == 0);

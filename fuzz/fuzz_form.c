@@ -1,17 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz_form: form bodies (application/x-www-form-urlencoded) through lk_form_decode and
- * lk_form_param (src/http/parse.c).
+ * lk_form_param, and request targets through lk_target_bad (src/http/parse.c): the
+ * percent-decoding of what a client sends.
  *
  * The whole input is decoded: the result must match a plain reference decoder (NULL on a
- * bad escape, %00 or a raw NUL; else every byte decoded, so strlen of the result is the
- * decoded length and no NUL hides inside). The input is also split at its first LF into a
- * field name and a body: lk_form_param must give the reference decoding of the first field
- * of that name. Last, the input's bytes without NULs are percent-encoded (fz_pct_encode,
- * '+' or %20 for a space, upper- or lower-case hex as the first byte says) into the middle
- * field of a body that has a near-miss name before and a duplicate after, and
- * lk_form_param must give those bytes back. Buffers are exact-size: no terminator to lean
- * on. abort() on any violation.
+ * bad escape, %00, a raw NUL or a result that is not UTF-8 (fz_utf8_ok); else every byte
+ * decoded, so strlen of the result is the decoded length and no NUL hides inside). The
+ * input is also split at its first LF into a field name and a body: lk_form_param must give
+ * the reference decoding of the first field of that name. Then the input's bytes without
+ * NULs are percent-encoded (fz_pct_encode, '+' or %20 for a space, upper- or lower-case hex
+ * as the first byte says) into the middle field of a body that has a near-miss name before
+ * and a duplicate after, and lk_form_param must give those bytes back (NULL when they are
+ * not UTF-8). Last, the input up to its first NUL as a request target: lk_target_bad must
+ * refuse it exactly when a raw byte is a control character or a space, or %XX decoding
+ * (a '%' without two hex digits being itself) gives a NUL or bytes that are not UTF-8.
+ * Buffers are exact-size: no terminator to lean on. abort() on any violation.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -53,7 +57,7 @@ static bool ref_decode(const char *s, size_t n, char *out, size_t *outlen)
 		out[w++] = (char)c;
 	}
 	*outlen = w;
-	return true;
+	return fz_utf8_ok(out, w);
 }
 
 /* lk_form_decode of s[0..n) must agree with the reference; returns its result. */
@@ -138,14 +142,42 @@ static void roundtrip_side(const char *raw, size_t n, const char *rawname, bool 
 	check((size_t)(w - body) == bl);
 
 	char *got = lk_form_param(body, bl, name);
-	check(got != NULL);
-	check(strlen(got) == vl);
-	check(memcmp(got, val, vl) == 0);
+	check((got != NULL) == fz_utf8_ok(val, vl));
+	if (got) {
+		check(strlen(got) == vl);
+		check(memcmp(got, val, vl) == 0);
+	}
 	free(got);
 	free(body);
 	free(enc);
 	free(name);
 	free(val);
+}
+
+/* lk_target_bad(t) against the reference: refused exactly when a raw byte is a control
+ * character or a space, or the decoded bytes hold a NUL or are not UTF-8. */
+static void target_side(const char *t)
+{
+	size_t n = strlen(t), w = 0;
+	char *dec = xmalloc(n);
+	bool bad = false;
+	for (size_t i = 0; i < n && !bad; i++) {
+		unsigned char c = (unsigned char)t[i];
+		if (c <= 0x20 || c == 0x7f) {
+			bad = true;
+		} else if (c == '%' && i + 2 < n && hexval((unsigned char)t[i + 1]) >= 0 &&
+			   hexval((unsigned char)t[i + 2]) >= 0) {
+			c = (unsigned char)(hexval((unsigned char)t[i + 1]) * 16 +
+					    hexval((unsigned char)t[i + 2]));
+			i += 2;
+			bad = c == 0;
+		}
+		dec[w++] = (char)c;
+	}
+	if (!bad)
+		bad = !fz_utf8_ok(dec, w);
+	check((lk_target_bad(t) != NULL) == bad);
+	free(dec);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -163,5 +195,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	roundtrip_side(body, blen, name, plus, lower);
 	free(name);
+
+	char *t = xstrndup(s, size);
+	target_side(t);
+	free(t);
 	return 0;
 }

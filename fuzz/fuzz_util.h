@@ -4,7 +4,9 @@
  * fuzz_authz.c, ...): check() aborts on a violated property, xmalloc() gives exact-size
  * heap blocks (so ASan sees a read one byte past the end), xmemdup() and xstrndup()
  * copy into such blocks (without and with a terminator), fz_put() appends, and
- * fz_pct_encode() is a plain form-urlencoder, to build inputs that must decode back.
+ * fz_pct_encode() is a plain form-urlencoder, to build inputs that must decode back, and
+ * fz_utf8_ok() a plain UTF-8 validator, the reference for the parsers that refuse what is
+ * not UTF-8.
  */
 #ifndef LK_FUZZ_UTIL_H
 #define LK_FUZZ_UTIL_H
@@ -79,6 +81,43 @@ static inline size_t fz_pct_encode(const char *s, size_t n, char *out, int plus,
 	}
 	out[w] = '\0';
 	return w;
+}
+
+/* Is s[0..n) valid UTF-8 (RFC 3629)? A reference written apart from src/util/utf8.h: each
+ * sequence decoded to its code point, which must need exactly that many bytes, not be a
+ * UTF-16 surrogate and not pass U+10FFFF. */
+static inline int fz_utf8_ok(const void *v, size_t n)
+{
+	static const unsigned long least[5] = {0, 0, 0x80, 0x800, 0x10000};
+	const unsigned char *s = v;
+	for (size_t i = 0; i < n;) {
+		unsigned c = s[i];
+		unsigned long cp;
+		size_t k;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0)
+			k = 2, cp = c & 0x1f;
+		else if ((c & 0xf0) == 0xe0)
+			k = 3, cp = c & 0x0f;
+		else if ((c & 0xf8) == 0xf0)
+			k = 4, cp = c & 0x07;
+		else
+			return 0;
+		if (n - i < k)
+			return 0;
+		for (size_t j = 1; j < k; j++) {
+			if ((s[i + j] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (s[i + j] & 0x3f);
+		}
+		if (cp < least[k] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += k;
+	}
+	return 1;
 }
 
 #endif

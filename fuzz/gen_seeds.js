@@ -34,6 +34,13 @@ F['empty-name.form'] = '\n=x&=y';
 F['empty-fields.form'] = 'a\n&&a&=&a=';
 F['name-pct.form'] = 'a%62\nab=2&a%62=1';
 F['long.form'] = 'v\nv=' + '%41'.repeat(3000) + '+'.repeat(100);
+// request targets (the whole input up to a NUL, for lk_target_bad)
+F['target-ok.form'] = '/login?return_to=%2Faccount%3Fq%3D%C3%A9&x=%zz';
+F['target-overlong.form'] = '/login?return_to=/admin%C0%AF';
+F['target-surrogate.form'] = '/me%ED%A0%80';
+F['target-truncated.form'] = b('/me\xe2\x82');
+F['target-nul.form'] = '/healthz%00x';
+F['target-space.form'] = '/a b';
 
 // ---------------------------------------------------------------- json_param: flags, "name\nbody"
 const J = out.json_param;

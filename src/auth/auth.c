@@ -15,11 +15,24 @@
 #include "util/b64url.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/utf8.h"
 
 static int64_t wall_now(void) { return (int64_t)time(NULL); }
 
 static const char *who(const struct lk_actor *by) { return by && by->name ? by->name : ""; }
 static const char *where(const struct lk_actor *by) { return by && by->ip ? by->ip : ""; }
+
+/* The store's report of a revocation it has just committed for a change by user (sign a
+ * user or everyone out, a password change, a deletion): denied by this process's verifier
+ * at once, as lk_tokens_deny does for the revocations of one token, session or family. The
+ * reload from the store would bring it too, but only while the store answers: a server
+ * that answered "signed out" must not accept those tokens while its store is away. */
+static int deny_recorded(void *ud, const struct lk_revocation *r)
+{
+	struct lk_auth *a = ud;
+	lk_tokens_deny(a->tok, r->type, r->value, r->before, r->expires);
+	return 0;
+}
 
 /* ---------------------------------------------------------------- open, start, close */
 
@@ -305,7 +318,7 @@ enum lk_err lk_auth_passwd_end(struct lk_auth *a, struct lk_signin *si, const ch
 	lk_rl_release(a->rl, si->user.name, si->ip, wall_now());
 	if (!si->hashed)
 		return LK_ECRYPTO; /* libsodium could not hash (out of memory) */
-	err = a->st->ops->user_set_password(a->st, si->user.name, si->nphc, now);
+	err = a->st->ops->user_set_password(a->st, si->user.name, si->nphc, now, deny_recorded, a);
 	sodium_memzero(si->nphc, sizeof si->nphc);
 	if (err)
 		return err;
@@ -442,11 +455,21 @@ struct live_filter {
 };
 
 /* Ended sessions (idle or past their absolute expiry) stay in the store until the purge;
- * a listing never shows them. */
+ * a listing never shows them. The User-Agent goes out as valid UTF-8 whatever the store
+ * holds (one kept by an older latchkey, or cut inside a character by a store). */
 static int live_only(void *ud, const struct lk_session *s)
 {
 	struct live_filter *f = ud;
-	return lk_auth_session_expires(f->a, s) > f->now ? f->cb(f->ud, s) : 0;
+	struct lk_session c;
+	if (lk_auth_session_expires(f->a, s) <= f->now)
+		return 0;
+	if (lk_utf8_valid(s->user_agent, strlen(s->user_agent)))
+		return f->cb(f->ud, s);
+	c = *s;
+	lk_utf8_clean(c.user_agent, sizeof c.user_agent, s->user_agent);
+	int rc = f->cb(f->ud, &c);
+	sodium_memzero(&c, sizeof c);
+	return rc;
 }
 
 enum lk_err lk_auth_sessions(struct lk_auth *a, int64_t user_id, lk_session_cb cb, void *ud)
@@ -518,7 +541,8 @@ enum lk_err lk_auth_revoke_user(struct lk_auth *a, const struct lk_actor *by, in
 	enum lk_err err;
 
 	int64_t until = lk_refresh_revoke_until(a, wall_now());
-	err = a->st->ops->revoke_user(a->st, user_id, keep, until, &n.sessions, &n.families);
+	err = a->st->ops->revoke_user(a->st, user_id, keep, until, &n.sessions, &n.families,
+				      deny_recorded, a);
 	if (err)
 		return err;
 	if (user_id < 0) {
@@ -628,7 +652,7 @@ enum lk_err lk_auth_user_passwd(struct lk_auth *a, const struct lk_actor *by, co
 	if (!name || !len || len >= LK_PW_MAX)
 		return LK_EINVAL;
 	if (!(err = lk_pw_hash(&a->cfg.cost, pw, len, phc)))
-		err = a->st->ops->user_set_password(a->st, name, phc, wall_now());
+		err = a->st->ops->user_set_password(a->st, name, phc, wall_now(), deny_recorded, a);
 	sodium_memzero(phc, sizeof phc);
 	if (!err)
 		lk_auth_audit(a, "password_changed", name, where(by),
@@ -638,7 +662,7 @@ enum lk_err lk_auth_user_passwd(struct lk_auth *a, const struct lk_actor *by, co
 
 enum lk_err lk_auth_user_del(struct lk_auth *a, const struct lk_actor *by, const char *name)
 {
-	enum lk_err err = name ? a->st->ops->user_del(a->st, name) : LK_EINVAL;
+	enum lk_err err = name ? a->st->ops->user_del(a->st, name, deny_recorded, a) : LK_EINVAL;
 	if (!err)
 		lk_auth_audit(a, "user_del", name, where(by), "every session and refresh token revoked");
 	return err;

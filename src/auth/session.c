@@ -13,6 +13,7 @@
 #include "auth/auth_int.h"
 #include "util/b64url.h"
 #include "util/log.h"
+#include "util/utf8.h"
 
 static void rand_b64(char *out, size_t nbytes)
 {
@@ -53,7 +54,8 @@ enum lk_err lk_session_start(struct lk_auth *a, const struct lk_user *u, const c
 	s.created = s.last_seen = now;
 	s.expires = now + a->cfg.absolute;
 	snprintf(s.ip, sizeof s.ip, "%s", ip ? ip : "");
-	snprintf(s.user_agent, sizeof s.user_agent, "%s", ua ? ua : "");
+	/* kept and shown, never refused: as valid UTF-8, cut at a character (utf8.h) */
+	lk_utf8_clean(s.user_agent, sizeof s.user_agent, ua);
 	if ((err = a->st->ops->session_add(a->st, &s))) {
 		sodium_memzero(cookie, LK_COOKIE_LEN + 1);
 		return err;

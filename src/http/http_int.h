@@ -3,11 +3,22 @@
  * Internals of the HTTP layer shared by server.c (daemon, request lifecycle, replies,
  * CSRF, metrics), routes.c (the JSON endpoints) and html.c (the three pages).
  *
- * A request's life: MHD calls the handler first with no body; server.c allocates a
- * struct lk_req, checks Content-Length against the cap, then collects the body (capped),
- * then dispatches to the route's handler once. A sign-in suspends the connection while a
- * pool worker runs Argon2 and resumes it; the handler is then called again and finishes.
- * The completion callback logs the request, updates metrics and frees the struct.
+ * A request's life: once its request line is read, MHD calls the URI callback, where
+ * server.c allocates a struct lk_req and checks the target as it came; then the handler,
+ * first with no body, which checks the framing and Content-Length against the cap, then
+ * collects the body (capped), then dispatches to the route's handler once. A sign-in
+ * suspends the connection while a pool worker runs Argon2 and resumes it; the handler is
+ * then called again and finishes. The completion callback logs the request, updates
+ * metrics and frees the struct.
+ *
+ * Requests latchkey never answers: libmicrohttpd refuses some by itself (a Content-Length
+ * that is not a number, bad chunk syntax, a head over the memory limit, a bad request
+ * line) with its own HTML, before or instead of calling the handler, and a client may go
+ * away or time out first. Since the URI callback starts the context of every request
+ * whose request line was read, the completion callback runs for it too; it counts the
+ * ones without a reply by why they ended. libmicrohttpd's own replies are counted by
+ * status from its error log (the only place a bad request line shows), never twice: the
+ * completion callback leaves alone a request whose reply it queued itself.
  */
 #ifndef LK_HTTP_INT_H
 #define LK_HTTP_INT_H
@@ -21,7 +32,7 @@
 #include "http/parse.h"
 #include "http/server.h"
 
-#define LK_NSTATUS 16
+#define LK_NSTATUS 20
 #define LK_NROUTES_MAX 48 /* metrics slots: routes, and the last for "other" */
 
 struct lk_server;
@@ -31,6 +42,10 @@ enum { LOGIN_NEW = 0, LOGIN_HASHING, LOGIN_DONE };
 struct lk_req {
 	struct lk_server *srv;
 	struct MHD_Connection *c;
+	bool started;              /* on_request has seen it (else only the request line) */
+	const char *raw_target;    /* the target as the URI callback saw it: compared, not read */
+	size_t raw_len;
+	const char *target_bad;    /* lk_target_bad's reason, or NULL */
 	const char *method, *url;
 	int route;                 /* index in the route table, -1 when none */
 	unsigned status;           /* final status, for the log and metrics */
@@ -95,6 +110,10 @@ struct lk_server {
 	atomic_ullong lat_bucket[16];
 	atomic_ullong lat_sum_us;
 	atomic_ullong logins[4];   /* success, failure, rate_limited, busy */
+	/* requests that ended before latchkey answered them: libmicrohttpd's own replies by
+	 * status slot (lk_status_codes), and those with no reply by enum lk_noreply */
+	atomic_ullong mhd_replies[LK_NSTATUS];
+	atomic_ullong noreply[3];
 	/* open /revocations/stream responses (revstream.c), ended at shutdown */
 	pthread_mutex_t streams_mu;
 	struct lk_sse *streams;
@@ -103,7 +122,13 @@ struct lk_server {
 
 extern const struct route lk_routes[];
 extern const size_t lk_nroutes;
+/* Ways a request ends without any reply (latchkey_http_unanswered_total's reasons). */
+enum lk_noreply { LK_NOREPLY_CLIENT_GONE, LK_NOREPLY_TIMEOUT, LK_NOREPLY_CLOSED };
+extern const char *const lk_noreply_names[3];
+
 extern const unsigned lk_status_codes[LK_NSTATUS];
+/* The slot of status in lk_status_codes: LK_NSTATUS - 1 ("other") when not listed. */
+int lk_status_slot(unsigned status);
 extern const double lk_lat_bounds[];
 extern const size_t lk_nlat;
 

@@ -3,10 +3,10 @@
  * The parsers of what clients send, as pure functions of bytes (no request, no server),
  * so that each can be fuzzed and unit-tested alone: form bodies (application/x-www-form-
  * urlencoded), a member of a JSON body, the Authorization header's Basic and Bearer
- * credentials, the client address of an X-Forwarded-For header, a return_to path, and the
- * framing headers of a request (Content-Length, Transfer-Encoding; RFC 9112 §6.3).
- * Everything here takes hostile input: lengths are explicit, NULs and bad escapes are
- * refused, nothing is read past its end.
+ * credentials, the client address of an X-Forwarded-For header, a return_to path, the
+ * request target as it came, and the framing headers of a request (Content-Length,
+ * Transfer-Encoding; RFC 9112 §6.3). Everything here takes hostile input: lengths are
+ * explicit, NULs, bad escapes and invalid UTF-8 are refused, nothing is read past its end.
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "http/parse.h"
+#include "util/utf8.h"
 
 static int hexv(char c)
 {
@@ -47,6 +48,8 @@ char *lk_form_decode(const char *s, size_t n)
 		}
 	}
 	*w = '\0';
+	if (!lk_utf8_valid(o, (size_t)(w - o)))
+		goto bad;
 	return o;
 bad:
 	free(o);
@@ -181,6 +184,38 @@ bool lk_return_to_ok(const char *p)
 		if (*c <= 0x20 || *c >= 0x7f || *c == '\\')
 			return false;
 	return true;
+}
+
+const char *lk_target_bad(const char *t)
+{
+	unsigned char buf[4];
+	size_t have = 0, want = 0;
+
+	for (const unsigned char *p = (const unsigned char *)t; p && *p; p++) {
+		unsigned char c = *p;
+		int a, b;
+		if (c <= 0x20 || c == 0x7f)
+			return "a control character or space in the request target";
+		if (c == '%' && (a = hexv((char)p[1])) >= 0 && (b = hexv((char)p[2])) >= 0) {
+			c = (unsigned char)(a << 4 | b);
+			p += 2;
+			if (!c)
+				return "an encoded NUL in the request target";
+		}
+		/* the decoded bytes, one character at a time */
+		if (!have) {
+			want = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+		} else if ((c & 0xc0) != 0x80) {
+			return "invalid UTF-8 in the request target";
+		}
+		buf[have++] = c;
+		if (have == want) {
+			if (lk_utf8_seq(buf, have) != have)
+				return "invalid UTF-8 in the request target";
+			have = 0;
+		}
+	}
+	return have ? "invalid UTF-8 in the request target" : NULL;
 }
 
 void lk_framing_add(struct lk_framing *f, const char *name, size_t nlen, const char *value,

@@ -12,7 +12,8 @@
 #include <stdint.h>
 
 /* Form-urldecode s[0..n) ('+' is a space); NULL on a bad escape, an encoded or raw NUL,
- * or no memory. */
+ * a result that is not valid UTF-8 (a UTF-8 page's form data always is; the HTML
+ * standard's application/x-www-form-urlencoded), or no memory. */
 char *lk_form_decode(const char *s, size_t n);
 /* The decoded value of field name in a form body body[0..len) (the first one). */
 char *lk_form_param(const char *body, size_t len, const char *name);
@@ -31,6 +32,12 @@ bool lk_parse_xff(const char *xff, char *out, size_t size);
  * are, and those in keep ("/" for a path); every other byte becomes %XX. Returns the
  * length written, or (size_t)-1 with out[0] = '\0' when it does not fit. */
 size_t lk_pct_encode(const char *s, const char *keep, char *out, size_t size);
+/* What is wrong with the request target t (path and query, as it came on the request line,
+ * before any decoding), or NULL when nothing is: a control character or a space, an
+ * encoded NUL (%00), or bytes that, once percent-escapes are decoded, are not valid UTF-8
+ * (RFC 3986 §2.5: non-ASCII data is UTF-8 percent-encoded). A '%' without two hex digits
+ * after it counts as itself. The reason is static text. */
+const char *lk_target_bad(const char *t);
 /* Is p a same-origin path fit for return_to: "/x...", not "//host" or "/\host", printable
  * ASCII without spaces or backslashes, under 200 bytes? */
 bool lk_return_to_ok(const char *p);

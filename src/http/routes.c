@@ -555,6 +555,24 @@ enum MHD_Result lk_route_metrics(struct lk_req *r)
 			    route, i < (int)lk_nroutes && (lk_routes[i].flags & R_PREFIX) ? "{id}" : "",
 			    method, lk_status_codes[j] ? code : "other", n);
 		}
+	OUT("# HELP latchkey_http_unanswered_total Requests that ended before latchkey's handler "
+	    "answered them: libmicrohttpd's own replies (HTML) by status, or no reply at all "
+	    "(the client gone, a timeout, closed by the server).\n"
+	    "# TYPE latchkey_http_unanswered_total counter\n");
+	for (int j = 0; j < LK_NSTATUS; j++) {
+		unsigned code = lk_status_codes[j];
+		unsigned long long n = atomic_load(&s->mhd_replies[j]);
+		bool usual = code == 400 || code == 413 || code == 414 || code == 431;
+		char st[8];
+		if (!n && !usual)
+			continue;
+		snprintf(st, sizeof st, "%u", code);
+		OUT("latchkey_http_unanswered_total{reason=\"libmicrohttpd\",status=\"%s\"} %llu\n",
+		    code ? st : "other", n);
+	}
+	for (int k = 0; k < 3; k++)
+		OUT("latchkey_http_unanswered_total{reason=\"%s\",status=\"none\"} %llu\n",
+		    lk_noreply_names[k], atomic_load(&s->noreply[k]));
 	OUT("# HELP latchkey_http_request_duration_seconds Request latency.\n"
 	    "# TYPE latchkey_http_request_duration_seconds histogram\n");
 	for (size_t i = 0; i <= lk_nlat; i++) {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "jose/json.h"
+#include "util/utf8.h"
 
 struct name { const char *p; uint32_t len; bool esc; };
 
@@ -43,24 +44,7 @@ static int hex4(const char *p)
 /* Length of the valid UTF-8 sequence at p (1..4), 0 if invalid. p < end. */
 static size_t utf8_len(const uint8_t *p, const uint8_t *end)
 {
-	uint8_t c = p[0];
-	if (c < 0x80) return 1;
-	if (c < 0xc2) return 0;
-	if (c < 0xe0) return end - p >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c < 0xf0) {
-		if (end - p < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80) return 0;
-		if (c == 0xe0 && p[1] < 0xa0) return 0;  /* overlong */
-		if (c == 0xed && p[1] >= 0xa0) return 0; /* UTF-16 surrogate */
-		return 3;
-	}
-	if (c < 0xf5) {
-		if (end - p < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
-		    (p[3] & 0xc0) != 0x80) return 0;
-		if (c == 0xf0 && p[1] < 0x90) return 0;  /* overlong */
-		if (c == 0xf4 && p[1] >= 0x90) return 0; /* > U+10FFFF */
-		return 4;
-	}
-	return 0;
+	return lk_utf8_seq(p, (size_t)(end - p));
 }
 
 /* 1 for bytes that end the plain run of a string: '"', '\\', controls, non-ASCII. */

@@ -126,7 +126,9 @@
 	"  return num(redis.call('HGET', G .. 'meta', 'revocation_ttl') or 960)\n"         \
 	"end\n"                                                                            \
 	/* Append a revocation; drop a few that ended before t on the way. expires ''     \
-	 * means now + revocation_ttl. */                                                  \
+	 * means now + revocation_ttl. Each member recorded is kept in `recorded`, for the  \
+	 * scripts that report what they did. */                                           \
+	"local recorded = {}\n"                                                            \
 	"local function record(typ, val, before, expires, t)\n"                            \
 	"  if expires == '' then expires = t + rev_ttl() end\n"                            \
 	"  local old = redis.call('ZRANGEBYSCORE', G .. 'rev_exp', '-inf', '(' .. t,\n"    \
@@ -139,6 +141,7 @@
 	"  local m = ns(c) .. ns(typ) .. ns(val) .. ns(before) .. ns(expires)\n"           \
 	"  redis.call('ZADD', G .. 'rev', c, m)\n"                                         \
 	"  redis.call('ZADD', G .. 'rev_exp', num(expires), m)\n"                          \
+	"  recorded[#recorded + 1] = m\n"                                                  \
 	"end\n"                                                                            \
 	/* Delete one session of user uid in its slot: 1 with its handle and expires when  \
 	 * it existed. The pointer lk:sess:HEX and the global indexes are the caller's. */ \
@@ -230,7 +233,8 @@ static struct lk_rd_script lua[SC_COUNT_] = {
 	 * of ID:HEX), used-refresh index members to drop (likewise), a name to drop from the
 	 * name index while it still names ARGV[5] ('' none), bump: '0' move the counter when
 	 * a revocation was recorded, '1' move it anyway, 'q' move it quietly (no PUBLISH: the
-	 * user's slot step that follows publishes it, after its change). -> {0, counter} */
+	 * user's slot step that follows publishes it, after its change). -> {0, counter,
+	 * each revocation recorded (its lk:{g}:rev member)...} */
 	[SC_G_RECORD] = {RW
 	"local t, n = clock(), 0\n"
 	"local r = unns(ARGV[1])\n"
@@ -250,9 +254,11 @@ static struct lk_rd_script lua[SC_COUNT_] = {
 	"if ARGV[4] ~= '' and redis.call('HGET', G .. 'names', ARGV[4]) == ARGV[5] then\n"
 	"  redis.call('HDEL', G .. 'names', ARGV[4])\n"
 	"end\n"
-	"if ARGV[6] == 'q' then return {0, redis.call('INCR', G .. 'gen')} end\n"
-	"if n > 0 or ARGV[6] == '1' then bump() end\n"
-	"return {0, 0}\n"},
+	"local out = {0, 0}\n"
+	"if ARGV[6] == 'q' then out[2] = redis.call('INCR', G .. 'gen')\n"
+	"elseif n > 0 or ARGV[6] == '1' then bump() end\n"
+	"for _, m in ipairs(recorded) do out[#out + 1] = m end\n"
+	"return out\n"},
 
 	/* ARGV: ID:HEX expires last_seen. A new session in the global indexes; up to 16
 	 * members that expired by Redis's clock leave them on the way. -> {0} */
@@ -775,6 +781,54 @@ static void pointer_drop(struct rd_store *st, const char *key, int64_t uid)
 	(void)lk_rd_eval0(st, key, &lua[SC_DEL_IF], &a);
 }
 
+/* Elements from.. of array reply r, each a revocation member of lk:{g}:rev (netstrings:
+ * cursor type value before expires), those with expires > now appended to *v (of *n, room
+ * for *cap; free() it). LK_ESTORE_CORRUPT on a malformed one, LK_ENOMEM. */
+static enum lk_err parse_revocations(const redisReply *r, size_t from, int64_t now,
+				     struct lk_revocation **v, size_t *n, size_t *cap)
+{
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < from)
+		return LK_ESTORE_CORRUPT;
+	size_t need = *n + (r->elements - from);
+	if (need > *cap) {
+		struct lk_revocation *p = realloc(*v, need * sizeof *p);
+		if (!p)
+			return LK_ENOMEM;
+		*v = p;
+		*cap = need;
+	}
+	for (size_t i = from; i < r->elements; i++) {
+		const redisReply *e = r->element[i];
+		struct lk_revocation x;
+		const char *p = e->str, *end = e->str + e->len;
+		memset(&x, 0, sizeof x);
+		if (e->type != REDIS_REPLY_STRING || !lk_rd_ns_i64(&p, end, &x.cursor) ||
+		    !lk_rd_ns_text(&p, end, x.type, sizeof x.type) ||
+		    !lk_rd_ns_text(&p, end, x.value, sizeof x.value) || !lk_rd_ns_i64(&p, end, &x.before) ||
+		    !lk_rd_ns_i64(&p, end, &x.expires))
+			return LK_ESTORE_CORRUPT;
+		if (x.expires > now)
+			(*v)[(*n)++] = x;
+	}
+	return LK_OK;
+}
+
+/* What a change recorded, for its caller's callback (store.h: revoke_user). */
+struct revs_out {
+	struct lk_revocation *v;
+	size_t n, cap;
+};
+
+/* Hand o's revocations to cb (until it returns non-zero; cb may be NULL) and free them. */
+static void report(struct revs_out *o, lk_revocation_cb cb, void *ud)
+{
+	for (size_t i = 0; cb && i < o->n; i++)
+		if (cb(ud, &o->v[i]))
+			break;
+	free(o->v);
+	memset(o, 0, sizeof *o);
+}
+
 /* ---------------------------------------------------------------- netstring lists */
 
 /* A growing list of netstrings: script arguments that carry lists. */
@@ -857,11 +911,12 @@ static void nsb_free(struct nsb *b)
  * The global step of a change: record the revocations in revs, drop the index members,
  * free a deleted user's name (name/name_id: NULL, or the name while it still names that
  * id), and move the counter by `bump` (SC_G_RECORD: '0', '1' or 'q', which gives
- * *counter, may be NULL, for the user's slot step to publish).
+ * *counter, may be NULL, for the user's slot step to publish). out (may be NULL) gets
+ * each revocation recorded.
  */
 static enum lk_err g_record(struct rd_store *st, struct nsb *revs, struct nsb *sess,
 			    struct nsb *used, const char *name, int64_t name_id, char bump,
-			    int64_t *counter)
+			    int64_t *counter, struct revs_out *out)
 {
 	struct lk_rd_args a = {0};
 	redisReply *r = NULL;
@@ -879,10 +934,12 @@ static enum lk_err g_record(struct rd_store *st, struct nsb *revs, struct nsb *s
 	if ((err = gscript(st, SC_G_RECORD, &a, &r)))
 		return err;
 	int64_t c = reply_n(r);
+	if (out)
+		err = parse_revocations(r, 2, INT64_MIN, &out->v, &out->n, &out->cap);
 	freeReplyObject(r);
 	if (counter)
 		*counter = c;
-	return LK_OK;
+	return err;
 }
 
 /* ---------------------------------------------------------------- what a change ends */
@@ -1027,11 +1084,13 @@ static void drop_pointers(struct rd_store *st, const struct ended *e, int64_t ui
  *   4. record in {g} what the wipe ended that the scan had not seen (a session added in
  *      between), drop the index members, free the name;
  *   5. drop the pointers.
- * *sessions, *families (may be NULL): what went.
+ * *sessions, *families (may be NULL): what went; rep (may be NULL) gets each revocation
+ * recorded.
  */
 static enum lk_err user_end(struct rd_store *st, int64_t uid, const char *mode, const char *phc,
 			    int64_t pw_changed, const char *name, const char *keep,
-			    enum fam_rule rule, int64_t until, int64_t *sessions, int64_t *families)
+			    enum fam_rule rule, int64_t until, int64_t *sessions, int64_t *families,
+			    struct revs_out *rep)
 {
 	struct lk_rd_args a = {0};
 	struct nsb revs = {0}, none = {0}, sess = {0}, used = {0};
@@ -1069,7 +1128,7 @@ static enum lk_err user_end(struct rd_store *st, int64_t uid, const char *mode, 
 		nsb_add(&revs, "", 0);
 		nsb_add(&revs, "", 0);
 	}
-	if ((err = g_record(st, &revs, &none, &none, NULL, 0, 'q', &counter)))
+	if ((err = g_record(st, &revs, &none, &none, NULL, 0, 'q', &counter, rep)))
 		goto out;
 
 	a = (struct lk_rd_args){0};
@@ -1091,7 +1150,7 @@ static enum lk_err user_end(struct rd_store *st, int64_t uid, const char *mode, 
 	index_members(&sess, &used, &gone, uid);
 	if (revs.len || sess.len || used.len || (name && !strcmp(mode, "del")))
 		err = g_record(st, &revs, &sess, &used, !strcmp(mode, "del") ? name : NULL, uid,
-			       '0', NULL);
+			       '0', NULL, rep);
 	lk_rd_sub_bump(st);
 	if (err)
 		goto out;
@@ -1383,32 +1442,40 @@ static enum lk_err rd_user_get_id(struct lk_store *base, int64_t id, struct lk_u
 /* A password change or a deletion: every session and refresh token of the user ends with
  * it (user_end). */
 static enum lk_err user_change(struct rd_store *st, const char *name, const char *phc,
-			       int64_t now)
+			       int64_t now, lk_revocation_cb cb, void *ud)
 {
+	struct revs_out rep = {0};
 	int64_t id;
 	enum lk_err err = name_id(st, name, &id);
 	if (err)
 		return err;
-	return user_end(st, id, phc ? "pw" : "del", phc, now, name, "", FAM_HEADS, 0, NULL, NULL);
+	err = user_end(st, id, phc ? "pw" : "del", phc, now, name, "", FAM_HEADS, 0, NULL, NULL,
+		       &rep);
+	/* reported once the whole change is done, and on a replica where there is one */
+	if ((err = lk_rd_settle(st, err)))
+		rep.n = 0;
+	report(&rep, cb, ud);
+	return err;
 }
 
 static enum lk_err rd_user_set_password(struct lk_store *base, const char *name,
-					const char *phc, int64_t now)
+					const char *phc, int64_t now, lk_revocation_cb cb, void *ud)
 {
 	if (!name || !phc || !phc[0] || strnlen(phc, LK_PHC_MAX + 1) > LK_PHC_MAX)
 		return LK_EINVAL;
 	if (strnlen(name, LK_NAME_MAX + 1) > LK_NAME_MAX)
 		return LK_ENOT_FOUND;
-	return user_change(rd(base), name, phc, now);
+	return user_change(rd(base), name, phc, now, cb, ud);
 }
 
-static enum lk_err rd_user_del(struct lk_store *base, const char *name)
+static enum lk_err rd_user_del(struct lk_store *base, const char *name, lk_revocation_cb cb,
+			       void *ud)
 {
 	if (!name)
 		return LK_EINVAL;
 	if (strnlen(name, LK_NAME_MAX + 1) > LK_NAME_MAX)
 		return LK_ENOT_FOUND;
-	return user_change(rd(base), name, NULL, 0);
+	return user_change(rd(base), name, NULL, 0, cb, ud);
 }
 
 static int cmp_user(const void *x, const void *y)
@@ -1657,7 +1724,7 @@ static enum lk_err sess_end(struct rd_store *st, int64_t uid, const char *hex,
 	nsb_rev(&revs, "sid", h, 0, 0, expires);
 	nsb_member(&sess, uid, found);
 	int64_t counter = 0;
-	err = g_record(st, &revs, &sess, &none, NULL, 0, 'q', &counter);
+	err = g_record(st, &revs, &sess, &none, NULL, 0, 'q', &counter, NULL);
 	nsb_free(&revs);
 	nsb_free(&sess);
 	if (err)
@@ -1873,7 +1940,7 @@ static enum lk_err rd_session_purge(struct lk_store *base, int64_t now, int64_t 
 		}
 		freeReplyObject(r);
 		if (!err && stale.len)
-			err = g_record(st, &none, &stale, &none, NULL, 0, '0', NULL);
+			err = g_record(st, &none, &stale, &none, NULL, 0, '0', NULL, NULL);
 		nsb_free(&stale);
 		if (!more)
 			break;
@@ -2309,7 +2376,7 @@ static enum lk_err rd_family_revoke(struct lk_store *base, const char *family, i
 		return owner;
 	nsb_rev(&revs, "sid", family, 0, until, 0);
 	/* with tokens to delete, their slot's step publishes the counter; else this one */
-	err = g_record(st, &revs, &none, &none, NULL, 0, owner ? '1' : 'q', &counter);
+	err = g_record(st, &revs, &none, &none, NULL, 0, owner ? '1' : 'q', &counter, NULL);
 	nsb_free(&revs);
 	lk_rd_sub_bump(st);
 	if (err)
@@ -2332,7 +2399,7 @@ static enum lk_err rd_family_revoke(struct lk_store *base, const char *family, i
 		}
 		freeReplyObject(r);
 		if (used.len)
-			(void)g_record(st, &none, &none, &used, NULL, 0, '0', NULL);
+			(void)g_record(st, &none, &none, &used, NULL, 0, '0', NULL, NULL);
 		nsb_free(&used);
 		pointer_drop(st, key, uid);
 	}
@@ -2348,9 +2415,10 @@ static enum lk_err rd_family_revoke(struct lk_store *base, const char *family, i
  * transaction). */
 static enum lk_err rd_revoke_user(struct lk_store *base, int64_t user_id,
 				  const unsigned char *keep, int64_t until, int64_t *sessions,
-				  int64_t *families)
+				  int64_t *families, lk_revocation_cb cb, void *ud)
 {
 	struct rd_store *st = rd(base);
+	struct revs_out rep = {0};
 	char kh[65] = "";
 	int64_t ns = 0, nf = 0;
 	enum lk_err err = LK_OK;
@@ -2358,7 +2426,8 @@ static enum lk_err rd_revoke_user(struct lk_store *base, int64_t user_id,
 	if (keep)
 		lk_rd_hex(keep, 32, kh);
 	if (user_id >= 0) {
-		err = user_end(st, user_id, "rev", NULL, 0, NULL, kh, FAM_UNTIL, until, &ns, &nf);
+		err = user_end(st, user_id, "rev", NULL, 0, NULL, kh, FAM_UNTIL, until, &ns, &nf,
+			       &rep);
 	} else {
 		const char *argv[] = {"HVALS", GK("names")};
 		redisReply *r = NULL;
@@ -2368,12 +2437,15 @@ static enum lk_err rd_revoke_user(struct lk_store *base, int64_t user_id,
 			int64_t id, s = 0, f = 0;
 			if (!lk_rd_int(r->element[i], &id))
 				continue;
-			err = user_end(st, id, "rev", NULL, 0, NULL, kh, FAM_UNTIL, until, &s, &f);
+			err = user_end(st, id, "rev", NULL, 0, NULL, kh, FAM_UNTIL, until, &s, &f, &rep);
 			ns += s;
 			nf += f;
 		}
 		freeReplyObject(r);
 	}
+	if ((err = lk_rd_settle(st, err)))
+		rep.n = 0;
+	report(&rep, cb, ud);
 	if (err)
 		return err;
 	if (sessions)
@@ -2451,7 +2523,7 @@ static enum lk_err rd_refresh_purge(struct lk_store *base, int64_t now, int64_t 
 		size_t got = r->elements;
 		freeReplyObject(r);
 		if (!err && done.len)
-			err = g_record(st, &none, &none, &done, NULL, 0, '0', NULL);
+			err = g_record(st, &none, &none, &done, NULL, 0, '0', NULL, NULL);
 		nsb_free(&done);
 		if (got < PURGE_BATCH)
 			break;
@@ -2670,14 +2742,14 @@ static enum lk_err w_user_add(struct lk_store *base, struct lk_user *u)
 	return lk_rd_settle(rd(base), rd_user_add(base, u));
 }
 
-static enum lk_err w_user_set_password(struct lk_store *base, const char *name, const char *phc, int64_t now)
+static enum lk_err w_user_set_password(struct lk_store *base, const char *name, const char *phc, int64_t now, lk_revocation_cb cb, void *ud)
 {
-	return lk_rd_settle(rd(base), rd_user_set_password(base, name, phc, now));
+	return lk_rd_settle(rd(base), rd_user_set_password(base, name, phc, now, cb, ud));
 }
 
-static enum lk_err w_user_del(struct lk_store *base, const char *name)
+static enum lk_err w_user_del(struct lk_store *base, const char *name, lk_revocation_cb cb, void *ud)
 {
-	return lk_rd_settle(rd(base), rd_user_del(base, name));
+	return lk_rd_settle(rd(base), rd_user_del(base, name, cb, ud));
 }
 
 static enum lk_err w_session_add(struct lk_store *base, const struct lk_session *s)
@@ -2745,9 +2817,9 @@ static enum lk_err w_family_revoke(struct lk_store *base, const char *family, in
 	return lk_rd_settle(rd(base), rd_family_revoke(base, family, until, n));
 }
 
-static enum lk_err w_revoke_user(struct lk_store *base, int64_t user_id, const unsigned char *keep, int64_t until, int64_t *sessions, int64_t *families)
+static enum lk_err w_revoke_user(struct lk_store *base, int64_t user_id, const unsigned char *keep, int64_t until, int64_t *sessions, int64_t *families, lk_revocation_cb cb, void *ud)
 {
-	return lk_rd_settle(rd(base), rd_revoke_user(base, user_id, keep, until, sessions, families));
+	return lk_rd_settle(rd(base), rd_revoke_user(base, user_id, keep, until, sessions, families, cb, ud));
 }
 
 static enum lk_err w_refresh_purge(struct lk_store *base, int64_t now, int64_t used_before, int64_t *n)

@@ -255,6 +255,7 @@ enum sid {
 	S_REFRESH_PURGE,
 	S_REVOKE_ADD,
 	S_REVOKE_LIST,
+	S_REVOKE_MARK,
 	S_REVOKE_PURGE,
 	S_META_SET,
 	S_META_GET,
@@ -326,6 +327,7 @@ static const char *const sql[S_COUNT_] = {
 			 "VALUES (?1, ?2, ?3, ?4)",
 	[S_REVOKE_LIST] = "SELECT cursor, type, value, before, expires FROM revocations "
 			  "WHERE cursor > ?1 AND expires > ?2 ORDER BY cursor",
+	[S_REVOKE_MARK] = "SELECT coalesce(max(cursor), 0) FROM revocations",
 	[S_REVOKE_PURGE] = "DELETE FROM revocations WHERE expires <= ?1",
 	[S_META_SET] = "INSERT OR REPLACE INTO meta (k, v) VALUES (?1, ?2)",
 	[S_META_GET] = "SELECT v FROM meta WHERE k = ?1",
@@ -1217,11 +1219,100 @@ static int run_i64(struct sq_store *st, enum sid id, int64_t v, int64_t *n)
 	return rc;
 }
 
-/* The statements of one user change, in one transaction: phc non-NULL sets the password,
- * NULL deletes the user. Either way every session of theirs goes in the same commit. */
-static enum lk_err user_change(struct sq_store *st, const char *name, const char *phc,
-			       int64_t now)
+/* One row of S_REVOKE_LIST into *r. */
+static int rev_row(sqlite3_stmt *s, struct lk_revocation *r)
 {
+	int rc;
+	memset(r, 0, sizeof *r);
+	r->cursor = sqlite3_column_int64(s, 0);
+	if ((rc = col_text(s, 1, r->type, sizeof r->type)) ||
+	    (rc = col_text(s, 2, r->value, sizeof r->value)))
+		return rc;
+	r->before = sqlite3_column_int64(s, 3);
+	r->expires = sqlite3_column_int64(s, 4);
+	return SQLITE_OK;
+}
+
+/*
+ * What one transaction recorded, for the callback of revoke_user, user_set_password and
+ * user_del: the newest cursor before the change (rec_mark), the rows past it read inside
+ * the same transaction (rec_read; BEGIN IMMEDIATE keeps every other writer out, so they
+ * are this change's and no one else's, triggers included), handed over once it committed
+ * (rec_report). Without a callback nothing is read. Costs one indexed read before and one
+ * row per revocation after; the rows are held in memory until the commit.
+ */
+struct recorded {
+	lk_revocation_cb cb;
+	void *ud;
+	int64_t mark;
+	struct lk_revocation *v;
+	size_t n, cap;
+};
+
+static int rec_mark(struct sq_store *st, struct recorded *rec)
+{
+	struct q q;
+	int rc;
+	if (!rec->cb)
+		return SQLITE_OK;
+	if ((rc = q_begin(st, S_REVOKE_MARK, &q)) != SQLITE_OK)
+		return rc;
+	if ((rc = sqlite3_step(q.s)) == SQLITE_ROW) {
+		rec->mark = sqlite3_column_int64(q.s, 0);
+		rc = SQLITE_OK;
+	}
+	q_end(&q);
+	return rc;
+}
+
+static int rec_read(struct sq_store *st, struct recorded *rec)
+{
+	struct q q;
+	int rc = SQLITE_OK;
+	if (!rec->cb)
+		return SQLITE_OK;
+	if ((rc = q_begin(st, S_REVOKE_LIST, &q)) != SQLITE_OK)
+		return rc;
+	bind_i64(&q, 1, rec->mark, &rc);
+	bind_i64(&q, 2, 0, &rc); /* expires > 0: every one */
+	while (rc == SQLITE_OK && (rc = sqlite3_step(q.s)) == SQLITE_ROW) {
+		if (rec->n == rec->cap) {
+			size_t cap = rec->cap ? 2 * rec->cap : 16;
+			struct lk_revocation *v = realloc(rec->v, cap * sizeof *v);
+			if (!v) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			rec->v = v;
+			rec->cap = cap;
+		}
+		if ((rc = rev_row(q.s, &rec->v[rec->n])) == SQLITE_OK)
+			rec->n++;
+	}
+	if (rc == SQLITE_DONE)
+		rc = SQLITE_OK;
+	q_end(&q);
+	return rc;
+}
+
+/* committed: whether the change committed; the rows go to the callback only then. */
+static void rec_report(struct recorded *rec, bool committed)
+{
+	for (size_t i = 0; committed && i < rec->n; i++)
+		if (rec->cb(rec->ud, &rec->v[i]))
+			break;
+	free(rec->v);
+	rec->v = NULL;
+	rec->n = rec->cap = 0;
+}
+
+/* The statements of one user change, in one transaction: phc non-NULL sets the password,
+ * NULL deletes the user. Either way every session of theirs goes in the same commit.
+ * cb, ud: what it recorded (struct recorded). */
+static enum lk_err user_change(struct sq_store *st, const char *name, const char *phc,
+			       int64_t now, lk_revocation_cb cb, void *ud)
+{
+	struct recorded rec = {.cb = cb, .ud = ud};
 	struct conn *c;
 	struct q q;
 	int64_t id = 0;
@@ -1232,6 +1323,8 @@ static enum lk_err user_change(struct sq_store *st, const char *name, const char
 	if ((rc = run(st, S_BEGIN)) != SQLITE_OK)
 		return map_rc(rc);
 	rc = user_id_of(st, name, &id);
+	if (rc == SQLITE_OK)
+		rc = rec_mark(st, &rec);
 	if (rc == SQLITE_OK)
 		rc = run_i64(st, S_SESS_DEL_UID, id, NULL);
 	if (rc == SQLITE_OK)
@@ -1248,33 +1341,38 @@ static enum lk_err user_change(struct sq_store *st, const char *name, const char
 			q_end(&q);
 		}
 	}
+	if (rc == SQLITE_OK)
+		rc = rec_read(st, &rec);
 	if (rc == NOT_FOUND) {
 		(void)txn_end(st, c, SQLITE_ERROR);
+		rec_report(&rec, false);
 		return LK_ENOT_FOUND;
 	}
 	rc = txn_end(st, c, rc);
 	if (rc == SQLITE_OK)
 		bump(st);
+	rec_report(&rec, rc == SQLITE_OK);
 	return map_rc(rc);
 }
 
 static enum lk_err sq_user_set_password(struct lk_store *base, const char *name,
-					const char *phc, int64_t now)
+					const char *phc, int64_t now, lk_revocation_cb cb, void *ud)
 {
 	if (!name || !phc || !phc[0] || strnlen(phc, LK_PHC_MAX + 1) > LK_PHC_MAX)
 		return LK_EINVAL;
 	if (strnlen(name, LK_NAME_MAX + 1) > LK_NAME_MAX)
 		return LK_ENOT_FOUND;
-	return user_change(sq(base), name, phc, now);
+	return user_change(sq(base), name, phc, now, cb, ud);
 }
 
-static enum lk_err sq_user_del(struct lk_store *base, const char *name)
+static enum lk_err sq_user_del(struct lk_store *base, const char *name, lk_revocation_cb cb,
+			       void *ud)
 {
 	if (!name)
 		return LK_EINVAL;
 	if (strnlen(name, LK_NAME_MAX + 1) > LK_NAME_MAX)
 		return LK_ENOT_FOUND;
-	return user_change(sq(base), name, NULL, 0);
+	return user_change(sq(base), name, NULL, 0, cb, ud);
 }
 
 static enum lk_err sq_user_list(struct lk_store *base, lk_user_cb cb, void *ud)
@@ -1887,9 +1985,10 @@ static enum lk_err sq_family_revoke(struct lk_store *base, const char *family, i
  */
 static enum lk_err sq_revoke_user(struct lk_store *base, int64_t user_id,
 				  const unsigned char *keep, int64_t until, int64_t *sessions,
-				  int64_t *families)
+				  int64_t *families, lk_revocation_cb cb, void *ud)
 {
 	struct sq_store *st = sq(base);
+	struct recorded rec = {.cb = cb, .ud = ud};
 	struct conn *c;
 	struct q q;
 	int64_t ns = 0, nf = 0;
@@ -1901,7 +2000,8 @@ static enum lk_err sq_revoke_user(struct lk_store *base, int64_t user_id,
 		return map_rc(rc);
 	if ((rc = run(st, S_BEGIN)) != SQLITE_OK)
 		return map_rc(rc);
-	if ((rc = q_begin(st, S_REVOKE_USER_SESS, &q)) == SQLITE_OK) {
+	if ((rc = rec_mark(st, &rec)) == SQLITE_OK &&
+	    (rc = q_begin(st, S_REVOKE_USER_SESS, &q)) == SQLITE_OK) {
 		bind_i64(&q, 1, user_id, &rc);
 		bind_blob(&q, 2, keep, 32, &rc);
 		if (rc == SQLITE_OK && (rc = step_done(&q)) == SQLITE_OK)
@@ -1917,10 +2017,15 @@ static enum lk_err sq_revoke_user(struct lk_store *base, int64_t user_id,
 	}
 	if (rc == SQLITE_OK)
 		rc = run_i64(st, S_REVOKE_USER_RT, user_id, NULL);
-	if ((rc = txn_end(st, c, rc)) != SQLITE_OK)
+	if (rc == SQLITE_OK)
+		rc = rec_read(st, &rec);
+	if ((rc = txn_end(st, c, rc)) != SQLITE_OK) {
+		rec_report(&rec, false);
 		return map_rc(rc);
+	}
 	if (ns || nf)
 		bump(st);
+	rec_report(&rec, true);
 	if (sessions)
 		*sessions = ns;
 	if (families)
@@ -1990,13 +2095,8 @@ static enum lk_err sq_revocations(struct lk_store *base, int64_t after, int64_t 
 	bind_i64(&q, 1, after, &rc);
 	bind_i64(&q, 2, now, &rc);
 	while (rc == SQLITE_OK && (rc = sqlite3_step(q.s)) == SQLITE_ROW) {
-		memset(&r, 0, sizeof r);
-		r.cursor = sqlite3_column_int64(q.s, 0);
-		if ((rc = col_text(q.s, 1, r.type, sizeof r.type)) ||
-		    (rc = col_text(q.s, 2, r.value, sizeof r.value)))
+		if ((rc = rev_row(q.s, &r)))
 			break;
-		r.before = sqlite3_column_int64(q.s, 3);
-		r.expires = sqlite3_column_int64(q.s, 4);
 		if (cb(ud, &r)) {
 			rc = SQLITE_DONE;
 			break;

@@ -88,12 +88,14 @@ struct lk_store_ops {
 	enum lk_err (*user_get)(struct lk_store *st, const char *name, struct lk_user *out);
 	enum lk_err (*user_get_id)(struct lk_store *st, int64_t id, struct lk_user *out);
 	/* New password: also deletes every session and refresh token of the user (each live
-	 * family recorded as a `sid` revocation), atomically. */
+	 * family recorded as a `sid` revocation), atomically. cb (may be NULL) then gets each
+	 * revocation the change recorded, as for revoke_user. */
 	enum lk_err (*user_set_password)(struct lk_store *st, const char *name, const char *phc,
-					 int64_t now);
+					 int64_t now, lk_revocation_cb cb, void *ud);
 	/* Deletes the user and every session and refresh token of theirs (as above),
-	 * atomically. User ids are never handed out again. */
-	enum lk_err (*user_del)(struct lk_store *st, const char *name);
+	 * atomically. User ids are never handed out again. cb: as for user_set_password. */
+	enum lk_err (*user_del)(struct lk_store *st, const char *name, lk_revocation_cb cb,
+				void *ud);
 	enum lk_err (*user_list)(struct lk_store *st, lk_user_cb cb, void *ud);
 	enum lk_err (*user_count)(struct lk_store *st, int64_t *n);
 
@@ -146,9 +148,15 @@ struct lk_store_ops {
 	/* Sign out, in one atomic change: the sessions of user_id (< 0: of everyone) except
 	 * `keep` (an id_hash; NULL: none kept), and every refresh token of theirs, each family
 	 * recorded as a `sid` revocation that lasts until `until`. Sessions record their own
-	 * `sid` revocations as session_del does. *sessions, *families: what ended. */
+	 * `sid` revocations as session_del does. *sessions, *families: what ended.
+	 * cb (may be NULL) gets each revocation this change recorded (cursor order, `sid` and
+	 * `sub` as the store keeps them, nothing recorded by anyone else), once it committed
+	 * and only if it did, so that the caller can act on exactly what the store holds
+	 * without reading it again; a non-zero return stops the calls. The callback may call
+	 * the store. */
 	enum lk_err (*revoke_user)(struct lk_store *st, int64_t user_id, const unsigned char *keep,
-				   int64_t until, int64_t *sessions, int64_t *families);
+				   int64_t until, int64_t *sessions, int64_t *families,
+				   lk_revocation_cb cb, void *ud);
 	/* Upkeep of refresh tokens: delete the expired ones and clear next_access of every
 	 * token used before `used_before` (its grace window is over), so no live access token
 	 * stays in the store in clear. *n: rows deleted or trimmed. */

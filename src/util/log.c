@@ -20,29 +20,39 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/utf8.h"
 
 size_t lk_json_escape(char *dst, size_t cap, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t w = 0;
+	size_t w = 0, left = s ? strlen(s) : 0;
 	if (!cap)
 		return 0;
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	for (const unsigned char *p = (const unsigned char *)s; left;) {
+		unsigned char c = *p;
 		char esc[7];
-		size_t n;
+		size_t n, k = 1;
 		if (c == '"' || c == '\\') {
 			esc[0] = '\\', esc[1] = (char)c, n = 2;
 		} else if (c < 0x20 || c == 0x7f) {
 			esc[0] = '\\', esc[1] = 'u', esc[2] = '0', esc[3] = '0';
 			esc[4] = hex[c >> 4], esc[5] = hex[c & 15], n = 6;
-		} else {
+		} else if (c < 0x80) {
 			esc[0] = (char)c, n = 1;
+		} else if ((k = lk_utf8_seq(p, left))) { /* a whole character, as it is */
+			memcpy(esc, p, k);
+			n = k;
+		} else { /* not UTF-8 (RFC 8259 §8.1): U+FFFD in its place */
+			memcpy(esc, "\\ufffd", 6);
+			n = 6;
+			k = 1;
 		}
 		if (w + n >= cap)
 			break;
 		memcpy(dst + w, esc, n);
 		w += n;
+		p += k;
+		left -= k;
 	}
 	dst[w] = '\0';
 	return w;

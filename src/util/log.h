@@ -11,7 +11,9 @@
 #include <stddef.h>
 
 /* Append s as a JSON string body (no quotes) to dst[0..cap); returns bytes written,
- * truncating safely (never splitting an escape). dst is NUL-terminated. */
+ * truncating safely (never splitting an escape or a character). Control characters are
+ * escaped, and each byte that does not start a valid UTF-8 character is written as
+ * \ufffd, so the output is valid UTF-8 JSON whatever s holds. dst is NUL-terminated. */
 size_t lk_json_escape(char *dst, size_t cap, const char *s);
 
 /* Log a line: {"ts":..., "level":level, "msg":msg, <k1>:<v1>, ...}. Pairs are given as

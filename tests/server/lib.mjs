@@ -31,6 +31,7 @@ import path from 'node:path';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
+import { StringDecoder } from 'node:string_decoder';
 import { after } from 'node:test';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -572,6 +573,7 @@ export class Server {
 		Object.assign(this, opts);
 		this.out = '';
 		this.err = '';
+		this.errRaw = [];           // stderr as the bytes that came
 		this.secrets = new Set();   // cookie values and passwords: must never be logged
 		this.exited = null;         // {code, signal} once gone
 	}
@@ -635,6 +637,9 @@ export class Server {
 			{ input: password + '\n' });
 		if (r.code !== 0) throw new Error(`user add ${name}: ${r.code} ${r.stderr}`);
 	}
+
+	// Everything written on stderr so far, byte for byte.
+	errBytes() { return Buffer.concat(this.errRaw); }
 
 	// Log lines on stderr, parsed; throws on a line that is not JSON.
 	logLines() {
@@ -726,7 +731,9 @@ export async function startServer(opts = {}) {
 		const srv = new Server({ proc, port, tmp, store, insecure, args });
 		servers.add(srv);
 		proc.stdout.setEncoding('utf8').on('data', (d) => { srv.out += d; });
-		proc.stderr.setEncoding('utf8').on('data', (d) => { srv.err += d; });
+		// stderr as text, and as the bytes that came (errBytes(): a check of the encoding)
+		const errText = new StringDecoder('utf8');
+		proc.stderr.on('data', (d) => { srv.errRaw.push(d); srv.err += errText.write(d); });
 		srv.gone = new Promise((resolve) => {
 			proc.once('exit', (code, signal) => { srv.exited = { code, signal }; servers.delete(srv); resolve(); });
 			// spawn failed (no binary, not executable): there will be no 'exit'

@@ -23,7 +23,8 @@
  * What is checked: every operation of store.h with its errors; user ids never reused; a
  * password change or deletion ending the user's sessions and refresh families with their
  * `sid` revocations; revoke_user (one user, keeping one session, and everyone) with its
- * counts, its revocations and its atomicity as a concurrent reader sees it; refresh
+ * counts, its revocations and its atomicity as a concurrent reader sees it; the
+ * revocations those changes report to their caller, exactly as stored; refresh
  * claims racing; refresh_purge trimming next_access after the grace window; revocation
  * cursors, expiry and TTL; secrets and secret_claim; rl_take racing from 12 threads, and
  * rl_release; re-entrant listings; threads; and the generation moving on every change
@@ -247,7 +248,7 @@ static void test_users(void **state)
 	int64_t odd = user_add_ok(st, "we{i}rd: 'name' \"x\" %s");
 	assert_rc(st->ops->user_get(st, "we{i}rd: 'name' \"x\" %s", &out), LK_OK);
 	assert_int_equal(out.id, odd);
-	assert_rc(st->ops->user_del(st, "we{i}rd: 'name' \"x\" %s"), LK_OK);
+	assert_rc(st->ops->user_del(st, "we{i}rd: 'name' \"x\" %s", NULL, NULL), LK_OK);
 
 	char names[256] = "";
 	assert_rc(st->ops->user_list(st, collect_names, names), LK_OK);
@@ -258,10 +259,10 @@ static void test_users(void **state)
 	assert_rc(st->ops->user_count(st, &n), LK_OK);
 	assert_int_equal(n, 2);
 
-	assert_rc(st->ops->user_del(st, "alice"), LK_OK);
+	assert_rc(st->ops->user_del(st, "alice", NULL, NULL), LK_OK);
 	assert_rc(st->ops->user_get(st, "alice", &out), LK_ENOT_FOUND);
 	assert_rc(st->ops->user_get_id(st, alice, &out), LK_ENOT_FOUND);
-	assert_rc(st->ops->user_del(st, "alice"), LK_ENOT_FOUND);
+	assert_rc(st->ops->user_del(st, "alice", NULL, NULL), LK_ENOT_FOUND);
 	assert_rc(st->ops->user_count(st, &n), LK_OK);
 	assert_int_equal(n, 1);
 	/* the name is free again, under a new id */
@@ -291,7 +292,7 @@ static void test_set_password_revokes_sessions(void **state)
 	sess_add_ok(st, &a2);
 	sess_add_ok(st, &b1);
 	assert_rc(st->ops->refresh_add(st, ra), LK_OK);
-	assert_rc(st->ops->user_set_password(st, "alice", "$argon2id$new", 5000), LK_OK);
+	assert_rc(st->ops->user_set_password(st, "alice", "$argon2id$new", 5000, NULL, NULL), LK_OK);
 	assert_false(sess_exists(st, &a1));
 	assert_false(sess_exists(st, &a2));
 	assert_true(sess_exists(st, &b1));
@@ -317,17 +318,17 @@ static void test_set_password_revokes_sessions(void **state)
 	assert_int_equal(rv->n, 4);
 	drv_sessions_clean(alice); /* the back end's own leftovers (index sets) */
 
-	assert_rc(st->ops->user_set_password(st, "nobody", "$argon2id$x", 1), LK_ENOT_FOUND);
-	assert_rc(st->ops->user_set_password(st, "alice", "", 1), LK_EINVAL);
+	assert_rc(st->ops->user_set_password(st, "nobody", "$argon2id$x", 1, NULL, NULL), LK_ENOT_FOUND);
+	assert_rc(st->ops->user_set_password(st, "alice", "", 1, NULL, NULL), LK_EINVAL);
 	char phc[LK_PHC_MAX + 2];
 	memset(phc, 'p', sizeof phc - 1);
 	phc[sizeof phc - 1] = '\0';
-	assert_rc(st->ops->user_set_password(st, "alice", phc, 1), LK_EINVAL);
+	assert_rc(st->ops->user_set_password(st, "alice", phc, 1, NULL, NULL), LK_EINVAL);
 
 	/* deleting a user takes their sessions too, and only theirs; `sub` before now + 1 */
 	struct lk_session a3 = sess_make("a3", alice, t0 + 3);
 	sess_add_ok(st, &a3);
-	assert_rc(st->ops->user_del(st, "bob"), LK_OK);
+	assert_rc(st->ops->user_del(st, "bob", NULL, NULL), LK_OK);
 	assert_false(sess_exists(st, &b1));
 	assert_true(sess_exists(st, &a3));
 	rv = revs(st, 0, t0);
@@ -454,7 +455,7 @@ static void test_sessions(void **state)
 	/* revoke_user of one user, nothing kept (keeping one, NULL counts: test_revoke_user):
 	 * all of alice's sessions go, each recording its `sid`; bob's stays; no families */
 	int64_t n = -1, nf = -1;
-	assert_rc(st->ops->revoke_user(st, alice, NULL, t0 + 100, &n, &nf), LK_OK);
+	assert_rc(st->ops->revoke_user(st, alice, NULL, t0 + 100, &n, &nf, NULL, NULL), LK_OK);
 	assert_int_equal(n, 3);
 	assert_int_equal(nf, 0);
 	assert_false(sess_exists(st, &l1));
@@ -466,14 +467,14 @@ static void test_sessions(void **state)
 	assert_int_equal(rev_count(rv, "sid", "h-l2"), 1);
 	assert_int_equal(rev_count(rv, "sid", "h-l3"), 1);
 	assert_int_equal(rev_count(rv, "sid", "h-l4"), 0);
-	assert_rc(st->ops->revoke_user(st, alice, NULL, t0 + 100, &n, &nf), LK_OK);
+	assert_rc(st->ops->revoke_user(st, alice, NULL, t0 + 100, &n, &nf, NULL, NULL), LK_OK);
 	assert_int_equal(n, 0);
 	assert_int_equal(nf, 0);
 	assert_true(sess_exists(st, &l4));
 
 	/* everyone's: then none is left, and a second call ends nothing */
 	sess_add_ok(st, &l1);
-	assert_rc(st->ops->revoke_user(st, -1, NULL, t0 + 100, &n, &nf), LK_OK);
+	assert_rc(st->ops->revoke_user(st, -1, NULL, t0 + 100, &n, &nf, NULL, NULL), LK_OK);
 	assert_int_equal(n, 2);
 	assert_int_equal(nf, 0);
 	assert_rc(st->ops->session_count(st, 0, &n), LK_OK);
@@ -481,7 +482,7 @@ static void test_sessions(void **state)
 	rv = revs(st, 0, t0);
 	assert_int_equal(rev_count(rv, "sid", "h-l4"), 1);
 	assert_int_equal(rev_count(rv, "sid", "h-l1"), 2);
-	assert_rc(st->ops->revoke_user(st, -1, NULL, t0 + 100, &n, &nf), LK_OK);
+	assert_rc(st->ops->revoke_user(st, -1, NULL, t0 + 100, &n, &nf, NULL, NULL), LK_OK);
 	assert_int_equal(n, 0);
 	assert_int_equal(nf, 0);
 	drv_sessions_clean(-1); /* nothing left behind in the back end either */
@@ -816,7 +817,7 @@ static void test_refresh(void **state)
 	int64_t bob = user_add_ok(st, "bob"), ns = -1;
 	struct lk_refresh *rb = rt_make("rb", "famBob", bob, t0 + 3600);
 	assert_rc(st->ops->refresh_add(st, rb), LK_OK);
-	assert_rc(st->ops->revoke_user(st, alice, NULL, t0 + 999, &ns, &n), LK_OK);
+	assert_rc(st->ops->revoke_user(st, alice, NULL, t0 + 999, &ns, &n, NULL, NULL), LK_OK);
 	assert_int_equal(ns, 0);
 	assert_int_equal(n, 1);
 	assert_rc(st->ops->refresh_get(st, r3->hash, out), LK_ENOT_FOUND);
@@ -826,7 +827,7 @@ static void test_refresh(void **state)
 	assert_int_equal(rev_find(rv, "sid", "famB")->expires, t0 + 999);
 	assert_int_equal(rev_count(rv, "sid", "famBob"), 0);
 	assert_rc(st->ops->refresh_add(st, r3), LK_OK);
-	assert_rc(st->ops->revoke_user(st, -1, NULL, t0 + 999, &ns, &n), LK_OK);
+	assert_rc(st->ops->revoke_user(st, -1, NULL, t0 + 999, &ns, &n, NULL, NULL), LK_OK);
 	assert_int_equal(ns, 0);
 	assert_int_equal(n, 2);
 	assert_rc(st->ops->refresh_get(st, rb->hash, out), LK_ENOT_FOUND);
@@ -837,7 +838,7 @@ static void test_refresh(void **state)
 
 	/* deleting the user takes their refresh tokens (and pointer keys) too */
 	assert_rc(st->ops->refresh_add(st, rb), LK_OK);
-	assert_rc(st->ops->user_del(st, "bob"), LK_OK);
+	assert_rc(st->ops->user_del(st, "bob", NULL, NULL), LK_OK);
 	assert_rc(st->ops->refresh_get(st, rb->hash, out), LK_ENOT_FOUND);
 	drv_refresh_clean();
 
@@ -1197,17 +1198,17 @@ static void test_generation(void **state)
 	MOVES(a->ops->session_del(a, s1.id_hash));
 	assert_rc(a->ops->session_del(a, s1.id_hash), LK_ENOT_FOUND);
 	assert_true(gen_still(b, g) == g); /* nothing deleted, nothing to invalidate */
-	MOVES(a->ops->user_set_password(a, "alice", "$argon2id$new", 3000));
+	MOVES(a->ops->user_set_password(a, "alice", "$argon2id$new", 3000, NULL, NULL));
 	/* revoke_user: everyone's sessions; again with nothing to end; one user's, keeping one */
 	sess_add_ok(a, &s1);
-	MOVES(a->ops->revoke_user(a, -1, NULL, t0 + 100, &n, NULL));
+	MOVES(a->ops->revoke_user(a, -1, NULL, t0 + 100, &n, NULL, NULL, NULL));
 	assert_int_equal(n, 1);
-	assert_rc(a->ops->revoke_user(a, -1, NULL, t0 + 100, &n, NULL), LK_OK);
+	assert_rc(a->ops->revoke_user(a, -1, NULL, t0 + 100, &n, NULL, NULL, NULL), LK_OK);
 	assert_int_equal(n, 0);
 	assert_true(gen_still(b, g) == g);
 	sess_add_ok(a, &s1);
 	sess_add_ok(a, &s2);
-	MOVES(a->ops->revoke_user(a, u.id, s2.id_hash, t0 + 100, &n, NULL));
+	MOVES(a->ops->revoke_user(a, u.id, s2.id_hash, t0 + 100, &n, NULL, NULL, NULL));
 	assert_int_equal(n, 1);
 	assert_true(sess_exists(a, &s2)); /* kept: the purge below takes it */
 	sess_add_ok(a, &s1);
@@ -1222,18 +1223,18 @@ static void test_generation(void **state)
 	struct lk_refresh *rt2 = rt_make("g2", "famG2", u.id, t0 + 3600);
 	int64_t nf = -1;
 	assert_rc(a->ops->refresh_add(a, rt2), LK_OK);
-	MOVES(a->ops->revoke_user(a, u.id, NULL, t0 + 100, &n, &nf));
+	MOVES(a->ops->revoke_user(a, u.id, NULL, t0 + 100, &n, &nf, NULL, NULL));
 	assert_int_equal(n, 0);
 	assert_int_equal(nf, 1);
 	sess_add_ok(a, &s1);
-	MOVES(a->ops->revoke_user(a, u.id, NULL, t0 + 100, &n, &nf));
+	MOVES(a->ops->revoke_user(a, u.id, NULL, t0 + 100, &n, &nf, NULL, NULL));
 	assert_int_equal(n, 1);
 	assert_int_equal(nf, 0);
 	struct lk_keyrec *k = key_make("kg", 1, 2);
 	MOVES(a->ops->key_add(a, k));
 	MOVES(a->ops->key_retire(a, "kg", 3, 4));
 	MOVES(a->ops->key_del(a, "kg"));
-	MOVES(a->ops->user_del(a, "alice"));
+	MOVES(a->ops->user_del(a, "alice", NULL, NULL));
 #undef MOVES
 	free(k);
 	free(rt);
@@ -1331,10 +1332,10 @@ static void test_user_ids_never_reused(void **state)
 	struct lk_store *st = open_ok();
 	int64_t a = user_add_ok(st, "a"), b = user_add_ok(st, "b");
 	assert_true(b > a);
-	assert_rc(st->ops->user_del(st, "b"), LK_OK);
+	assert_rc(st->ops->user_del(st, "b", NULL, NULL), LK_OK);
 	int64_t c = user_add_ok(st, "c");
 	assert_true(c > b);
-	assert_rc(st->ops->user_del(st, "c"), LK_OK);
+	assert_rc(st->ops->user_del(st, "c", NULL, NULL), LK_OK);
 	lk_store_close(st);
 	st = open_ok();
 	int64_t d = user_add_ok(st, "c"); /* even under the same name */
@@ -1367,7 +1368,7 @@ static void test_user_change_ends_families(void **state)
 	assert_rc(st->ops->refresh_add(st, a2), LK_OK);
 	assert_rc(st->ops->refresh_add(st, a3), LK_OK);
 	assert_rc(st->ops->refresh_add(st, b1), LK_OK);
-	assert_rc(st->ops->user_set_password(st, "alice", "$argon2id$new", t0), LK_OK);
+	assert_rc(st->ops->user_set_password(st, "alice", "$argon2id$new", t0, NULL, NULL), LK_OK);
 	assert_rc(st->ops->refresh_get(st, a1->hash, out), LK_ENOT_FOUND);
 	assert_rc(st->ops->refresh_get(st, a2->hash, out), LK_ENOT_FOUND);
 	assert_rc(st->ops->refresh_get(st, a3->hash, out), LK_ENOT_FOUND);
@@ -1377,12 +1378,12 @@ static void test_user_change_ends_families(void **state)
 	assert_int_equal(rev_count(rv, "sid", "famA2"), 1);
 	assert_int_equal(rev_count(rv, "sid", "famB1"), 0);
 
-	assert_rc(st->ops->user_del(st, "bob"), LK_OK);
+	assert_rc(st->ops->user_del(st, "bob", NULL, NULL), LK_OK);
 	assert_rc(st->ops->refresh_get(st, b1->hash, out), LK_ENOT_FOUND);
 	assert_int_equal(rev_count(revs(st, 0, t0), "sid", "famB1"), 1);
 	/* nothing of theirs is left for a later sign-out to find */
 	int64_t ns = -1;
-	assert_rc(st->ops->revoke_user(st, alice, NULL, t0 + 100, &ns, &n), LK_OK);
+	assert_rc(st->ops->revoke_user(st, alice, NULL, t0 + 100, &ns, &n, NULL, NULL), LK_OK);
 	assert_int_equal(ns, 0);
 	assert_int_equal(n, 0);
 	drv_refresh_clean();
@@ -1425,7 +1426,7 @@ static void test_revoke_user(void **state)
 	assert_rc(st->ops->refresh_add(st, fc), LK_OK);
 	uint64_t g = other->ops->generation(other);
 
-	assert_rc(st->ops->revoke_user(st, alice, s2.id_hash, t0 + 777, &ns, &nf), LK_OK);
+	assert_rc(st->ops->revoke_user(st, alice, s2.id_hash, t0 + 777, &ns, &nf, NULL, NULL), LK_OK);
 	assert_int_equal(ns, 2);
 	assert_int_equal(nf, 2);
 	assert_true(gen_moved(other, g) != g);
@@ -1450,13 +1451,13 @@ static void test_revoke_user(void **state)
 
 	/* again: nothing left to end, nothing moves */
 	g = other->ops->generation(other);
-	assert_rc(st->ops->revoke_user(st, alice, s2.id_hash, t0 + 777, &ns, &nf), LK_OK);
+	assert_rc(st->ops->revoke_user(st, alice, s2.id_hash, t0 + 777, &ns, &nf, NULL, NULL), LK_OK);
 	assert_int_equal(ns, 0);
 	assert_int_equal(nf, 0);
 	assert_true(gen_still(other, g) == g);
 
 	/* everyone: s2 and s4, family famC */
-	assert_rc(st->ops->revoke_user(st, -1, NULL, t0 + 888, &ns, &nf), LK_OK);
+	assert_rc(st->ops->revoke_user(st, -1, NULL, t0 + 888, &ns, &nf, NULL, NULL), LK_OK);
 	assert_int_equal(ns, 2);
 	assert_int_equal(nf, 1);
 	assert_true(gen_moved(other, g) != g);
@@ -1473,7 +1474,7 @@ static void test_revoke_user(void **state)
 	assert_rc(st->ops->session_count(st, t0, &n), LK_OK);
 	assert_int_equal(n, 0);
 	/* counts may be NULL */
-	assert_rc(st->ops->revoke_user(st, -1, NULL, t0 + 888, NULL, NULL), LK_OK);
+	assert_rc(st->ops->revoke_user(st, -1, NULL, t0 + 888, NULL, NULL, NULL, NULL), LK_OK);
 	drv_sessions_clean(-1);
 	drv_refresh_clean();
 	free(fa1);
@@ -1483,6 +1484,114 @@ static void test_revoke_user(void **state)
 	free(out);
 	lk_store_close(st);
 	lk_store_close(other);
+}
+
+/* The newest revocation's cursor (0: none). */
+static int64_t last_cursor(struct lk_store *st)
+{
+	struct rev_acc *rv = revs(st, 0, 0);
+	return rv->n ? rv->r[(rv->n < 64 ? rv->n : 64) - 1].cursor : 0;
+}
+
+/* got holds exactly what the store lists past cursor `after`, field for field, in order. */
+static void same_as_stored(struct lk_store *st, const struct rev_acc *got, int64_t after)
+{
+	struct rev_acc *want = revs(st, after, 0);
+	assert_int_equal(got->n, want->n);
+	for (int i = 0; i < got->n && i < 64; i++) {
+		assert_int_equal(got->r[i].cursor, want->r[i].cursor);
+		assert_string_equal(got->r[i].type, want->r[i].type);
+		assert_string_equal(got->r[i].value, want->r[i].value);
+		assert_int_equal(got->r[i].before, want->r[i].before);
+		assert_int_equal(got->r[i].expires, want->r[i].expires);
+	}
+}
+
+static int stop_at_first(void *ud, const struct lk_revocation *r)
+{
+	collect_rev(ud, r);
+	return 1;
+}
+
+/*
+ * revoke_user, user_set_password and user_del report each revocation they recorded, and
+ * nothing else: what the server's own verifier is told at once (auth.c deny_recorded).
+ * Checked against the store's own listing after the change; a revocation recorded before
+ * by another call is not reported; a change that fails reports nothing.
+ */
+static void test_changes_report_revocations(void **state)
+{
+	struct lk_store *st = open_ok();
+	int64_t t0 = time(NULL), ns = -1, nf = -1, c;
+	int64_t alice = user_add_ok(st, "alice"), bob = user_add_ok(st, "bob");
+	int64_t carol = user_add_ok(st, "carol");
+	struct lk_session s1 = sess_make("s1", alice, t0), s2 = sess_make("s2", alice, t0);
+	struct lk_session s3 = sess_make("s3", bob, t0), s4 = sess_make("s4", carol, t0);
+	struct lk_refresh *fa = rt_make("fa", "famA", alice, t0 + 3600);
+	struct lk_refresh *fb = rt_make("fb", "famB", bob, t0 + 3600);
+	struct rev_acc got;
+	char id[24];
+
+	sess_add_ok(st, &s1);
+	sess_add_ok(st, &s2);
+	sess_add_ok(st, &s3);
+	sess_add_ok(st, &s4);
+	assert_rc(st->ops->refresh_add(st, fa), LK_OK);
+	assert_rc(st->ops->refresh_add(st, fb), LK_OK);
+	assert_rc(st->ops->revoke_add(st, "jti", "someone-else", 0, t0 + 100), LK_OK);
+
+	/* alice but s2: s1 and her family */
+	c = last_cursor(st);
+	memset(&got, 0, sizeof got);
+	assert_rc(st->ops->revoke_user(st, alice, s2.id_hash, t0 + 777, &ns, &nf, collect_rev, &got),
+		  LK_OK);
+	assert_int_equal(got.n, 2);
+	assert_int_equal(rev_count(&got, "sid", "h-s1"), 1);
+	assert_int_equal(rev_count(&got, "sid", "famA"), 1);
+	assert_int_equal(rev_find(&got, "sid", "famA")->expires, t0 + 777);
+	same_as_stored(st, &got, c);
+
+	/* bob's new password: his session, his family and a `sub` from pw_changed */
+	c = last_cursor(st);
+	memset(&got, 0, sizeof got);
+	assert_rc(st->ops->user_set_password(st, "bob", "$argon2id$new", t0, collect_rev, &got),
+		  LK_OK);
+	snprintf(id, sizeof id, "%lld", (long long)bob);
+	assert_int_equal(got.n, 3);
+	assert_int_equal(rev_count(&got, "sid", "h-s3"), 1);
+	assert_int_equal(rev_count(&got, "sid", "famB"), 1);
+	assert_int_equal(rev_find(&got, "sub", id)->before, t0);
+	same_as_stored(st, &got, c);
+
+	/* carol deleted: her session and a `sub` */
+	c = last_cursor(st);
+	memset(&got, 0, sizeof got);
+	assert_rc(st->ops->user_del(st, "carol", collect_rev, &got), LK_OK);
+	snprintf(id, sizeof id, "%lld", (long long)carol);
+	assert_int_equal(got.n, 2);
+	assert_int_equal(rev_count(&got, "sid", "h-s4"), 1);
+	assert_non_null(rev_find(&got, "sub", id));
+	same_as_stored(st, &got, c);
+
+	/* failures and changes that record nothing report nothing */
+	memset(&got, 0, sizeof got);
+	assert_rc(st->ops->user_set_password(st, "nobody", "$argon2id$x", t0, collect_rev, &got),
+		  LK_ENOT_FOUND);
+	assert_rc(st->ops->user_del(st, "carol", collect_rev, &got), LK_ENOT_FOUND);
+	assert_rc(st->ops->revoke_user(st, bob, NULL, t0 + 777, &ns, &nf, collect_rev, &got), LK_OK);
+	assert_int_equal(got.n, 0);
+
+	/* everyone: s2 is what is left; a callback that returns non-zero is not called again */
+	sess_add_ok(st, &s1);
+	memset(&got, 0, sizeof got);
+	assert_rc(st->ops->revoke_user(st, -1, NULL, t0 + 888, &ns, &nf, stop_at_first, &got), LK_OK);
+	assert_int_equal(ns, 2);
+	assert_int_equal(got.n, 1);
+	drv_sessions_clean(-1);
+	drv_refresh_clean();
+	free(fa);
+	free(fb);
+	lk_store_close(st);
 }
 
 struct watcher {
@@ -1533,7 +1642,7 @@ static void test_revoke_user_atomic(void **state)
 		assert_int_equal(pthread_create(&tid, NULL, watch_reader, &w), 0);
 		while (!w.reads)
 			usleep(100);
-		assert_rc(st->ops->revoke_user(st, alice, NULL, t0 + 100, &ns, &nf), LK_OK);
+		assert_rc(st->ops->revoke_user(st, alice, NULL, t0 + 100, &ns, &nf, NULL, NULL), LK_OK);
 		assert_int_equal(ns, 1);
 		assert_int_equal(nf, 1);
 		assert_int_equal(pthread_join(tid, NULL), 0);
@@ -1800,6 +1909,7 @@ static void test_rl_take_release(void **state)
 	cmocka_unit_test_setup(test_secret, setup),                                       \
 	cmocka_unit_test_setup(test_secret_claim, setup),                                 \
 	cmocka_unit_test_setup(test_revoke_user, setup),                                  \
+	cmocka_unit_test_setup(test_changes_report_revocations, setup),                   \
 	cmocka_unit_test_setup(test_revoke_user_atomic, setup),                           \
 	cmocka_unit_test_setup(test_rl_take_race, setup),                                 \
 	cmocka_unit_test_setup(test_rl_take_release, setup),                              \

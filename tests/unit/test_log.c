@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The logger never lets a value forge a field or a line (issue: a value starting with '#'
- * was written raw, and request paths, methods and user names reach the log). Each test
- * captures what lk_log writes to stderr and parses it back as one JSON object.
+ * was written raw, and request paths, methods and user names reach the log), nor write a
+ * line that is not UTF-8 (bytes a client sent in a path were copied as they came). Each
+ * test captures what lk_log writes to stderr and parses it back as one JSON object.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -36,17 +37,23 @@ static char *capture(void (*fn)(void))
 	return buf;
 }
 
+/* out[0..n) is one JSON object; returns it. */
+static json_t *one_line_n(const char *out, size_t n)
+{
+	json_error_t je;
+	json_t *o = json_loadb(out, n, JSON_REJECT_DUPLICATES, &je);
+	if (!o)
+		fail_msg("not JSON: %s (%s)", out, je.text);
+	return o;
+}
+
 /* Exactly one line, which is one JSON object; returns it. */
 static json_t *one_line(const char *out)
 {
 	const char *nl = strchr(out, '\n');
 	assert_non_null(nl);
 	assert_int_equal(nl[1], '\0');
-	json_error_t je;
-	json_t *o = json_loadb(out, (size_t)(nl - out), JSON_REJECT_DUPLICATES, &je);
-	if (!o)
-		fail_msg("not JSON: %s (%s)", out, je.text);
-	return o;
+	return one_line_n(out, (size_t)(nl - out));
 }
 
 static void log_hash_value(void)
@@ -118,12 +125,44 @@ static void test_request_line_typed(void **state)
 	free(out);
 }
 
+/* Bytes that are not UTF-8 (a path, a method or a user name as a client sent them) would
+ * make a line that is not JSON (RFC 8259 §8.1): each becomes U+FFFD, valid characters stay.
+ * one_line() parses with jansson, which refuses invalid UTF-8. */
+static void log_invalid_utf8(void)
+{
+	lk_log("info", "auth", "user", "a\xc0\xaf" "b\xed\xa0\x80" "c\xff" "d\xe2\x82", "ok",
+	       "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", (char *)NULL);
+	lk_log_request("G\x80T", "/me\xf4\x90\x80\x80", 400, 0.1, "127.0.0.1", false);
+	lk_log_flush();
+}
+
+static void test_invalid_utf8_replaced(void **state)
+{
+	char *out = capture(log_invalid_utf8);
+	char *nl = strchr(out, '\n');
+	assert_non_null(nl);
+	json_t *o = one_line_n(out, (size_t)(nl - out));
+	assert_string_equal(json_string_value(json_object_get(o, "user")),
+			    "a\xef\xbf\xbd\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+			    "c\xef\xbf\xbd" "d\xef\xbf\xbd\xef\xbf\xbd");
+	assert_string_equal(json_string_value(json_object_get(o, "ok")),
+			    "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+	json_decref(o);
+	o = one_line(nl + 1);
+	assert_string_equal(json_string_value(json_object_get(o, "method")), "G\xef\xbf\xbdT");
+	assert_string_equal(json_string_value(json_object_get(o, "path")),
+			    "/me\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+	json_decref(o);
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hash_value_is_a_string),
 		cmocka_unit_test(test_request_line_typed),
 		cmocka_unit_test(test_order_kept),
+		cmocka_unit_test(test_invalid_utf8_replaced),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

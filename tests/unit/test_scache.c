@@ -72,11 +72,11 @@ static void test_generation_moves_on_revocations_only(void **state)
 	assert_int_equal(a->ops->session_del(a, s1.id_hash), LK_ENOT_FOUND);
 	assert_true(b->ops->generation(b) == g1); /* nothing deleted, nothing to invalidate */
 
-	assert_int_equal(a->ops->user_set_password(a, "alice", "$argon2id$new", 3000), LK_OK);
+	assert_int_equal(a->ops->user_set_password(a, "alice", "$argon2id$new", 3000, NULL, NULL), LK_OK);
 	uint64_t g2 = b->ops->generation(b);
 	assert_true(g2 != g1);
 	add_session(a, &u, 3, &s1);
-	assert_int_equal(a->ops->revoke_user(a, -1, NULL, 4000, &n, &f), LK_OK);
+	assert_int_equal(a->ops->revoke_user(a, -1, NULL, 4000, &n, &f, NULL, NULL), LK_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(f, 0);
 	assert_true(b->ops->generation(b) != g2);

@@ -715,7 +715,7 @@ static void test_native_ttl(void **state)
 
 	/* Two seconds to live (one could end before the check below if a second ticks in
 	 * between, on a slow sanitizer build): after it, get, list and count no longer see it. */
-	assert_rc(st->ops->revoke_user(st, -1, NULL, t0 + 100, &n, NULL), LK_OK);
+	assert_rc(st->ops->revoke_user(st, -1, NULL, t0 + 100, &n, NULL, NULL, NULL), LK_OK);
 	struct lk_session brief = sess_make("brief", alice, t0);
 	brief.expires = time(NULL) + 2;
 	sess_add_ok(st, &brief);
@@ -904,7 +904,7 @@ static void all_fail(struct lk_store *st, const char *why)
 	DOWN(st->ops->session_add(st, &s));
 	DOWN(st->ops->session_touch(st, s.id_hash, 1, 1));
 	DOWN(st->ops->session_del(st, s.id_hash));
-	DOWN(st->ops->user_set_password(st, "alice", "$argon2id$x", 1));
+	DOWN(st->ops->user_set_password(st, "alice", "$argon2id$x", 1, NULL, NULL));
 	DOWN(st->ops->session_count(st, 0, &n));
 	DOWN(st->ops->audit_list(st, 0, collect_audit, &acc));
 	DOWN(st->ops->refresh_get(st, r->hash, r));

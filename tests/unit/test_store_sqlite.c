@@ -602,10 +602,10 @@ static void test_migration_4(void **state)
 	assert_int_equal(raw_int(p, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
 	int64_t d = user_add_ok(st, "dan");
 	assert_int_equal(d, 4); /* not 3: cat's id stays cat's */
-	assert_rc(st->ops->user_del(st, "dan"), LK_OK);
+	assert_rc(st->ops->user_del(st, "dan", NULL, NULL), LK_OK);
 	assert_int_equal(user_add_ok(st, "eve"), 5);
 	/* foreign keys still hold: a user's deletion cascades to their rows */
-	assert_rc(st->ops->user_del(st, "ann"), LK_OK);
+	assert_rc(st->ops->user_del(st, "ann", NULL, NULL), LK_OK);
 	assert_int_equal(raw_int(p, "SELECT count(*) FROM sessions"), 0);
 	lk_store_close(st);
 	/* and the file says AUTOINCREMENT now */
