@@ -143,6 +143,8 @@ bool lk_rd_held(struct rd_store *st)
 
 /* RD_CLUSTER: the primary serving slot, from the slot map (loaded at the first call). */
 static bool node_for(struct rd_store *st, uint16_t slot, char *host, size_t size, int *port);
+/* RD_CLUSTER: load the slot map afresh (forced, or at most every MAP_EVERY_MS). */
+static bool map_refresh(struct rd_store *st, bool force);
 
 /* ---------------------------------------------------------------- connections */
 
@@ -341,6 +343,10 @@ enum lk_err lk_rd_connect(struct rd_store *st, struct rconn *c, struct lk_errinf
 	if (c->c->err) {
 		note_failure(st, errno, c->c->errstr);
 		err = lk_errf(ei, LK_ESTORE, "cannot connect to %s: %s", st->where, c->c->errstr);
+		/* a node gone: the map may name its successor by the next attempt (the
+		 * subscriber's too, which would otherwise wait for a request to find out) */
+		if (st->mode == RD_CLUSTER)
+			map_refresh(st, false);
 		goto fail;
 	}
 	if (redisSetTimeout(c->c, ms_tv(COMMAND_MS)) != REDIS_OK ||
