@@ -644,7 +644,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 /* ---------------------------------------------------------------- unanswered requests */
 
-
 /* The status of a reply libmicrohttpd queued on c by itself, or 0 when there is none. */
 static unsigned mhd_status(struct MHD_Connection *c)
 {
