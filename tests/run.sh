@@ -14,9 +14,9 @@ logdir=build/test-logs; mkdir -p "$logdir"
 suite() { # suite NAME COMMAND...
 	local name=$1; shift
 	[ -n "$only" ] && [[ "$name" != *"$only"* ]] && return 0
-	local log="$logdir/${name//\//_}.log" rc p f
+	local log="$logdir/${name//\//_}.log" rc p f t0=$SECONDS
 	"$@" >"$log" 2>&1; rc=$?
-	count "$name" "$log" "$rc"
+	count "$name" "$log" "$rc" "$((SECONDS - t0))"
 }
 
 # A suite in the background (the fuzzers: CPU-bound, at nice 19, on the CPU time the other
@@ -44,16 +44,16 @@ excerpt() { # excerpt LOG: each failure with its message (the TAP YAML "error:" 
 	     /ERROR|runtime error|Sanitizer/ { print }' "$1"
 }
 
-count() { # count NAME LOG RC: add the suite's TAP results to the totals and report it
-	local name=$1 log=$2 rc=$3 p f
+count() { # count NAME LOG RC [SECONDS]: add the suite's TAP results to the totals and report it
+	local name=$1 log=$2 rc=$3 secs=${4:+ ${4}s} p f
 	p=$(grep -cE '^ok [0-9]+' "$log"); f=$(grep -cE '^not ok [0-9]+' "$log")
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
 	pass=$((pass + p)); fail=$((fail + f))
 	if [ "$f" -ne 0 ]; then
-		failed_suites+=("$name"); printf 'FAIL %-40s %3d ok, %d failed (log: %s)\n' "$name" "$p" "$f" "$log"
+		failed_suites+=("$name"); printf 'FAIL %-40s %3d ok, %d failed (log: %s)%s\n' "$name" "$p" "$f" "$log" "$secs"
 		excerpt "$log" | head -60 | sed 's/^/    /'
 	else
-		printf 'pass %-40s %3d ok\n' "$name" "$p"
+		printf 'pass %-40s %3d ok%s\n' "$name" "$p" "$secs"
 	fi
 }
 

@@ -829,6 +829,24 @@ static void report(struct revs_out *o, lk_revocation_cb cb, void *ud)
 	memset(o, 0, sizeof *o);
 }
 
+/*
+ * RD_CLUSTER, after a user's slot step published the counter: publish it again on the node
+ * serving {g}, where every instance's subscriber is. A PUBLISH reaches the other nodes over
+ * the cluster bus, a hop later than the reply to its caller; this one reaches the
+ * subscribers as one Redis would, before its own reply, so that a change is heard by every
+ * instance before the process that made it goes on (the CLI included). Duplicates only move
+ * the generation once more.
+ */
+static void announce(struct rd_store *st, int64_t counter)
+{
+	char c[24];
+	if (st->mode != RD_CLUSTER)
+		return;
+	snprintf(c, sizeof c, "%lld", (long long)counter);
+	const char *argv[] = {"PUBLISH", st->channel, c};
+	(void)cmd_run(st, 3, argv);
+}
+
 /* ---------------------------------------------------------------- netstring lists */
 
 /* A growing list of netstrings: script arguments that carry lists. */
@@ -1140,6 +1158,7 @@ static enum lk_err user_end(struct rd_store *st, int64_t uid, const char *mode, 
 	lk_rd_arg_i64(&a, counter);
 	if ((err = uscript(st, uid, SC_U_WIPE, &a, &r)))
 		goto out;
+	announce(st, counter);
 	err = ended_parse(r, &gone);
 	freeReplyObject(r);
 	r = NULL;
@@ -1734,6 +1753,8 @@ static enum lk_err sess_end(struct rd_store *st, int64_t uid, const char *hex,
 	lk_rd_arg(&a, found, 64);
 	lk_rd_arg_i64(&a, counter);
 	err = uscript0(st, uid, SC_U_SESS_DEL, &a);
+	if (!err)
+		announce(st, counter);
 	lk_rd_sub_bump(st);
 	if (err)
 		return err;
@@ -2387,6 +2408,7 @@ static enum lk_err rd_family_revoke(struct lk_store *base, const char *family, i
 		lk_rd_arg_i64(&a, counter);
 		if ((err = uscript(st, uid, SC_U_FAM_WIPE, &a, &r)))
 			return err;
+		announce(st, counter);
 		lk_rd_sub_bump(st);
 		for (size_t i = 1; i < r->elements; i++) {
 			char hex[65], pk[256];
