@@ -116,9 +116,11 @@ const stores = [
 	}],
 ];
 
+// STORES=1,3 runs those rows only (1-based), e.g. to compare another build on one Redis
+const pick = (process.env.STORES || '').split(',').filter(Boolean).map(Number);
 const rows = [];
 const loadBefore = load();
-for (const [name, start] of stores) {
+for (const [name, start] of stores.filter((_, i) => !pick.length || pick.includes(i + 1))) {
 	const st = await start();
 	const srv = await startServer({ store: st.url, admin: true, args: ARGS });
 	const client = await addClient(srv, 'bench');
@@ -131,7 +133,7 @@ for (const [name, start] of stores) {
 	await st.stop();
 }
 const base = rows[0];
-const c1 = rows.find((r) => r.name === 'Redis Cluster, 1 primary');
+const c1 = rows.find((r) => r.name === 'Redis Cluster, 1 primary') || base;
 const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '—');
 const lines = [
 	'| store | GET /me req/s | p50 ms | p99 ms | rotations/s | p50 ms | p99 ms | rotations vs one Redis | vs cluster of 1 |',
@@ -145,7 +147,7 @@ const md = [
 	`Written by \`bench/cluster/run.mjs\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, latchkey ${rev}. Command:`,
 	'',
 	'```',
-	`LATCHKEY=build/latchkey DURATION=${DURATION} WARMUP=${WARMUP} CHAINS=${CHAINS} node bench/cluster/run.mjs`,
+	`LATCHKEY=${process.env.LATCHKEY || 'build/latchkey'} DURATION=${DURATION} WARMUP=${WARMUP} CHAINS=${CHAINS}${pick.length ? ` STORES=${pick.join(',')}` : ''} node bench/cluster/run.mjs`,
 	'```',
 	'',
 	`Machine: ${os.cpus().length} CPUs (${os.cpus()[0].model}), everything on it: latchkey, every redis-server, wrk and the node client. Load average ${loadBefore} before, ${load()} after.`,
@@ -154,6 +156,6 @@ const md = [
 	...lines,
 	'',
 ];
-writeFileSync(path.join(HERE, 'RESULTS.md'), md.join('\n'));
+if (!pick.length) writeFileSync(path.join(HERE, 'RESULTS.md'), md.join('\n'));
 process.stdout.write(md.join('\n'));
 process.exit(0);
