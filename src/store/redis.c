@@ -720,21 +720,28 @@ static enum lk_err cmd_run(struct rd_store *st, int argc, const char **argv)
 	return err;
 }
 
+/* An id from a command's reply: LK_ENOT_FOUND for nil, LK_ESTORE_CORRUPT for anything
+ * but an integer. */
+static enum lk_err id_cmd(struct rd_store *st, int argc, const char **argv, int64_t *id)
+{
+	redisReply *r = NULL;
+	enum lk_err err = cmdv(st, argc, argv, &r);
+	if (err)
+		return err;
+	if (r->type == REDIS_REPLY_NIL)
+		err = LK_ENOT_FOUND;
+	else if (!lk_rd_int(r, id))
+		err = LK_ESTORE_CORRUPT;
+	freeReplyObject(r);
+	return err;
+}
+
 /* The user id a pointer key (lk:sess:HEX, lk:rt:HEX, lk:fam:F) holds: LK_ENOT_FOUND
  * without one. */
 static enum lk_err pointer_get(struct rd_store *st, const char *key, int64_t *uid)
 {
 	const char *argv[] = {"GET", key};
-	redisReply *r = NULL;
-	enum lk_err err = cmdv(st, 2, argv, &r);
-	if (err)
-		return err;
-	if (r->type == REDIS_REPLY_NIL)
-		err = LK_ENOT_FOUND;
-	else if (!lk_rd_int(r, uid))
-		err = LK_ESTORE_CORRUPT;
-	freeReplyObject(r);
-	return err;
+	return id_cmd(st, 2, argv, uid);
 }
 
 /*
@@ -1396,16 +1403,7 @@ static enum lk_err rd_user_add(struct lk_store *base, struct lk_user *u)
 static enum lk_err name_id(struct rd_store *st, const char *name, int64_t *id)
 {
 	const char *argv[] = {"HGET", GK("names"), name};
-	redisReply *r = NULL;
-	enum lk_err err = cmdv(st, 3, argv, &r);
-	if (err)
-		return err;
-	if (r->type == REDIS_REPLY_NIL)
-		err = LK_ENOT_FOUND;
-	else if (!lk_rd_int(r, id))
-		err = LK_ESTORE_CORRUPT;
-	freeReplyObject(r);
-	return err;
+	return id_cmd(st, 3, argv, id);
 }
 
 /* A user by name: the index, then the user's hash (gone meanwhile: not found). */

@@ -220,6 +220,33 @@ static void err_word(const redisReply *r, char *out, size_t size)
 	out[n] = '\0';
 }
 
+/* A short-lived connection for one question (a sentinel's, a cluster node's slot map):
+ * SENTINEL_MS to connect and for each answer, AUTH [user] pass first when pass is set.
+ * NULL when it cannot be had. The caller guards SIGPIPE and frees it. */
+static redisContext *brief_connect(const char *host, int port, const char *user,
+				   const char *pass)
+{
+	redisContext *x = redisConnectWithTimeout(host, port, ms_tv(SENTINEL_MS));
+	if (!x || x->err || redisSetTimeout(x, ms_tv(SENTINEL_MS)) != REDIS_OK)
+		goto fail;
+	if (pass) {
+		const char *argv[] = {"AUTH", user ? user : pass, pass};
+		size_t len[] = {4, strlen(argv[1]), strlen(pass)};
+		int n = user ? 3 : 2;
+		redisReply *r = redisCommandArgv(x, n, argv, len);
+		bool ok = r && r->type != REDIS_REPLY_ERROR;
+		if (r)
+			freeReplyObject(r);
+		if (!ok)
+			goto fail;
+	}
+	return x;
+fail:
+	if (x)
+		redisFree(x);
+	return NULL;
+}
+
 /* One sentinel's answer to SENTINEL GET-MASTER-ADDR-BY-NAME: 1 an address, 0 it does not
  * know the name, -1 no answer (unreachable, refused, a bad password). */
 static int ask_sentinel(struct rd_store *st, const struct rd_addr *a, char *host, size_t size,
@@ -230,19 +257,9 @@ static int ask_sentinel(struct rd_store *st, const struct rd_addr *a, char *host
 	redisReply *r = NULL;
 	int got = -1;
 
-	redisContext *s = redisConnectWithTimeout(a->host, a->port, ms_tv(SENTINEL_MS));
-	if (!s || s->err || redisSetTimeout(s, ms_tv(SENTINEL_MS)) != REDIS_OK)
+	redisContext *s = brief_connect(a->host, a->port, NULL, st->sentinel_pass);
+	if (!s)
 		goto out;
-	if (st->sentinel_pass) {
-		argv[0] = "AUTH";
-		len[0] = 4;
-		argv[1] = st->sentinel_pass;
-		len[1] = strlen(st->sentinel_pass);
-		r = redisCommandArgv(s, 2, argv, len);
-		if (!r || r->type == REDIS_REPLY_ERROR)
-			goto out;
-		freeReplyObject(r);
-	}
 	argv[0] = "SENTINEL";
 	len[0] = 8;
 	argv[1] = "get-master-addr-by-name";
@@ -560,26 +577,11 @@ static int64_t map_load(struct rd_store *st, const char *host, int port,
 	size_t len[3];
 	int64_t ok = 0;
 
-	redisContext *x = redisConnectWithTimeout(host, port, ms_tv(SENTINEL_MS));
-	if (!x || x->err || redisSetTimeout(x, ms_tv(COMMAND_MS)) != REDIS_OK)
-		goto out;
 	guard_begin(&g);
-	if (st->pass) {
-		int n = 0;
-		argv[n] = "AUTH";
-		len[n++] = 4;
-		if (st->user) {
-			argv[n] = st->user;
-			len[n++] = strlen(st->user);
-		}
-		argv[n] = st->pass;
-		len[n++] = strlen(st->pass);
-		r = redisCommandArgv(x, n, argv, len);
-		if (!r || r->type == REDIS_REPLY_ERROR) {
-			guard_end(&g);
-			goto out;
-		}
-		freeReplyObject(r);
+	redisContext *x = brief_connect(host, port, st->user, st->pass);
+	if (!x) {
+		guard_end(&g);
+		goto out;
 	}
 	argv[0] = "CLUSTER";
 	len[0] = 7;

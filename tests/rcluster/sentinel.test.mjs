@@ -23,7 +23,7 @@ import {
 	startServer, startRedisSentinel, sleep, waitFor, freePort, stopClean, cli, REDIS_SERVER,
 } from '../tokens/lib.mjs';
 import {
-	rng, SEED, figures, report, Life, Workload, checkInvariants, prepare, USERS, LIMITS,
+	rng, SEED, figures, Life, Workload, prepare, USERS, LIMITS, verifyAfterStoreFaults,
 } from '../server/workload.mjs';
 
 const skip = !existsSync(REDIS_SERVER) && 'redis-server is not installed';
@@ -63,15 +63,7 @@ test('Sentinel: failovers (graceful, then kill -9 of the primary) under the work
 		life.stop = true;
 		await running;
 	}
-	assert.equal(srv.exited, null, `the server survived the failovers: ${JSON.stringify(srv.exited)}\n${srv.err.slice(-1500)}`);
-	assert.ok(fig.acked > 50, `the load ran: ${fig.acked} operations acknowledged`);
-	await stopClean(srv);
-
-	const fresh = await startServer({ ...opts, tmp: srv.tmp, store: srv.store, admin: false });
-	const r = await checkInvariants(fresh, load);
-	await stopClean(fresh);
-	report(t, fig, `${done.join('; ')}; ${load.summary()}; reuse sample ${r.sample} tokens over ${r.families} families`);
-	assert.deepEqual(fig.violations, [], `${fig.violations.length} violations`);
+	await verifyAfterStoreFaults(t, srv, opts, load, done);
 	await set.stop();
 	set = null;
 });

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import {
 	pool, sleep, addClient, tokenReq, refreshReq, revokeReq, verifyReq, hybridReq, decodeJwt,
-	untilServerSec,
+	untilServerSec, startServer, stopClean,
 } from '../tokens/lib.mjs';
 
 export const GRACE = 10;                 // SPEC: the refresh grace window, seconds (the default)
@@ -504,3 +504,18 @@ export async function prepare(srv, load) {
 	});
 }
 
+
+// The end of a test whose server was never killed (store faults): it survived and the load
+// ran; then a fresh server on the same store (opts: how it was started) checks the
+// invariants, and the figures are reported with `faults` (what was done).
+export async function verifyAfterStoreFaults(t, srv, opts, load, faults) {
+	const fig = load.f;
+	assert.equal(srv.exited, null, `the server survived: ${JSON.stringify(srv.exited)}\n${srv.err.slice(-1500)}`);
+	assert.ok(fig.acked > 50, `the load ran: ${fig.acked} operations acknowledged`);
+	await stopClean(srv);
+	const fresh = await startServer({ ...opts, tmp: srv.tmp, store: srv.store, admin: false });
+	const r = await checkInvariants(fresh, load);
+	await stopClean(fresh);
+	report(t, fig, `${faults.join('; ')}; ${load.summary()}; reuse sample ${r.sample} tokens over ${r.families} families`);
+	assert.deepEqual(fig.violations, [], `${fig.violations.length} violations`);
+}
