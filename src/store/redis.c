@@ -788,6 +788,28 @@ static void pointer_drop(struct rd_store *st, const char *key, int64_t uid)
 	(void)lk_rd_eval0(st, key, &lua[SC_DEL_IF], &a);
 }
 
+/*
+ * The second step of an add: the record in user uid's slot by script id (reply {0, 1}
+ * stored, {0, 0} already expired, {0, 2} a clash inside the slot, or a status). *stored:
+ * the add goes on. A refusal takes back the pointer key when this call made it (mine),
+ * and keeps it when the record is there (LK_EEXISTS from the script).
+ */
+static enum lk_err record_add(struct rd_store *st, int64_t uid, enum scr id,
+			      struct lk_rd_args *a, const char *key, bool mine, bool *stored)
+{
+	redisReply *r = NULL;
+	enum lk_err err = uscript(st, uid, id, a, &r);
+	int64_t n = err ? 0 : reply_n(r);
+	if (r)
+		freeReplyObject(r);
+	*stored = !err && n == 1;
+	if (*stored)
+		return LK_OK;
+	if (mine && err != LK_EEXISTS)
+		pointer_drop(st, key, uid);
+	return err ? err : n == 0 ? LK_OK : n == 2 ? LK_EEXISTS : LK_ESTORE_CORRUPT;
+}
+
 /* Elements from.. of array reply r, each a revocation member of lk:{g}:rev (netstrings:
  * cursor type value before expires), those with expires > now appended to *v (of *n, room
  * for *cap; free() it). LK_ESTORE_CORRUPT on a malformed one, LK_ENOMEM. */
@@ -1593,7 +1615,6 @@ static enum lk_err rd_session_add(struct lk_store *base, const struct lk_session
 	struct rd_store *st = rd(base);
 	struct lk_rd_args a = {0};
 	char hex[65], key[256], member[96];
-	redisReply *r = NULL;
 	enum lk_err err;
 
 	if (!s || !s->handle[0])
@@ -1612,16 +1633,9 @@ static enum lk_err rd_session_add(struct lk_store *base, const struct lk_session
 	lk_rd_arg_i64(&a, s->expires);
 	lk_rd_arg_str(&a, s->ip, sizeof s->ip - 1);
 	lk_rd_arg_str(&a, s->user_agent, sizeof s->user_agent - 1);
-	err = uscript(st, s->user_id, SC_U_SESS_ADD, &a, &r);
-	int64_t stored = err ? 0 : reply_n(r);
-	if (r)
-		freeReplyObject(r);
-	if (err || stored != 1) {
-		/* the pointer of a record that is there stays; one this call made goes back */
-		if (mine && err != LK_EEXISTS)
-			pointer_drop(st, key, s->user_id);
-		return err ? err : stored == 0 ? LK_OK : stored == 2 ? LK_EEXISTS : LK_ESTORE_CORRUPT;
-	}
+	bool stored;
+	if ((err = record_add(st, s->user_id, SC_U_SESS_ADD, &a, key, mine, &stored)) || !stored)
+		return err;
 	a = (struct lk_rd_args){0};
 	snprintf(member, sizeof member, "%lld:%s", (long long)s->user_id, hex);
 	lk_rd_arg_str(&a, member, sizeof member - 1);
@@ -2259,7 +2273,6 @@ static enum lk_err rd_refresh_add(struct lk_store *base, const struct lk_refresh
 	struct rd_store *st = rd(base);
 	struct lk_rd_args a = {0};
 	char hex[65], key[256];
-	redisReply *x = NULL;
 	enum lk_err err;
 
 	if (!r || !r->family[0])
@@ -2276,15 +2289,9 @@ static enum lk_err rd_refresh_add(struct lk_store *base, const struct lk_refresh
 	lk_rd_arg_str(&a, r->scope, sizeof r->scope - 1);
 	lk_rd_arg_i64(&a, r->created);
 	lk_rd_arg_i64(&a, r->expires);
-	err = uscript(st, r->user_id, SC_U_RT_ADD, &a, &x);
-	int64_t stored = err ? 0 : reply_n(x);
-	if (x)
-		freeReplyObject(x);
-	if (err || stored != 1) {
-		if (mine && err != LK_EEXISTS)
-			pointer_drop(st, key, r->user_id);
-		return err ? err : stored == 0 ? LK_OK : LK_ESTORE_CORRUPT;
-	}
+	bool stored;
+	if ((err = record_add(st, r->user_id, SC_U_RT_ADD, &a, key, mine, &stored)) || !stored)
+		return err;
 	a = (struct lk_rd_args){0};
 	snprintf(key, sizeof key, "%s:fam:%.*s", ROOT, (int)LK_HANDLE_LEN, r->family);
 	lk_rd_arg_i64(&a, r->user_id);
