@@ -62,6 +62,10 @@ function killAllSync() {
 	tmpdirs.clear();
 }
 process.on('exit', killAllSync);
+// An error thrown at a file's top level (outside any test) reaches node:test's handler of
+// uncaught exceptions, which throws it again: Node then exits with code 7 without an
+// 'exit' event, and every Redis started so far would live on. The monitor runs first.
+process.on('uncaughtExceptionMonitor', killAllSync);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
 	process.once(sig, () => { killAllSync(); process.exit(130); });
 
