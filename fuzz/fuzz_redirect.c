@@ -5,8 +5,9 @@
  * exact-size block, is an error reply's text and a key. For several host buffer sizes:
  * when the parse succeeds, the slot is below 16384, the port 1..65535, the host a
  * NUL-terminated string within its buffer with no byte the input did not have, and a larger
- * buffer never turns success into failure. A key's slot is below 16384 and depends only on
- * its hash tag when it has one. abort() on any violation.
+ * buffer never turns success into failure; when it fails, every output is as it was. A
+ * key's slot is below 16384 and depends only on its hash tag when it has one. abort() on
+ * any violation.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,12 +26,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
 		char *host = xmalloc(sizes[k]);
+		memset(host, 0xa5, sizes[k]);
 		bool ask = false;
 		uint16_t slot = 0xffff;
 		int port = 0;
 		bool ok = lk_rd_redirect_parse(err, size, &ask, &slot, host, sizes[k], &port);
 		check(ok || !any);
-		if (ok) {
+		if (!ok) {
+			check(!ask && slot == 0xffff && port == 0);
+			for (size_t i = 0; i < sizes[k]; i++)
+				check((unsigned char)host[i] == 0xa5);
+		} else {
 			any = true;
 			check(slot < LK_RD_SLOTS && port >= 1 && port <= 65535);
 			size_t n = strnlen(host, sizes[k]);

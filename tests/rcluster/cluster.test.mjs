@@ -13,7 +13,8 @@
 //  2. Revocation fan-out: two instances on the cluster; a sign-out and a token
 //     revocation made through one reach the other's /revocations/stream and are refused
 //     by it at the next request.
-//  3. The URL: a bad namespace, no node reachable: a clear message, never the password.
+//  3. Nodes that do not list their own address (a nil or "?" endpoint in CLUSTER SLOTS).
+//  4. The URL: a bad namespace, no node reachable: a clear message, never the password.
 import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -163,6 +164,31 @@ test('Cluster: the ACL of docs/deploy.md ("Beyond one Redis") is enough: sign-in
 	await stopClean(srv);
 	await cluster.stop();
 	cluster = null;
+});
+
+// The nodes need not list their addresses. With cluster-preferred-endpoint-type
+// unknown-endpoint (nodes behind a load balancer) CLUSTER SLOTS gives a nil endpoint, which
+// means "the address you asked", and MOVED an empty host (":PORT"); with hostname and no
+// cluster-announce-hostname it gives "?" beside the node's ip in the metadata, and MOVED
+// "?:PORT". The slot map once refused the nil (every call: "no node known for the slot")
+// and took "?" for a host name ("Name or service not known").
+test('Cluster: nodes that list no address (nil endpoint, or "?" with the ip beside it): sign-in, sign-out and the CLI work', { skip }, async () => {
+	for (const type of ['unknown-endpoint', 'hostname']) {
+		cluster = await startRedisCluster({ primaries: 3, replicas: 1, args: ['--cluster-preferred-endpoint-type', type] });
+		const ep = (await cluster.nodes[0].call('CLUSTER', 'SLOTS'))[0][2][0];
+		assert.equal(ep, type === 'hostname' ? '?' : null, `${type}: the endpoint CLUSTER SLOTS gives`);
+		const srv = await startServer({ store: cluster.url('ep'), admin: true });
+		const cookie = await srv.session('admin', srv.adminPassword);
+		assert.equal((await srv.me(cookie)).status, 200, `${type}: signed in`);
+		assert.equal((await srv.fetch('/logout', { method: 'POST', cookie })).status, 200);
+		assert.equal((await srv.me(cookie)).status, 401, `${type}: signed out`);
+		const r = await cli(['user', 'list', '--store', cluster.url('ep')]);
+		assert.equal(r.code, 0, `${type}: ${r.stderr}`);
+		assert.match(r.stdout, /admin/);
+		await stopClean(srv);
+		await cluster.stop();
+		cluster = null;
+	}
 });
 
 test('Cluster URL: a bad namespace, no node reachable: a clear error naming redis+cluster://, never the password', { skip }, async () => {

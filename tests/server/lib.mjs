@@ -62,6 +62,10 @@ function killAllSync() {
 	tmpdirs.clear();
 }
 process.on('exit', killAllSync);
+// An error thrown at a file's top level (outside any test) reaches node:test's handler of
+// uncaught exceptions, which throws it again: Node then exits with code 7 without an
+// 'exit' event, and every Redis started so far would live on. The monitor runs first.
+process.on('uncaughtExceptionMonitor', killAllSync);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
 	process.once(sig, () => { killAllSync(); process.exit(130); });
 
@@ -328,10 +332,36 @@ export async function startRedis(opts = {}) {
 }
 
 export const REDIS_CLI = process.env.REDIS_CLI || '/usr/bin/redis-cli';
+// Run a tool (redis-cli) to its end, within `ms`; the child is tracked like every other
+// (killed by PID if the test process exits first).
 const run = (cmd, args, ms = 60000) => new Promise((resolve) => {
-	execFile(cmd, args, { timeout: ms }, (err, stdout, stderr) =>
+	const p = execFile(cmd, args, { timeout: ms }, (err, stdout, stderr) =>
 		resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }));
+	live.add(p);
+	p.once('exit', () => live.delete(p));
 });
+
+// redis-cli with `args`, `input` on its stdin (commands, one a line, when no command is in
+// args), to its end within `ms`: {code, stdout, stderr}. Tracked like every child (killed by
+// PID if the test process exits first).
+export function redisCli(args, { input = '', ms = 60000 } = {}) {
+	return new Promise((resolve) => {
+		const p = spawn(REDIS_CLI, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+		live.add(p);
+		let stdout = '', stderr = '';
+		const t = setTimeout(() => { try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ } }, ms);
+		p.stdout.setEncoding('utf8').on('data', (d) => { stdout += d; });
+		p.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
+		p.once('error', (e) => { stderr += `cannot run ${REDIS_CLI}: ${e.code || e.message}\n`; });
+		p.once('close', (code, signal) => {
+			clearTimeout(t);
+			live.delete(p);
+			resolve({ code: code ?? -1, signal, stdout, stderr });
+		});
+		p.stdin.on('error', () => {});
+		p.stdin.end(input);
+	});
+}
 
 // CLUSTER NODES as [{id, port, role ('master'|'slave'), master (its primary's id), ok}].
 function clusterNodes(text) {
@@ -346,9 +376,38 @@ function clusterNodes(text) {
 // A real Redis Cluster on loopback: `primaries` primaries with `replicas` replicas each
 // (redis-server --cluster-enabled yes, joined by redis-cli --cluster create), every node a
 // Redis of this harness (stopped by PID). node-timeout 2000 ms: a primary killed is failed
-// over by its replica in about 2-4 s.
+// over by its replica in about 2-4 s. Each node's `role` ('primary', 'replica', or 'down'
+// once killed) is as of the last start, failover(), kill9() or roles().
 export class RedisCluster {
 	constructor(nodes) { this.nodes = nodes; }
+	get pids() { return this.nodes.map((n) => n.pid); }
+	// Set each node's role from the cluster's view (a node it cannot see is 'down').
+	async roles() {
+		const v = await this.view();
+		for (const n of this.nodes) {
+			const x = n.running && v.find((y) => y.port === n.port && y.ok);
+			n.role = !x ? 'down' : x.role === 'master' ? 'primary' : 'replica';
+		}
+		return this.nodes.map((n) => n.role);
+	}
+	// Every live node, replicas included, has the same slot map (which primary serves each
+	// range). A move or a failover reaches the nodes over the bus one after the other, tens
+	// of milliseconds apart (a failover 50-150 ms here). Without this wait a failover right
+	// after a reshard once left a just-moved slot answered "CLUSTERDOWN Hash slot not
+	// served" by its new owner, and once one node placing one such slot elsewhere for over
+	// 5 s; cluster_state stays ok meanwhile (cluster-require-full-coverage is no). So every
+	// change here ends with this wait.
+	async waitAgree(ms = 15000) {
+		await waitFor(async () => {
+			const live = this.live();
+			const maps = await Promise.all(live.map(async (n) => {
+				const r = await n.call('CLUSTER', 'SLOTS').catch(() => null);
+				return r && JSON.stringify(r.map((e) => [e[0], e[1], Number(e[2][1])]).sort((x, y) => x[0] - y[0]));
+			}));
+			if (maps.every((m) => m && m === maps[0])) return true;
+			throw new Error(maps.map((m, i) => `${live[i].port}: ${m?.slice(0, 200)}`).join('; '));
+		}, { ms, every: 50, what: 'every node with the same slot map' });
+	}
 	get seeds() { return this.live().slice(0, 3).map((n) => `127.0.0.1:${n.port}`).join(','); }
 	url(ns = '') { return `redis+cluster://${this.seeds}${ns ? `/${ns}` : ''}`; }
 	live() { return this.nodes.filter((n) => n.running); }
@@ -390,6 +449,7 @@ export class RedisCluster {
 			'--cluster-yes', '--cluster-pipeline', '10'], 120000);
 		if (r.code !== 0) throw new Error(`reshard: ${r.code} ${r.stdout.slice(-600)} ${r.stderr.slice(-600)}`);
 		await this.waitOk();
+		await this.waitAgree();
 		return r;
 	}
 	// Move the given slots from primary `from` to primary `to` by hand, as the Redis Cluster
@@ -414,6 +474,7 @@ export class RedisCluster {
 			for (const p of this.live()) await p.call('CLUSTER', 'SETSLOT', slot, 'NODE', tid).catch(() => {});
 		}
 		await this.waitOk();
+		await this.waitAgree();
 	}
 	// A manual failover of primary p: CLUSTER FAILOVER on one of its replicas, which then
 	// becomes the primary (no write lost: the replica catches up first).
@@ -426,6 +487,19 @@ export class RedisCluster {
 		await node.call('CLUSTER', 'FAILOVER');
 		await waitFor(async () => (await node.call('ROLE'))[0] === 'master', { ms: 15000, every: 50, what: `${rep.port} promoted` });
 		await this.waitOk();
+		await this.waitAgree();
+		// the old primary follows its replica now: in sync, and every node knows it
+		const nid = (await this.view()).find((x) => x.port === node.port).id;
+		await waitFor(async () => {
+			const role = await p.call('ROLE').catch(() => ['']);
+			if (role[0] !== 'slave' || Number(role[2]) !== node.port || role[3] !== 'connected') return false;
+			for (const n of this.live()) {
+				const v = clusterNodes(await n.call('CLUSTER', 'NODES').catch(() => ''));
+				if (!v.some((x) => x.port === p.port && x.role === 'slave' && x.master === nid)) return false;
+			}
+			return true;
+		}, { ms: 15000, every: 50, what: `${p.port} a replica of ${node.port} in every node's view` });
+		await this.roles();
 		return node;
 	}
 	// kill -9 of primary p; resolves once its replica has been promoted and the cluster
@@ -440,6 +514,8 @@ export class RedisCluster {
 		await waitFor(async () => (await node.call('ROLE').catch(() => ['']))[0] === 'master',
 			{ ms: 20000, every: 100, what: `${rep.port} promoted after kill -9 of ${p.port}` });
 		await this.waitOk(20000);
+		await this.waitAgree();
+		await this.roles();
 		return node;
 	}
 	async stop() { await Promise.all(this.nodes.map((n) => n.stop())); }
@@ -450,14 +526,18 @@ export async function startRedisCluster({ primaries = 3, replicas = 1, args = []
 	const n = primaries * (1 + replicas);
 	for (let i = 0; i < n; i++) {
 		const dir = tmpDir();
+		// repl-diskless-sync-delay 0: a primary sends its replica the data at once instead of
+		// waiting 5 s (the default) for more replicas to share the transfer
 		nodes.push(await startRedis({ dir, args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
-			'--cluster-node-timeout', '2000', '--cluster-require-full-coverage', 'no', ...args] }));
+			'--cluster-node-timeout', '2000', '--cluster-require-full-coverage', 'no',
+			'--repl-diskless-sync-delay', '0', ...args] }));
 	}
 	const c = new RedisCluster(nodes);
 	if (primaries === 1 && replicas === 0) {
 		// redis-cli --cluster create wants three primaries: one node takes every slot itself
 		await nodes[0].call('CLUSTER', 'ADDSLOTSRANGE', 0, 16383);
 		await c.waitOk();
+		await c.roles();
 		return c;
 	}
 	const r = await run(REDIS_CLI, ['--cluster', 'create', ...nodes.map((x) => `127.0.0.1:${x.port}`),
@@ -475,13 +555,33 @@ export async function startRedisCluster({ primaries = 3, replicas = 1, args = []
 		}
 		return true;
 	}, { ms: 15000, every: 100, what: 'every replica in sync' });
+	// and every node sees them so: n nodes connected, each replica under its primary
+	// (the replicas' CLUSTER REPLICATE spreads by gossip, after the state is ok)
+	await waitFor(async () => {
+		for (const x of nodes) {
+			const v = clusterNodes(await x.call('CLUSTER', 'NODES'));
+			const ids = new Set(v.filter((y) => y.role === 'master').map((y) => y.id));
+			if (v.length !== n || !v.every((y) => y.ok) || ids.size !== primaries ||
+			    !v.every((y) => y.role === 'master' || ids.has(y.master))) return false;
+		}
+		return true;
+	}, { ms: 15000, every: 50, what: 'every node sees every replica under its primary' });
+	await c.roles();
 	return c;
 }
 
 // A primary with `replicas` replicas and `sentinels` Redis Sentinels monitoring it as `lk`
 // (quorum 2, down-after-milliseconds 1000, failover-timeout 5000), all on loopback.
+// Each data node's `role` ('primary' or 'replica') is as of the last start, failover() or
+// kill9Primary() (then 'down' for the killed one); each sentinel's is 'sentinel'.
 export class RedisSentinelSet {
-	constructor(data, sentinels) { this.data = data; this.sentinels = sentinels; }
+	constructor(data, sentinels) {
+		this.data = data;
+		this.sentinels = sentinels;
+		for (const s of sentinels) s.role = 'sentinel';
+	}
+	get nodes() { return [...this.data, ...this.sentinels]; }
+	get pids() { return this.nodes.map((n) => n.pid); }
 	url(db = 0) { return `redis+sentinel://${this.sentinels.map((s) => `127.0.0.1:${s.port}`).join(',')}/lk/${db}`; }
 	async primaryPort() {
 		for (const s of this.sentinels.filter((x) => x.running)) {
@@ -492,8 +592,15 @@ export class RedisSentinelSet {
 	}
 	primary() { return this.data.find((d) => d.port === this.current); }
 	replicas() { return this.data.filter((d) => d.port !== this.current && d.running); }
-	async track() { this.current = await this.primaryPort(); return this.primary(); }
-	// SENTINEL FAILOVER, then wait until the sentinels name another primary and it says so.
+	async track() {
+		this.current = await this.primaryPort();
+		for (const d of this.data) d.role = !d.running ? 'down' : d.port === this.current ? 'primary' : 'replica';
+		return this.primary();
+	}
+	// SENTINEL FAILOVER, then wait until every sentinel names another primary and it says so.
+	// The old primary goes on answering as a primary until a sentinel turns it into a
+	// replica, up to 10 s later (sentinels ask a node's INFO every 10 s); this does not
+	// wait for that.
 	async failover() {
 		const before = this.current;
 		await this.sentinels[0].call('SENTINEL', 'FAILOVER', 'lk');
@@ -505,23 +612,31 @@ export class RedisSentinelSet {
 		await this.primary().kill9();
 		await this.promoted(before, 20000);
 	}
+	// Every sentinel names a new primary, and it says it is one. Measured here after
+	// SENTINEL FAILOVER: the replica says ROLE master after about 150 ms, the sentinels name
+	// it after about 1.05 s (the one asked) to 1.15 s (the others, from its hello message);
+	// in between they still name the old primary, which still says role:master.
 	async promoted(before, ms = 15000) {
 		await waitFor(async () => {
-			const p = await this.primaryPort();
-			if (!p || p === before) return false;
+			const named = await Promise.all(this.sentinels.filter((x) => x.running).map((x) =>
+				x.call('SENTINEL', 'get-master-addr-by-name', 'lk').then((r) => Number(r[1]), () => null)));
+			const p = named[0];
+			if (!p || p === before || !named.every((x) => x === p)) return false;
 			const d = this.data.find((x) => x.port === p);
 			return d && (await d.call('ROLE').catch(() => ['']))[0] === 'master';
-		}, { ms, every: 100, what: `the sentinels promote a replica of ${before}` });
+		}, { ms, every: 100, what: `every sentinel to name a replica of ${before} as the primary` });
 		await this.track();
 	}
 	async stop() { await Promise.all([...this.sentinels, ...this.data].map((x) => x.stop())); }
 }
 
 export async function startRedisSentinel({ replicas = 1, sentinels = 3 } = {}) {
-	const primary = await startRedis({ databases: 16 });
+	// repl-diskless-sync-delay 0, as in startRedisCluster: replicas sync at once
+	const fast = ['--repl-diskless-sync-delay', '0'];
+	const primary = await startRedis({ databases: 16, args: fast });
 	const data = [primary];
 	for (let i = 0; i < replicas; i++)
-		data.push(await startRedis({ databases: 16, args: ['--replicaof', '127.0.0.1', String(primary.port)] }));
+		data.push(await startRedis({ databases: 16, args: [...fast, '--replicaof', '127.0.0.1', String(primary.port)] }));
 	await waitFor(async () => {
 		for (const d of data.slice(1)) if ((await d.call('ROLE'))[3] !== 'connected') return false;
 		return true;

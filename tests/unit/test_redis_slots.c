@@ -2,9 +2,14 @@
 /*
  * test_redis_slots.c: Redis Cluster's key-to-slot rule, slot map and redirections
  * (src/store/redis_slots.c). The slots were read from a real node (redis-server 7.0.15,
- * `CLUSTER KEYSLOT`, cluster-enabled) on 2026-12-04; the CLUSTER SLOTS replies are built
- * by hand in the shape the Redis Cluster specification gives, and so are the malformed
- * ones, each of which must be refused without reading out of bounds.
+ * `CLUSTER KEYSLOT`, cluster-enabled) on 2026-12-04, and read again there for the second
+ * block of vectors (`redis-cli -p PORT CLUSTER KEYSLOT KEY`; the key with a NUL through
+ * `printf 'foo\0x' | redis-cli -x CLUSTER KEYSLOT`). The CLUSTER SLOTS replies are built by
+ * hand in the shape the Redis Cluster specification gives, and so are the malformed ones,
+ * each of which must be refused without reading out of bounds; the nil and "?" endpoints
+ * and the metadata are as two 7.0.15 nodes sent them with cluster-preferred-endpoint-type
+ * unknown-endpoint and hostname (raw RESP read off the socket), and so are the redirections
+ * ":44817" and "?:44817".
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+
+#include <hiredis/hiredis.h>
 
 #include "store/redis_slots.h"
 
@@ -40,13 +47,32 @@ static void test_keyslot(void **state)
 		{"a{b", 13340},
 		{"lk:rl:{0123456789abcdef0123456789abcdef}:~", 1829},
 		{"", 0},
+		/* read again from the node: the tag rule at its edges */
+		{"{bar", 4015},  /* no '}': the whole key (as "foo{{bar}}zap" hashes it) */
+		{"}{bar}", 5061}, /* a '}' before the first '{' does not count */
+		{"{}bar", 6479},
+		{"a{}b{c}", 7353}, /* the first tag is empty: the whole key, not "c" */
+		{"{{}}", 4092},    /* the tag is "{", as the key "{" */
+		{"{a}}", 15495},
+		{"x{ }y", 9314},
+		{"{ user}", 7638},
+		{"user:1000", 1649},
 	};
 	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
 		if (lk_rd_keyslot(v[i].key, strlen(v[i].key)) != v[i].slot)
 			fail_msg("slot of \"%s\": %u, want %u", v[i].key,
 				 lk_rd_keyslot(v[i].key, strlen(v[i].key)), v[i].slot);
 	/* bytes after a NUL count: the length, not the string, says what the key is */
-	assert_int_not_equal(lk_rd_keyslot("foo\0x", 5), lk_rd_keyslot("foo", 3));
+	assert_int_equal(lk_rd_keyslot("foo\0x", 5), 4512);
+	assert_int_equal(lk_rd_keyslot(NULL, 0), 0);
+}
+
+/* The CRC itself, through a key that is all tag: "{123456789}" hashes "123456789", whose
+ * CRC16 (XMODEM) is 0x31C3, the check value of the specification's Appendix A. */
+static void test_crc16_check_value(void **state)
+{
+	assert_int_equal(lk_rd_keyslot("{123456789}", 11), 0x31C3 & 16383);
+	assert_int_equal(lk_rd_keyslot("123456789", 9), 0x31C3);
 }
 
 /* ---------------------------------------------------------------- replies by hand */
@@ -212,12 +238,150 @@ static void test_redirect(void **state)
 					  &port));
 }
 
+static redisReply *rnil(void)
+{
+	redisReply *r = calloc(1, sizeof *r);
+	r->type = REDIS_REPLY_NIL;
+	return r;
+}
+
+/* [start, end, [endpoint, port, id, [name, value...]]] as Redis 7.0 sends it, endpoint NULL
+ * for nil */
+static redisReply *range7(long long a, long long b, redisReply *endpoint, long long port,
+			  redisReply *meta)
+{
+	return rarr(3, rnum(a), rnum(b), rarr(4, endpoint, rnum(port), rstr("id"), meta));
+}
+
+/* The endpoint rules of the CLUSTER SLOTS page, in the replies a 7.0.15 node sent:
+ * unknown-endpoint gave "*4 $-1 :34803 $40 <id> *2 $2 ip $9 127.0.0.1" (nil, the address
+ * asked), hostname with no hostname set gave "$1 ?" (an unknown node; its IP is in the
+ * metadata), the default ip gave the IP and an empty metadata array. */
+static void test_slotmap_endpoints(void **state)
+{
+	struct lk_rd_slotmap *m = calloc(1, sizeof *m);
+	redisReply *r = rarr(4,
+		range7(0, 4095, rnil(), 34803, rarr(2, rstr("ip"), rstr("127.0.0.1"))),
+		range7(4096, 8191, rstr("?"), 34804, rarr(2, rstr("ip"), rstr("10.1.1.2"))),
+		range7(8192, 12287, rstr("?"), 34805, rarr(0)),
+		range7(12288, 16383, rstr("10.1.1.4"), 34806, rarr(0)));
+	assert_true(lk_rd_slotmap_from_reply(r, "seed.example", m));
+	assert_string_equal(m->node[m->slot[0]].host, "seed.example");
+	assert_int_equal(m->node[m->slot[4095]].port, 34803);
+	assert_string_equal(m->node[m->slot[4096]].host, "10.1.1.2"); /* "?": its metadata IP */
+	assert_int_equal(m->node[m->slot[8191]].port, 34804);
+	assert_int_equal(m->slot[8192], LK_RD_NO_NODE); /* "?" and no IP: unknown */
+	assert_int_equal(m->slot[12287], LK_RD_NO_NODE);
+	assert_string_equal(m->node[m->slot[16383]].host, "10.1.1.4");
+	assert_int_equal(m->nnodes, 3);
+	rfree(r);
+
+	/* nil or empty, and no address asked to stand for it: refused, not dereferenced */
+	r = rarr(1, range7(0, 1, rnil(), 1, rarr(0)));
+	assert_false(lk_rd_slotmap_from_reply(r, NULL, m));
+	rfree(r);
+	r = rarr(1, range(0, 1, "", 1));
+	assert_false(lk_rd_slotmap_from_reply(r, NULL, m));
+	rfree(r);
+
+	/* a host with a NUL in it (bulk strings are binary) would be cut: refused */
+	redisReply *h = rstr("1.2.3.4");
+	h->str[3] = '\0';
+	r = rarr(1, rarr(3, rnum(0), rnum(1), rarr(2, h, rnum(7000))));
+	assert_false(lk_rd_slotmap_from_reply(r, "h", m));
+	rfree(r);
+
+	/* a host of 255 bytes fits, 256 does not */
+	char big[257];
+	memset(big, 'h', sizeof big - 1);
+	big[256] = '\0';
+	r = rarr(1, range(0, 1, big, 7000));
+	assert_false(lk_rd_slotmap_from_reply(r, "h", m));
+	rfree(r);
+	big[255] = '\0';
+	r = rarr(1, range(0, 1, big, 7000));
+	assert_true(lk_rd_slotmap_from_reply(r, "h", m));
+	assert_int_equal(strlen(m->node[m->slot[1]].host), 255);
+	rfree(r);
+
+	/* metadata of odd shapes is only looked at for "?": never read past it */
+	redisReply *odd[] = {
+		range7(0, 1, rstr("?"), 7000, rarr(1, rstr("ip"))),
+		range7(0, 1, rstr("?"), 7000, rarr(2, rstr("ip"), rnum(1))),
+		range7(0, 1, rstr("?"), 7000, rarr(2, rstr("ip"), rstr(""))),
+		range7(0, 1, rstr("?"), 7000, rstr("ip")),
+	};
+	for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+		r = rarr(1, odd[i]);
+		assert_true(lk_rd_slotmap_from_reply(r, "h", m));
+		assert_int_equal(m->slot[0], LK_RD_NO_NODE);
+		assert_int_equal(m->nnodes, 0);
+		rfree(r);
+	}
+	/* an empty reply (a node in no cluster yet): a valid map of nothing */
+	r = rarr(0);
+	assert_true(lk_rd_slotmap_from_reply(r, "h", m));
+	assert_int_equal(m->nnodes, 0);
+	rfree(r);
+	free(m);
+}
+
+/* What a failed parse leaves: everything as it was (CRAFT.md, out-parameters only on
+ * success); and the endpoints Redis 7.0.15 wrote for unknown-endpoint and hostname. */
+static void test_redirect_edges(void **state)
+{
+	static const char *bad[] = {
+		"ASK 3999 127.0.0.1:0", "MOVED 3999 a b:6379", "MOVED 3999 a\tb:6379",
+		"MOVED 1 h:6379 ", "ASK 1", "ASK ", "MOVED 999999 h:1", "MOVED 1 h:123456",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		bool ask = true;
+		uint16_t slot = 77;
+		char host[16] = "untouched";
+		int port = 99;
+		if (lk_rd_redirect_parse(bad[i], strlen(bad[i]), &ask, &slot, host, sizeof host,
+					 &port))
+			fail_msg("\"%s\" accepted", bad[i]);
+		assert_true(ask);
+		assert_int_equal(slot, 77);
+		assert_string_equal(host, "untouched");
+		assert_int_equal(port, 99);
+	}
+	bool ask;
+	uint16_t slot;
+	char host[64];
+	int port;
+	/* unknown-endpoint: empty, the caller's own host */
+	assert_true(lk_rd_redirect_parse("MOVED 12182 :44817", 18, &ask, &slot, host, sizeof host,
+					 &port));
+	assert_string_equal(host, "");
+	assert_int_equal(port, 44817);
+	/* hostname preferred, none set: "?" comes back as it is, for the caller to see */
+	assert_true(lk_rd_redirect_parse("MOVED 12182 ?:44817", 19, &ask, &slot, host, sizeof host,
+					 &port));
+	assert_string_equal(host, "?");
+	/* ASK with IPv6, and a host that just fits (3 bytes and the NUL in 4) */
+	assert_true(lk_rd_redirect_parse("ASK 5061 fe80::1:7001", 21, &ask, &slot, host, sizeof host,
+					 &port));
+	assert_true(ask);
+	assert_int_equal(slot, 5061);
+	assert_string_equal(host, "fe80::1");
+	assert_int_equal(port, 7001);
+	char four[4];
+	assert_true(lk_rd_redirect_parse("MOVED 0 abc:1", 13, &ask, &slot, four, sizeof four, &port));
+	assert_string_equal(four, "abc");
+	assert_false(lk_rd_redirect_parse("MOVED 0 abcd:1", 14, &ask, &slot, four, sizeof four, &port));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keyslot),
+		cmocka_unit_test(test_crc16_check_value),
 		cmocka_unit_test(test_slotmap),
+		cmocka_unit_test(test_slotmap_endpoints),
 		cmocka_unit_test(test_redirect),
+		cmocka_unit_test(test_redirect_edges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
