@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,9 +226,18 @@ static int load_master(struct lk_config *cfg)
 	return 0;
 }
 
+/* The CPUs this process may run on, as nproc(1) counts them: a taskset or a container's
+ * cpuset narrows the affinity mask, and threads beyond it only take turns on the same
+ * CPUs (a server pinned to one CPU with a worker per machine CPU ran two Argon2 hashes
+ * beside its one request thread). */
 static unsigned ncpu(void)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+	long n = 0;
+	if (sched_getaffinity(0, sizeof set, &set) == 0)
+		n = CPU_COUNT(&set);
+	if (n <= 0)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n > 0 && n < 256 ? (unsigned)n : 1;
 }
 

@@ -88,6 +88,10 @@ int lk_cli_serve(int argc, char **argv)
 		fflush(stdout);
 		sodium_memzero(admin_pw, sizeof admin_pw);
 	}
+	char threads[16], workers[16];
+	snprintf(threads, sizeof threads, "%u", cfg.srv.threads);
+	snprintf(workers, sizeof workers, "%u", cfg.auth.signin_workers);
+	lk_log("info", "threads", "http", threads, "argon2", workers, (char *)NULL);
 	rc = lk_server_run(&cfg.srv, auth);
 	lk_auth_close(auth);
 	lk_log("info", "stopped", (char *)NULL);

@@ -2,11 +2,13 @@
 // Argon2 never makes a sign-in wait for long: with one slow worker, sign-ins that would
 // wait past --login-wait for it are answered 503 `busy` with Retry-After (not held for
 // seconds), are not counted as failed attempts, and requests that need no hashing are
-// served meanwhile. (The workers also run at a lower scheduling priority; the effect on
-// GET /me under load is measured by bench, not asserted here.)
+// served meanwhile. (The effect of the workers on GET /me under load is measured by
+// bench/http, not asserted here.) And the default counts of HTTP threads and Argon2
+// workers follow the CPUs the process may run on, not the machine's.
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, parseMetrics } from './lib.mjs';
+import { spawn, execFileSync } from 'node:child_process';
+import { BIN, startServer, parseMetrics, tmpDir, freePort, storeUrl, waitFor } from './lib.mjs';
 
 let srv;
 const PW = 'gil-pw-0123456789';
@@ -53,4 +55,37 @@ test('sign-ins that would wait past --login-wait get 503 busy fast; nothing is c
 		else await new Promise((res) => setTimeout(res, 500));
 	}
 	assert.ok(ok, 'gil signs in once the queue has drained');
+});
+
+// The "threads" line `latchkey serve` logs at start, run under `taskset -c CPUS` (null: not).
+async function threadCounts(cpus, args = []) {
+	const tmp = tmpDir();
+	const argv = ['serve', '--listen', `127.0.0.1:${await freePort()}`, '--store', storeUrl(tmp), '--insecure-cookies', ...args];
+	const proc = cpus === null ? spawn(BIN, argv) : spawn('taskset', ['-c', cpus, BIN, ...argv]);
+	let err = '';
+	proc.stderr.setEncoding('utf8').on('data', (d) => { err += d; });
+	proc.stdout.resume();
+	try {
+		const line = await waitFor(() => err.split('\n').find((l) => l.includes('"msg":"threads"')),
+			{ ms: 10000, what: `the threads line (stderr: ${err.slice(-300)})` });
+		const { http: h, argon2 } = JSON.parse(line);
+		return { http: Number(h), argon2: Number(argon2) };
+	} finally {
+		proc.kill('SIGTERM');
+		await new Promise((r) => proc.exitCode !== null || proc.signalCode !== null ? r() : proc.once('exit', r));
+	}
+}
+
+test('the default thread counts follow the CPUs the process may run on (taskset, a container cpuset)', async (t) => {
+	let cpus = 0;
+	try { cpus = Number(execFileSync('nproc', [], { encoding: 'utf8' })); } catch { /* no nproc */ }
+	if (cpus < 2) return t.skip(`needs 2 CPUs to tell the machine's from the allowed ones (nproc: ${cpus})`);
+	try { execFileSync('taskset', ['-c', '0', 'true']); } catch { return t.skip('taskset (util-linux) cannot run here'); }
+	// one CPU allowed: one request thread and one Argon2 worker, which before took one worker
+	// per machine CPU and ran them all on that CPU beside the request thread
+	assert.deepEqual(await threadCounts('0'), { http: 1, argon2: 1 });
+	// all of them: one worker per CPU, one HTTP thread per CPU but one
+	assert.deepEqual(await threadCounts(null), { http: cpus - 1, argon2: cpus });
+	// what the operator sets is kept
+	assert.deepEqual(await threadCounts('0', ['--threads', '2', '--login-workers', '3']), { http: 2, argon2: 3 });
 });
