@@ -206,14 +206,16 @@ void lk_log_request(const char *method, const char *path, unsigned status, doubl
 	char line[2048], m[64], p[1024], a[64];
 	struct timespec ts;
 
+	/* ms with three decimals, as %.3f would print it, without printf's floating point */
+	long long us = ms > 0 ? (long long)(ms * 1000 + 0.5) : 0;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	lk_json_escape(m, sizeof m, method);
 	lk_json_escape(p, sizeof p, path);
 	lk_json_escape(a, sizeof a, ip);
 	int n = snprintf(line, sizeof line,
 			 "{\"ts\":%lld.%03ld,\"level\":\"info\",\"msg\":\"request\",\"method\":\"%s\","
-			 "\"path\":\"%s\",\"status\":%u,\"ms\":%.3f,\"ip\":\"%s\"%s}\n",
-			 (long long)ts.tv_sec, ts.tv_nsec / 1000000, m, p, status, ms, a,
+			 "\"path\":\"%s\",\"status\":%u,\"ms\":%lld.%03lld,\"ip\":\"%s\"%s}\n",
+			 (long long)ts.tv_sec, ts.tv_nsec / 1000000, m, p, status, us / 1000, us % 1000, a,
 			 aborted ? ",\"aborted\":true" : "");
 	if (n < 0)
 		return;
