@@ -368,6 +368,7 @@ struct sq_store {
 	struct lk_store base; /* first: (struct lk_store *) <-> (struct sq_store *) */
 	char *path;           /* as typed: connections open it, details name it */
 	char *real;           /* realpath(path): names PATH-gen, shared by every path to it */
+	char *gen_path;       /* real + "-gen" */
 	pthread_key_t key;    /* this thread's struct conn */
 	pthread_mutex_t mu;   /* guards conns */
 	struct conn *conns;
@@ -456,6 +457,8 @@ static enum lk_err map_gen(struct sq_store *st, struct lk_errinfo *ei)
 		goto out;
 	}
 	st->gen = m;
+	st->gen_path = gp;
+	gp = NULL;
 out:
 	if (fd >= 0)
 		close(fd);
@@ -473,13 +476,30 @@ struct q {
 
 /* ---------------------------------------------------------------- errors */
 
-/* The connection the calling thread took last (conn_get, sq_open), for map_rc: a write
- * that fails on a filesystem turned read-only under an open connection comes back as
- * SQLITE_IOERR_WRITE, and only the connection's saved errno (EROFS) tells that apart from
- * a failing disk. Every op takes its connection through conn_get before running a
- * statement, on the thread that then maps the result, so this is the connection whose
- * statement just failed. */
-static _Thread_local sqlite3 *cur_db;
+/* The connection the calling thread took last (conn_get), for map_rc: a write that fails
+ * on a filesystem turned read-only under an open connection comes back as
+ * SQLITE_IOERR_WRITE, like a failing disk. Every op takes its connection through
+ * conn_get before running a statement, on the thread that then maps the result, so this
+ * is the connection whose statement just failed. */
+static _Thread_local struct conn *cur_conn;
+
+/* Is the store's filesystem read-only now? sqlite3_system_errno() cannot say: SQLite reads
+ * errno after the failing call, when other calls may have reset it (0 was seen). Nor can
+ * access(2): ext4 turned read-only after an error (errors=remount-ro, Linux 6.x's
+ * "emergency_ro") still passes W_OK and refuses the open. So open PATH-gen for writing:
+ * our own file, never the database, whose POSIX locks SQLite holds and any close(2) of
+ * it by this process would drop. Only on a failed call: its cost does not matter. */
+static bool fs_readonly(const struct sq_store *st)
+{
+	if (!st->gen_path)
+		return false;
+	int fd = open(st->gen_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0) {
+		close(fd);
+		return false;
+	}
+	return errno == EROFS;
+}
 
 /* Map an SQLite result code (extended codes are on) to our error. */
 static enum lk_err map_rc(int rc)
@@ -512,7 +532,7 @@ static enum lk_err map_rc(int rc)
 		return LK_ESTORE_READONLY;
 	case SQLITE_IOERR:
 	case SQLITE_CANTOPEN:
-		if (cur_db && sqlite3_system_errno(cur_db) == EROFS)
+		if (cur_conn && fs_readonly(cur_conn->st))
 			return LK_ESTORE_READONLY;
 		return LK_ESTORE;
 	default:
@@ -584,8 +604,8 @@ static void conn_free(struct conn *c)
 {
 	if (!c)
 		return;
-	if (cur_db == c->db)
-		cur_db = NULL;
+	if (cur_conn == c)
+		cur_conn = NULL;
 	for (int i = 0; i < S_COUNT_; i++)
 		sqlite3_finalize(c->stmt[i]);
 	sqlite3_close_v2(c->db);
@@ -755,18 +775,16 @@ static int conn_get(struct sq_store *st, struct conn **out)
 	if (c) {
 		if (c->rw_retry)
 			conn_retry_rw(st, c);
-		cur_db = c->db;
+		cur_conn = c;
 		*out = c;
 		return SQLITE_OK;
 	}
-	cur_db = NULL;
+	cur_conn = NULL;
 	if ((rc = conn_open(st->path, 1, &db, &ro)) != SQLITE_OK)
 		return rc;
-	cur_db = db;
-	if ((rc = conn_adopt(st, db, out)) != SQLITE_OK) {
-		cur_db = NULL;
+	if ((rc = conn_adopt(st, db, out)) != SQLITE_OK)
 		return rc;
-	}
+	cur_conn = *out;
 	if (ro)
 		(*out)->rw_retry = mono_ms() + RW_RETRY_MS;
 	return SQLITE_OK;
@@ -1101,6 +1119,7 @@ static void sq_close(struct lk_store *base)
 	pthread_mutex_destroy(&st->mu);
 	if (st->gen)
 		munmap((void *)st->gen, GEN_FILE_LEN);
+	free(st->gen_path);
 	free(st->real);
 	free(st->path);
 	free(st);
@@ -1150,12 +1169,11 @@ static enum lk_err sq_open(const char *rest, struct lk_store **out, struct lk_er
 		return lk_errf(ei, LK_ENOMEM, "no thread-specific key left");
 	}
 
-	cur_db = NULL; /* no stale connection of an earlier store answers for this one */
+	cur_conn = NULL; /* no connection of an earlier store answers for this one */
 	if ((rc = conn_open(path, 0, &db, &ro)) != SQLITE_OK) {
 		err = open_err(ei, rc, path);
 		goto fail;
 	}
-	cur_db = db;
 	/* A cheap read of page 1: a foreign or damaged header fails here, at open, and not
 	 * on the first login. */
 	if ((rc = query_int(db, "SELECT count(*) FROM sqlite_schema", &sane))) {
@@ -1205,7 +1223,6 @@ static enum lk_err sq_open(const char *rest, struct lk_store **out, struct lk_er
 	*out = &st->base;
 	return LK_OK;
 fail:
-	cur_db = NULL;
 	sqlite3_close_v2(db);
 	sq_close(&st->base);
 	return err;
