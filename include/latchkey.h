@@ -88,6 +88,8 @@ enum lk_err {
 	LK_ESTORE = 52,           /* "store_unavailable": the store cannot be reached or written */
 	LK_ESTORE_CORRUPT = 53,   /* "store_corrupt": the store's data is damaged or foreign */
 	LK_ESTORE_VERSION = 54,   /* "store_version": schema newer than this program */
+	LK_ESTORE_READONLY = 55,  /* "store_readonly": the store can be read but not written
+				     (a read-only file, directory or filesystem) */
 	/* class LK_CLASS_AUTH: authentication outcomes (server side) */
 	LK_EBAD_CREDENTIALS = 60, /* "invalid_credentials": unknown user or wrong password */
 	LK_ERATE_LIMITED = 61,    /* "rate_limited": too many failures; retry later */

@@ -165,6 +165,10 @@ static const struct {
 	{LK_EFORBIDDEN, 403, "forbidden", "not allowed"},
 	{LK_ECSRF, 403, "csrf", "cross-site request refused"},
 	{LK_EREVOKED, 401, "invalid_token", "the credentials have been revoked"},
+	/* Not "try again shortly": a read-only filesystem does not heal by itself. Same
+	 * error word as any store failure, so clients need no new case. */
+	{LK_ESTORE_READONLY, 503, "store_unavailable",
+	 "the store is read-only: nothing can be changed until it is writable again"},
 };
 
 void lk_err_http(struct lk_req *r, enum lk_err err, unsigned *status_out,

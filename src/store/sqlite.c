@@ -357,6 +357,7 @@ struct sq_store;
 /* One thread's connection. */
 struct conn {
 	sqlite3 *db;
+	int64_t rw_retry; /* opened read-only: mono_ms() after which conn_get tries read-write */
 	sqlite3_stmt *stmt[S_COUNT_];
 	unsigned char in_use[S_COUNT_]; /* stmt[i] is stepping (a listing's callback runs) */
 	struct sq_store *st;
@@ -367,6 +368,7 @@ struct sq_store {
 	struct lk_store base; /* first: (struct lk_store *) <-> (struct sq_store *) */
 	char *path;           /* as typed: connections open it, details name it */
 	char *real;           /* realpath(path): names PATH-gen, shared by every path to it */
+	char *gen_path;       /* real + "-gen" */
 	pthread_key_t key;    /* this thread's struct conn */
 	pthread_mutex_t mu;   /* guards conns */
 	struct conn *conns;
@@ -445,7 +447,8 @@ static enum lk_err map_gen(struct sq_store *st, struct lk_errinfo *ei)
 	fd = open(gp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
 	    (sb.st_size < GEN_FILE_LEN && ftruncate(fd, GEN_FILE_LEN) != 0)) {
-		err = lk_errf(ei, LK_ESTORE, "cannot open %s: %s", gp, strerror(errno));
+		err = lk_errf(ei, errno == EROFS || errno == EACCES ? LK_ESTORE_READONLY : LK_ESTORE,
+			      "cannot open %s: %s", gp, strerror(errno));
 		goto out;
 	}
 	void *m = mmap(NULL, GEN_FILE_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -454,6 +457,8 @@ static enum lk_err map_gen(struct sq_store *st, struct lk_errinfo *ei)
 		goto out;
 	}
 	st->gen = m;
+	st->gen_path = gp;
+	gp = NULL;
 out:
 	if (fd >= 0)
 		close(fd);
@@ -471,6 +476,31 @@ struct q {
 
 /* ---------------------------------------------------------------- errors */
 
+/* The connection the calling thread took last (conn_get), for map_rc: a write that fails
+ * on a filesystem turned read-only under an open connection comes back as
+ * SQLITE_IOERR_WRITE, like a failing disk. Every op takes its connection through
+ * conn_get before running a statement, on the thread that then maps the result, so this
+ * is the connection whose statement just failed. */
+static _Thread_local struct conn *cur_conn;
+
+/* Is the store's filesystem read-only now? sqlite3_system_errno() cannot say: SQLite reads
+ * errno after the failing call, when other calls may have reset it (0 was seen). Nor can
+ * access(2): ext4 turned read-only after an error (errors=remount-ro, Linux 6.x's
+ * "emergency_ro") still passes W_OK and refuses the open. So open PATH-gen for writing:
+ * our own file, never the database, whose POSIX locks SQLite holds and any close(2) of
+ * it by this process would drop. Only on a failed call: its cost does not matter. */
+static bool fs_readonly(const struct sq_store *st)
+{
+	if (!st->gen_path)
+		return false;
+	int fd = open(st->gen_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0) {
+		close(fd);
+		return false;
+	}
+	return errno == EROFS;
+}
+
 /* Map an SQLite result code (extended codes are on) to our error. */
 static enum lk_err map_rc(int rc)
 {
@@ -484,6 +514,8 @@ static enum lk_err map_rc(int rc)
 		return LK_EEXISTS;
 	case SQLITE_CONSTRAINT_FOREIGNKEY:
 		return LK_ENOT_FOUND; /* a session for a user that does not exist */
+	case SQLITE_READONLY_DBMOVED: /* the file was renamed or deleted: not a read-only disk */
+		return LK_ESTORE;
 	}
 	switch (rc & 0xff) {
 	case SQLITE_NOMEM:
@@ -496,11 +528,60 @@ static enum lk_err map_rc(int rc)
 	case SQLITE_RANGE:
 	case SQLITE_MISUSE:
 		return LK_EINVAL;
+	case SQLITE_READONLY: /* a read-only connection, directory (-wal, -shm) or -shm file */
+		return LK_ESTORE_READONLY;
+	case SQLITE_IOERR:
+	case SQLITE_CANTOPEN:
+		if (cur_conn && fs_readonly(cur_conn->st))
+			return LK_ESTORE_READONLY;
+		return LK_ESTORE;
 	default:
-		/* BUSY and LOCKED (past the busy timeout), FULL, IOERR, READONLY, CANTOPEN, PERM,
-		 * PROTOCOL, SCHEMA, ERROR: the store cannot do it now. */
+		/* BUSY and LOCKED (past the busy timeout), FULL, PERM, PROTOCOL, SCHEMA, ERROR:
+		 * the store cannot do it now. */
 		return LK_ESTORE;
 	}
+}
+
+/*
+ * Why a database SQLite will not write cannot be written, for the one line an operator
+ * reads when the server refuses to start: the file itself (EROFS: a read-only mount or a
+ * filesystem the kernel turned read-only; EACCES: no write permission), else the -wal or
+ * -shm file beside it, else its directory, where WAL mode must create them. Names only
+ * the path and the cause.
+ */
+static enum lk_err readonly_err(struct lk_errinfo *ei, int rc, const char *path)
+{
+	static const char *const sfx[] = {"-wal", "-shm"};
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return lk_errf(ei, LK_ESTORE_READONLY, "database is read-only (%s): sqlite:%s",
+			       strerror(errno), path);
+	close(fd);
+	for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+		size_t n = strlen(path) + 5;
+		char *p = malloc(n);
+		if (!p)
+			break;
+		snprintf(p, n, "%s%s", path, sfx[i]);
+		fd = open(p, O_RDWR | O_CLOEXEC);
+		int e = errno;
+		free(p);
+		if (fd >= 0) {
+			close(fd);
+		} else if (e != ENOENT) {
+			return lk_errf(ei, LK_ESTORE_READONLY,
+				       "database is read-only (its %s: %s): sqlite:%s", sfx[i],
+				       strerror(e), path);
+		}
+	}
+	if (rc == SQLITE_READONLY_DIRECTORY || rc == SQLITE_READONLY_CANTINIT ||
+	    (rc & 0xff) == SQLITE_CANTOPEN)
+		return lk_errf(ei, LK_ESTORE_READONLY,
+			       "database is read-only (directory not writable: WAL needs -wal, -shm): sqlite:%s",
+			       path);
+	return lk_errf(ei, LK_ESTORE_READONLY, "database is read-only (%s): sqlite:%s",
+		       sqlite3_errstr(rc), path);
 }
 
 /* The detail for a failed open: reason first (the path may be long and get cut). */
@@ -509,6 +590,8 @@ static enum lk_err open_err(struct lk_errinfo *ei, int rc, const char *path)
 	enum lk_err err = map_rc(rc);
 	if (err == LK_OK)
 		err = LK_ESTORE;
+	if (err == LK_ESTORE_READONLY)
+		return readonly_err(ei, rc, path);
 	if (err == LK_ESTORE_CORRUPT)
 		return lk_errf(ei, err, "not a database, or corrupt (%s): sqlite:%s",
 			       sqlite3_errstr(rc), path);
@@ -521,6 +604,8 @@ static void conn_free(struct conn *c)
 {
 	if (!c)
 		return;
+	if (cur_conn == c)
+		cur_conn = NULL;
 	for (int i = 0; i < S_COUNT_; i++)
 		sqlite3_finalize(c->stmt[i]);
 	sqlite3_close_v2(c->db);
@@ -572,8 +657,14 @@ static int query_int(sqlite3 *db, const char *q, int64_t *out)
  * Open and configure one connection to path. The file must exist already (open() creates
  * it with mode 0600): without SQLITE_OPEN_CREATE a database deleted under a running server
  * fails loudly instead of coming back empty and schemaless in one thread.
+ *
+ * SQLite quietly opens a file it cannot write read-only. With ro_ok 0 (the store's first
+ * connection) that is refused: a server must not start on a store where every sign-in
+ * would fail. With ro_ok 1 (a thread's connection in a running server, whose filesystem
+ * may have turned read-only since) it is taken: reads go on and writes fail
+ * SQLITE_READONLY, as they do on the connections opened before; *readonly says so.
  */
-static int conn_open(const char *path, sqlite3 **out)
+static int conn_open(const char *path, int ro_ok, sqlite3 **out, int *readonly)
 {
 	sqlite3 *db = NULL;
 	int rc = sqlite3_open_v2(path, &db,
@@ -582,9 +673,8 @@ static int conn_open(const char *path, sqlite3 **out)
 				 NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
-	/* SQLite quietly opens a write-protected file read-only: refuse, every login would
-	 * fail later with no reason given. */
-	if (sqlite3_db_readonly(db, "main") == 1) {
+	*readonly = sqlite3_db_readonly(db, "main") == 1;
+	if (*readonly && !ro_ok) {
 		rc = SQLITE_READONLY;
 		goto fail;
 	}
@@ -645,21 +735,59 @@ static int conn_adopt(struct sq_store *st, sqlite3 *db, struct conn **out)
 	return SQLITE_OK;
 }
 
+#define RW_RETRY_MS 1000
+
+/* A connection opened read-only tries again for read-write at most once a second, so
+ * that writes come back by themselves once the filesystem is writable again (a remount)
+ * without an open() per call while it is not. Not while one of its statements is stepping
+ * (a listing's callback re-entered the store): they belong to the old handle. */
+static void conn_retry_rw(struct sq_store *st, struct conn *c)
+{
+	sqlite3 *db = NULL;
+	int64_t now = mono_ms();
+	int ro = 0;
+
+	if (now < c->rw_retry)
+		return;
+	for (int i = 0; i < S_COUNT_; i++)
+		if (c->in_use[i])
+			return;
+	c->rw_retry = now + RW_RETRY_MS;
+	if (conn_open(st->path, 0, &db, &ro) != SQLITE_OK)
+		return;
+	for (int i = 0; i < S_COUNT_; i++) {
+		sqlite3_finalize(c->stmt[i]);
+		c->stmt[i] = NULL;
+	}
+	sqlite3_close_v2(c->db);
+	c->db = db;
+	c->rw_retry = 0;
+}
+
 /* The calling thread's connection, opened on first use. Internal helpers like this one
  * return SQLite result codes; the ops map them to lk_err once, at the end. */
 static int conn_get(struct sq_store *st, struct conn **out)
 {
 	struct conn *c = pthread_getspecific(st->key);
 	sqlite3 *db = NULL;
-	int rc;
+	int rc, ro = 0;
 
 	if (c) {
+		if (c->rw_retry)
+			conn_retry_rw(st, c);
+		cur_conn = c;
 		*out = c;
 		return SQLITE_OK;
 	}
-	if ((rc = conn_open(st->path, &db)) != SQLITE_OK)
+	cur_conn = NULL;
+	if ((rc = conn_open(st->path, 1, &db, &ro)) != SQLITE_OK)
 		return rc;
-	return conn_adopt(st, db, out);
+	if ((rc = conn_adopt(st, db, out)) != SQLITE_OK)
+		return rc;
+	cur_conn = *out;
+	if (ro)
+		(*out)->rw_retry = mono_ms() + RW_RETRY_MS;
+	return SQLITE_OK;
 }
 
 /* ---------------------------------------------------------------- statements */
@@ -961,8 +1089,8 @@ static enum lk_err create_file(const char *path, struct lk_errinfo *ei)
 		return LK_OK;
 	}
 	if (errno != EEXIST)
-		return lk_errf(ei, LK_ESTORE, "cannot create store (%s): sqlite:%s",
-			       strerror(errno), path);
+		return lk_errf(ei, errno == EROFS ? LK_ESTORE_READONLY : LK_ESTORE,
+			       "cannot create store (%s): sqlite:%s", strerror(errno), path);
 	if (stat(path, &sb) != 0)
 		return lk_errf(ei, LK_ESTORE, "cannot use store (%s): sqlite:%s", strerror(errno),
 			       path);
@@ -991,6 +1119,7 @@ static void sq_close(struct lk_store *base)
 	pthread_mutex_destroy(&st->mu);
 	if (st->gen)
 		munmap((void *)st->gen, GEN_FILE_LEN);
+	free(st->gen_path);
 	free(st->real);
 	free(st->path);
 	free(st);
@@ -1011,7 +1140,7 @@ static enum lk_err sq_open(const char *rest, struct lk_store **out, struct lk_er
 	int64_t version = 0;
 	enum lk_err err;
 	char mode[16] = "";
-	int rc;
+	int rc, ro = 0;
 
 	*out = NULL;
 	if (strcmp(path, ":memory:") == 0)
@@ -1040,7 +1169,8 @@ static enum lk_err sq_open(const char *rest, struct lk_store **out, struct lk_er
 		return lk_errf(ei, LK_ENOMEM, "no thread-specific key left");
 	}
 
-	if ((rc = conn_open(path, &db)) != SQLITE_OK) {
+	cur_conn = NULL; /* no connection of an earlier store answers for this one */
+	if ((rc = conn_open(path, 0, &db, &ro)) != SQLITE_OK) {
 		err = open_err(ei, rc, path);
 		goto fail;
 	}

@@ -13,9 +13,10 @@
  *   secret (id_hash); passwords arrive as Argon2id PHC strings.
  * - Multi-step changes are atomic (a password change and the revocation of that user's
  *   sessions commit together or not at all).
- * - Errors: LK_ENOT_FOUND, LK_EEXISTS, LK_ESTORE (unreachable, read-only, I/O, busy past
- *   the timeout), LK_ESTORE_CORRUPT, LK_ESTORE_VERSION, LK_ENOMEM. Out-parameters are
- *   written only on LK_OK.
+ * - Errors: LK_ENOT_FOUND, LK_EEXISTS, LK_ESTORE (unreachable, I/O, full, busy past the
+ *   timeout), LK_ESTORE_READONLY (a write refused because the file, its directory or its
+ *   filesystem is read-only; reads still work), LK_ESTORE_CORRUPT, LK_ESTORE_VERSION,
+ *   LK_ENOMEM. Out-parameters are written only on LK_OK.
  * - Times are UNIX seconds.
  */
 #ifndef LK_STORE_STORE_H

@@ -52,6 +52,7 @@ static const struct {
 	{LK_ESTORE, LK_CLASS_STORE, "store_unavailable"},
 	{LK_ESTORE_CORRUPT, LK_CLASS_STORE, "store_corrupt"},
 	{LK_ESTORE_VERSION, LK_CLASS_STORE, "store_version"},
+	{LK_ESTORE_READONLY, LK_CLASS_STORE, "store_readonly"},
 	{LK_EBAD_CREDENTIALS, LK_CLASS_AUTH, "invalid_credentials"},
 	{LK_ERATE_LIMITED, LK_CLASS_AUTH, "rate_limited"},
 	{LK_ESESSION, LK_CLASS_AUTH, "invalid_session"},

@@ -13,9 +13,8 @@
 //     5xx, never crashes (Redis store only).
 //  3. A full filesystem under the SQLite file (a tmpfs the test mounts and fills): writes
 //     get 503 store_unavailable, reads of live sessions and /healthz go on, and once there
-//     is room again everything works and PRAGMA integrity_check says ok (SQLite only). Not
-//     a read-only one: as root, file modes do not stop writes, and Linux refuses to remount
-//     a filesystem read-only while a process holds a file on it open for writing.
+//     is room again everything works and PRAGMA integrity_check says ok (SQLite only). A
+//     read-only one is in readonly.test.mjs.
 //  4. The revocation stream cut in the middle of an event, resumed with Last-Event-ID:
 //     every revocation arrives, none twice.
 //
