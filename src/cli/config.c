@@ -54,6 +54,11 @@ static const struct setting settings[] = {
 	{"max_body", T_SIZE, S(srv.max_body), "16384", "largest request body, bytes (413 beyond)"},
 	{"max_header", T_SIZE, S(srv.max_header), "32768", "largest request head, bytes (431 beyond)"},
 	{"conn_timeout", T_DUR, S(srv.conn_timeout), "15s", "close connections silent this long"},
+	{"header_timeout", T_DUR, S(srv.header_timeout), "10s",
+	 "close connections with no complete request head this long after the accept or "
+	 "the last reply (0: off)"},
+	{"max_conn_per_ip", T_UINT, S(srv.max_conn_per_ip), "256",
+	 "open connections per client address (0: no cap; behind a proxy, 0 or high)"},
 	{"revocation_ping", T_DUR, S(srv.revocation_ping), "15s",
 	 "a `: ping` on an idle /revocations/stream this often (at least 1s)"},
 	{"log_requests", T_BOOL, S(srv.log_requests), "true", "one JSON log line per request"},

@@ -28,6 +28,7 @@
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "http/parse.h"
 #include "http/server.h"
@@ -36,6 +37,16 @@
 #define LK_NROUTES_MAX 48 /* metrics slots: routes, and the last for "other" */
 
 struct lk_server;
+
+/* Ways a request ends without any reply (latchkey_http_unanswered_total's reasons).
+ * HEADER_TIMEOUT counts connections, one for each the head deadline cut (conns.c). */
+enum lk_noreply {
+	LK_NOREPLY_CLIENT_GONE,
+	LK_NOREPLY_TIMEOUT,
+	LK_NOREPLY_CLOSED,
+	LK_NOREPLY_HEADER_TIMEOUT,
+	LK_NNOREPLY
+};
 
 enum { LOGIN_NEW = 0, LOGIN_HASHING, LOGIN_DONE };
 
@@ -113,7 +124,10 @@ struct lk_server {
 	/* requests that ended before latchkey answered them: libmicrohttpd's own replies by
 	 * status slot (lk_status_codes), and those with no reply by enum lk_noreply */
 	atomic_ullong mhd_replies[LK_NSTATUS];
-	atomic_ullong noreply[3];
+	atomic_ullong noreply[LK_NNOREPLY];
+	atomic_ullong refused_per_ip; /* connections refused at max_conn_per_ip */
+	/* every open connection, for the head deadline and the per-address cap (conns.c) */
+	struct lk_conns *cs;
 	/* open /revocations/stream responses (revstream.c), ended at shutdown */
 	pthread_mutex_t streams_mu;
 	struct lk_sse *streams;
@@ -122,9 +136,28 @@ struct lk_server {
 
 extern const struct route lk_routes[];
 extern const size_t lk_nroutes;
-/* Ways a request ends without any reply (latchkey_http_unanswered_total's reasons). */
-enum lk_noreply { LK_NOREPLY_CLIENT_GONE, LK_NOREPLY_TIMEOUT, LK_NOREPLY_CLOSED };
-extern const char *const lk_noreply_names[3];
+extern const char *const lk_noreply_names[LK_NNOREPLY];
+
+/* Connections (conns.c): the request-head deadline and the per-address cap. init after
+ * s->nd is set and before the daemons start; start the sweeper once they run; free after
+ * they stopped. */
+int lk_conns_init(struct lk_server *s);
+int lk_conns_start(struct lk_server *s);
+void lk_conns_stop(struct lk_server *s);
+void lk_conns_free(struct lk_server *s);
+/* For MHD_start_daemon: the accept policy (cls: the server) and the connection
+ * notification (cls: lk_conn_list(s, i), daemon i's list). */
+enum MHD_Result lk_conn_accept(void *cls, const struct sockaddr *addr, socklen_t len);
+void lk_conn_notify(void *cls, struct MHD_Connection *c, void **socket_ctx,
+		    enum MHD_ConnectionNotificationCode code);
+void *lk_conn_list(struct lk_server *s, unsigned i);
+/* The head of c's request is complete (the handler's first call): no deadline now. */
+void lk_conn_head_done(struct MHD_Connection *c);
+/* A reply on c has been sent in full (now: CLOCK_MONOTONIC): the next head is due within
+ * header_timeout. */
+void lk_conn_reply_done(struct lk_server *s, struct MHD_Connection *c, const struct timespec *now);
+/* Did the deadline cut c? (Its request is counted as HEADER_TIMEOUT already.) */
+bool lk_conn_was_cut(struct MHD_Connection *c);
 
 extern const unsigned lk_status_codes[LK_NSTATUS];
 /* The slot of status in lk_status_codes: LK_NSTATUS - 1 ("other") when not listed. */

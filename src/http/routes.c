@@ -557,7 +557,8 @@ enum MHD_Result lk_route_metrics(struct lk_req *r)
 		}
 	OUT("# HELP latchkey_http_unanswered_total Requests that ended before latchkey's handler "
 	    "answered them: libmicrohttpd's own replies (HTML) by status, or no reply at all "
-	    "(the client gone, a timeout, closed by the server).\n"
+	    "(the client gone, a timeout, closed by the server; header_timeout counts the "
+	    "connections closed because no complete request head came within header_timeout).\n"
 	    "# TYPE latchkey_http_unanswered_total counter\n");
 	for (int j = 0; j < LK_NSTATUS; j++) {
 		unsigned code = lk_status_codes[j];
@@ -570,7 +571,7 @@ enum MHD_Result lk_route_metrics(struct lk_req *r)
 		OUT("latchkey_http_unanswered_total{reason=\"libmicrohttpd\",status=\"%s\"} %llu\n",
 		    code ? st : "other", n);
 	}
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < LK_NNOREPLY; k++)
 		OUT("latchkey_http_unanswered_total{reason=\"%s\",status=\"none\"} %llu\n",
 		    lk_noreply_names[k], atomic_load(&s->noreply[k]));
 	OUT("# HELP latchkey_http_request_duration_seconds Request latency.\n"
@@ -600,6 +601,11 @@ enum MHD_Result lk_route_metrics(struct lk_req *r)
 	for (unsigned i = 0; i < s->nd; i++)
 		OUT("latchkey_http_connections_total{thread=\"%u\"} %llu\n", i,
 		    atomic_load(&s->conns[i]));
+	OUT("# HELP latchkey_http_connections_refused_total Connections closed at once: their "
+	    "client address had max_conn_per_ip open already.\n"
+	    "# TYPE latchkey_http_connections_refused_total counter\n"
+	    "latchkey_http_connections_refused_total{reason=\"max_conn_per_ip\"} %llu\n",
+	    atomic_load(&s->refused_per_ip));
 	OUT("# HELP latchkey_revocation_streams Open /revocations/stream responses.\n"
 	    "# TYPE latchkey_revocation_streams gauge\nlatchkey_revocation_streams %d\n",
 	    atomic_load(&s->nstreams));

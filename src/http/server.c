@@ -27,7 +27,8 @@
 /* The last slot (0) is "other"; 414, 417, 501 and 505 only libmicrohttpd sends. */
 const unsigned lk_status_codes[LK_NSTATUS] = {200, 204, 303, 400, 401, 403, 404, 405, 413, 414,
 					      415, 417, 429, 431, 500, 501, 503, 505, 0, 0};
-const char *const lk_noreply_names[3] = {"client_gone", "timeout", "closed"};
+const char *const lk_noreply_names[LK_NNOREPLY] = {"client_gone", "timeout", "closed",
+						    "header_timeout"};
 
 int lk_status_slot(unsigned status)
 {
@@ -598,6 +599,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (!r && !(r = req_new(s, c)))
 			return MHD_NO;
 		r->started = true;
+		lk_conn_head_done(c); /* the head is complete: its deadline is met */
 		r->url = url;
 		r->method = method;
 		client_ip(r);
@@ -669,6 +671,8 @@ static unsigned unanswered(struct lk_server *s, struct MHD_Connection *c,
 	unsigned st = mhd_status(c);
 	if (st)
 		return st;
+	if (lk_conn_was_cut(c)) /* counted by the sweeper as header_timeout */
+		return 0;
 	enum lk_noreply k = why == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? LK_NOREPLY_TIMEOUT
 			    : why == MHD_REQUEST_TERMINATED_READ_ERROR ||
 					    why == MHD_REQUEST_TERMINATED_CLIENT_ABORT
@@ -708,6 +712,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
 	struct lk_server *s = cls;
 	struct lk_req *r = *ctx;
 	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (why == MHD_REQUEST_TERMINATED_COMPLETED_OK) /* a keep-alive's next head is due */
+		lk_conn_reply_done(s, c, &t1);
 	if (!r)
 		return;
 	if (!r->started) { /* the handler never ran */
@@ -716,7 +723,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
 		*ctx = NULL;
 		return;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double dt = (double)(t1.tv_sec - r->t0.tv_sec) + (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e9;
 	unsigned status = r->status;
 	if (status) { /* answered by latchkey */
@@ -846,15 +852,6 @@ static bool port_free(struct sockaddr_storage *ss, socklen_t *sl)
 	return ok;
 }
 
-/* Count each accepted connection against its daemon (the metrics show the spread). */
-static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
-			  enum MHD_ConnectionNotificationCode code)
-{
-	atomic_ullong *n = cls;
-	if (code == MHD_CONNECTION_NOTIFY_STARTED)
-		atomic_fetch_add(n, 1);
-}
-
 /*
  * Daemon i: one thread with its own epoll set and its own listening socket, bound with
  * SO_REUSEPORT beside the others, so the kernel hashes new connections across the
@@ -883,14 +880,15 @@ static struct MHD_Daemon *start_daemon(struct lk_server *s, unsigned i,
 			 MHD_USE_TURBO | MHD_USE_ERROR_LOG |
 			 (ss->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
 	/* The logger first: libmicrohttpd prints to stderr what comes before it. */
+	/* The accept policy only with a per-address cap: it refuses an address at its cap. */
 	struct MHD_Daemon *d = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+		flags, 0, cfg->max_conn_per_ip ? lk_conn_accept : NULL, s, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)(4096 / s->nd + 1),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-		MHD_OPTION_NOTIFY_CONNECTION, on_connection, &s->conns[i], MHD_OPTION_END);
+		MHD_OPTION_NOTIFY_CONNECTION, lk_conn_notify, lk_conn_list(s, i), MHD_OPTION_END);
 	if (!d) {
 		int e = errno;
 		close(fd);
@@ -948,7 +946,7 @@ int lk_server_run(const struct lk_srvcfg *cfg, struct lk_auth *auth)
 	s->nd = cfg->threads ? (unsigned)cfg->threads : 1;
 	s->d = calloc(s->nd, sizeof *s->d);
 	s->conns = calloc(s->nd, sizeof *s->conns);
-	if (!s->d || !s->conns)
+	if (!s->d || !s->conns || lk_conns_init(s) != 0)
 		goto out;
 	for (unsigned i = 0; i < s->nd; i++) {
 		if (!(s->d[i] = start_daemon(s, i, &ss, sl))) {
@@ -956,6 +954,10 @@ int lk_server_run(const struct lk_srvcfg *cfg, struct lk_auth *auth)
 				errno ? strerror(errno) : "libmicrohttpd failed to start");
 			goto out;
 		}
+	}
+	if (lk_conns_start(s) != 0) {
+		fprintf(stderr, "latchkey: cannot start the request-head sweeper: %s\n", strerror(errno));
+		goto out;
 	}
 	pg.s = s;
 	pthread_mutex_init(&pg.mu, NULL);
@@ -984,6 +986,7 @@ out:
 	for (unsigned i = 0; s->d && i < s->nd; i++)
 		if (s->d[i])
 			MHD_stop_daemon(s->d[i]);
+	lk_conns_free(s); /* every connection is closed and unregistered now */
 	free(s->d);
 	free(s->conns);
 	if (purging) {

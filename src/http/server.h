@@ -20,6 +20,9 @@ struct lk_srvcfg {
 	size_t max_body;       /* bytes; larger bodies get 413 */
 	size_t max_header;     /* bytes of request head; larger gets 431 */
 	unsigned conn_timeout; /* seconds of silence before a connection is closed */
+	unsigned header_timeout; /* seconds for a request head, from the accept or the last
+				  * reply; 0: no deadline */
+	unsigned max_conn_per_ip; /* open connections from one client address; 0: no cap */
 	bool log_requests;
 	unsigned purge_interval; /* seconds between sweeps of expired sessions */
 	unsigned revocation_ping; /* seconds: `: ping` on an idle /revocations/stream */
