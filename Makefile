@@ -183,4 +183,4 @@ test: deps check
 clean:
 	rm -rf build build-asan build-tsan
 
--include $(shell find build build-asan build-tsan -name '*.d' 2>/dev/null)
+-include $(shell find $(sort build build-asan build-tsan $(B)) -name '*.d' 2>/dev/null)

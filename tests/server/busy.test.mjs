@@ -8,6 +8,7 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { BIN, startServer, parseMetrics, tmpDir, freePort, storeUrl, waitFor } from './lib.mjs';
 
 let srv;
@@ -88,4 +89,27 @@ test('the default thread counts follow the CPUs the process may run on (taskset,
 	assert.deepEqual(await threadCounts(null), { http: cpus - 1, argon2: cpus });
 	// what the operator sets is kept
 	assert.deepEqual(await threadCounts('0', ['--threads', '2', '--login-workers', '3']), { http: 2, argon2: 3 });
+});
+
+// The Argon2 workers take a 0.1 ms scheduler slice (Linux 6.12+, sched_setattr's
+// sched_runtime), so a hash sharing a CPU with a request thread hands it back quickly;
+// bench/http PIN=1 measures the effect on GET /me's p99. Read from /proc: the threads
+// named lk-argon2 and their se.slice (CONFIG_SCHED_DEBUG's /proc/PID/task/TID/sched).
+test('the Argon2 workers run with a 0.1 ms scheduler slice, the request threads with the default', async (t) => {
+	const srv = await startServer({ args: ['--login-workers', '2'] });
+	const slices = readdirSync(`/proc/${srv.proc.pid}/task`).map((tid) => {
+		const dir = `/proc/${srv.proc.pid}/task/${tid}`;
+		let sched = '';
+		try { sched = readFileSync(`${dir}/sched`, 'utf8'); } catch { /* no sched debug */ }
+		const m = /^se\.slice\s*:\s*(\d+)/m.exec(sched);
+		return { name: readFileSync(`${dir}/comm`, 'utf8').trim(), slice: m ? Number(m[1]) : null };
+	});
+	const workers = slices.filter((x) => x.name === 'lk-argon2');
+	assert.equal(workers.length, 2, JSON.stringify(slices));
+	if (workers.every((x) => x.slice === null)) return t.skip('this kernel does not show se.slice in /proc/PID/task/TID/sched');
+	const [maj, min] = execFileSync('uname', ['-r'], { encoding: 'utf8' }).split('.').map(Number);
+	if (maj < 6 || (maj === 6 && min < 12)) return t.skip(`Linux ${maj}.${min} has no per-task slice (6.12+)`);
+	for (const w of workers) assert.equal(w.slice, 100000, JSON.stringify(slices));
+	const others = slices.filter((x) => x.name !== 'lk-argon2' && x.slice !== null);
+	assert.ok(others.length > 0 && others.every((x) => x.slice > 100000), JSON.stringify(slices));
 });
