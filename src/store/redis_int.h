@@ -70,7 +70,10 @@ struct rconn {
 	redisContext *c;     /* NULL: not connected, or dropped after an error */
 	uint64_t run;        /* the server's run_id, hashed: added to the generation */
 	char policy[32];     /* the server's maxmemory-policy at connect */
-	int replicas;        /* RD_SENTINEL: replicas the primary had connected at connect */
+	/* RD_SENTINEL, RD_CLUSTER: > 0, writes wait for a replica (lk_rd_settle): the replicas
+	 * the primary had connected at connect or, RD_SENTINEL, when it had none, those the
+	 * sentinel asked considered alive (a replica not following it: a stale primary?) */
+	int replicas;
 	uint64_t epoch;      /* st->epoch when connected: an older one is dropped before use */
 	char addr[280];      /* "HOST:PORT" connected to */
 	/* RD_SENTINEL, RD_CLUSTER: a write on this connection waits for a replica
@@ -160,9 +163,11 @@ struct lk_rd_args {
  * (lk_rd_free). On failure *out is NULL and ei says why, never quoting the password. */
 enum lk_err lk_rd_new(const char *rest, enum rd_mode mode, const struct lk_store_ops *ops,
 		      struct rd_store **out, struct lk_errinfo *ei) LK_WUR;
-/* RD_SENTINEL: ask the sentinels, in turn, for the primary's address. */
+/* RD_SENTINEL: ask the sentinels, in turn, for the primary's address. alive (may be NULL:
+ * not asked): how many replicas of it the sentinel that answered considers alive, 0 when
+ * its answer to SENTINEL REPLICAS was missing or not understood. */
 enum lk_err lk_rd_sentinel_primary(struct rd_store *st, char *host, size_t size, int *port,
-				   struct lk_errinfo *ei) LK_WUR;
+				   int *alive, struct lk_errinfo *ei) LK_WUR;
 /* Close every connection, wipe the password, free st. NULL is a no-op. */
 void lk_rd_free(struct rd_store *st);
 /* Refuse a server that may evict keys (only "noeviction" is safe), as c saw it. */
