@@ -266,12 +266,7 @@ static bool flags_alive(const char *f, size_t n)
 	return true;
 }
 
-/* Of one sentinel's answer to SENTINEL REPLICAS (RESP2: an array of flat arrays of field,
- * value pairs), how many replicas it considers alive (flags_alive). Only MAX_SENT_REPLICAS
- * replicas and MAX_SENT_FIELDS fields of each are looked at; a replica without a "flags"
- * string counts for nothing, and so does an answer of any other shape (an error: an older
- * or restricted sentinel). */
-static int alive_replicas(const redisReply *r)
+int lk_rd_sentinel_alive(const redisReply *r)
 {
 	int alive = 0;
 
@@ -298,8 +293,8 @@ static int alive_replicas(const redisReply *r)
 /* One sentinel's answer to SENTINEL GET-MASTER-ADDR-BY-NAME: 1 an address, 0 it does not
  * know the name, -1 no answer (unreachable, refused, a bad password). With alive, SENTINEL
  * REPLICAS goes in the same round trip and *alive is how many replicas of the primary this
- * sentinel considers alive (alive_replicas: 0 when its answer is missing or not understood,
- * which leaves writes as available as without the question). */
+ * sentinel considers alive (lk_rd_sentinel_alive; 0 when its answer is missing or not
+ * understood, which leaves writes as available as without the question). */
 static int ask_sentinel(struct rd_store *st, const struct rd_addr *a, char *host, size_t size,
 			int *port, int *alive)
 {
@@ -333,7 +328,7 @@ static int ask_sentinel(struct rd_store *st, const struct rd_addr *a, char *host
 		goto out;
 	r = v;
 	if (alive && redisGetReply(s, &w) == REDIS_OK && w) {
-		*alive = alive_replicas(w);
+		*alive = lk_rd_sentinel_alive(w);
 		freeReplyObject(w);
 	}
 	if (r->type == REDIS_REPLY_ERROR)

@@ -209,7 +209,9 @@ static bool moved(struct rd_store *st, const struct rconn *c)
 	char host[256], addr[sizeof c->addr];
 	int port;
 
-	if (st->mode != RD_SENTINEL || lk_rd_sentinel_primary(st, host, sizeof host, &port, NULL, NULL))
+	/* only the address: this connection does not write, and each that does asks itself */
+	if (st->mode != RD_SENTINEL ||
+	    lk_rd_sentinel_primary(st, host, sizeof host, &port, NULL, NULL))
 		return false;
 	snprintf(addr, sizeof addr, "%s:%d", host, port);
 	if (!strcmp(addr, c->addr))
