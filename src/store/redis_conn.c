@@ -250,10 +250,17 @@ fail:
 }
 
 /* Whether a replica's "flags" (words joined by commas: "slave", "s_down,slave,disconnected")
- * leave it alive to the sentinel: none of s_down, o_down, disconnected. */
+ * leave it alive to the sentinel: neither s_down nor o_down. "disconnected" alone (the
+ * sentinel has no link to it at the moment) counts as alive: right after a failover a
+ * sentinel lists the old primary so, as a replica of the new one, for some 20-80 ms while
+ * its new link is made, and a connection made then that counted no replica would write
+ * without WAIT; the new primary dying before the old one follows it would lose those
+ * writes. The cost: a replica that is really dead holds writes up (503) until the
+ * sentinels mark it s_down, after their down-after-milliseconds (after a kill -9 failover,
+ * the dead old primary is such a replica). */
 static bool flags_alive(const char *f, size_t n)
 {
-	static const char *const down[] = {"s_down", "o_down", "disconnected"};
+	static const char *const down[] = {"s_down", "o_down"};
 	for (size_t i = 0; i < n;) {
 		size_t w = 0;
 		while (i + w < n && f[i + w] != ',')

@@ -169,10 +169,11 @@ enum lk_err lk_rd_new(const char *rest, enum rd_mode mode, const struct lk_store
 enum lk_err lk_rd_sentinel_primary(struct rd_store *st, char *host, size_t size, int *port,
 				   int *alive, struct lk_errinfo *ei) LK_WUR;
 /* Of one sentinel's answer to SENTINEL REPLICAS (RESP2: an array of flat arrays of field,
- * value pairs), how many replicas it considers alive: "flags" names none of s_down,
- * o_down, disconnected. Only the first 64 replicas and 64 fields of each are looked at; a
- * replica without a "flags" string counts for nothing, and so does an answer of any other
- * shape (an error: an older or restricted sentinel). Hostile input: never reads past it. */
+ * value pairs), how many replicas it considers alive: "flags" names neither s_down nor
+ * o_down ("disconnected" alone counts as alive: see flags_alive). Only the first 64
+ * replicas and 64 fields of each are looked at; a replica without a "flags" string counts
+ * for nothing, and so does an answer of any other shape (an error: an older or restricted
+ * sentinel). Hostile input: never reads past it. */
 int lk_rd_sentinel_alive(const redisReply *r);
 /* Close every connection, wipe the password, free st. NULL is a no-op. */
 void lk_rd_free(struct rd_store *st);

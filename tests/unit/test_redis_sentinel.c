@@ -3,7 +3,9 @@
  * test_redis_sentinel.c: the count of replicas a sentinel considers alive, from its answer
  * to SENTINEL REPLICAS (lk_rd_sentinel_alive in src/store/redis_conn.c). A primary with no
  * replica connected makes writes wait for one when that count is above 0, so a count too
- * high costs availability and one too low can let a stale primary acknowledge writes. The
+ * high costs availability and one too low can let a stale primary acknowledge writes. Only
+ * s_down and o_down count as down: a replica that is only "disconnected" (as the old
+ * primary is listed for some 20-80 ms after a failover) is alive. The
  * well-formed reply is in the shape a redis-sentinel 7.0.15 sent (read with
  * `SENTINEL REPLICAS lk` on 2026-12-04, only the flags changed between the cases); the
  * malformed ones are built by hand, and each must count for nothing without reading out of
@@ -108,9 +110,13 @@ static void test_flags(void **state)
 	assert_int_equal(count1("slave"), 1);
 	assert_int_equal(count1("s_down,slave"), 0);
 	assert_int_equal(count1("slave,s_down"), 0);
-	assert_int_equal(count1("slave,disconnected"), 0);
+	/* disconnected alone is alive: the old primary just after a failover looks so */
+	assert_int_equal(count1("slave,disconnected"), 1);
+	assert_int_equal(count1("disconnected"), 1);
 	assert_int_equal(count1("s_down,slave,disconnected"), 0);
+	assert_int_equal(count1("slave,disconnected,s_down"), 0);
 	assert_int_equal(count1("o_down,slave"), 0);
+	assert_int_equal(count1("o_down,slave,disconnected"), 0);
 	/* words, not substrings: none of these is a down flag */
 	assert_int_equal(count1("slave,xs_down"), 1);
 	assert_int_equal(count1("slave,s_downx"), 1);
@@ -119,14 +125,16 @@ static void test_flags(void **state)
 	assert_int_equal(count1(",,slave,,"), 1);
 	assert_int_equal(count1(",s_down"), 0);
 	assert_int_equal(count1("s_down,"), 0);
+	assert_int_equal(count1("slave,o_dow"), 1);
 }
 
 static void test_several(void **state)
 {
 	(void)state;
-	redisReply *r = rarr(4, replica("slave"), replica("s_down,slave,disconnected"),
-			     replica("slave"), replica("slave,disconnected"));
-	assert_int_equal(lk_rd_sentinel_alive(r), 2);
+	redisReply *r = rarr(5, replica("slave"), replica("s_down,slave,disconnected"),
+			     replica("slave"), replica("slave,disconnected"),
+			     replica("o_down,slave"));
+	assert_int_equal(lk_rd_sentinel_alive(r), 3);
 	rfree(r);
 	r = rarr(0);
 	assert_int_equal(lk_rd_sentinel_alive(r), 0); /* a primary without replicas */
