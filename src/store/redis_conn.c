@@ -545,8 +545,8 @@ enum lk_err lk_rd_connect(struct rd_store *st, struct rconn *c, struct lk_errinf
 				      st->where, host, port, st->name);
 			goto fail;
 		}
-		v = info_field(r->str, "connected_slaves", &n);
-		c->replicas = v ? atoi(v) : 0;
+		int nr = lk_rd_info_replicas(r);
+		c->replicas = nr > 0 ? nr : 0;
 		/* No replica connected, yet the sentinel asked considers one alive: this server may
 		 * be the stale side of a failover (the sentinels name the old primary for about a
 		 * second after one, and it says role:master and takes writes for seconds more,
@@ -554,6 +554,10 @@ enum lk_err lk_rd_connect(struct rd_store *st, struct rconn *c, struct lk_errinf
 		 * like any other, so none is acknowledged that only it holds. */
 		if (st->mode == RD_SENTINEL && c->replicas <= 0 && alive > 0)
 			c->replicas = alive;
+		/* None at all: writes here do not wait, until the heartbeat sees a replica and has
+		 * this connection made again (redis_sub.c, recount). */
+		if (st->mode == RD_SENTINEL && c->replicas <= 0)
+			atomic_store(&st->unguarded, true);
 	}
 	freeReplyObject(r);
 	return LK_OK;
@@ -968,7 +972,9 @@ static redisReply *send_argv(struct rconn *c, int argc, const char **argv, const
 /* After a write on c: remembered for lk_rd_settle when there is a replica to wait for. A
  * primary that had no replica connected when c was made, and (RD_SENTINEL) none that the
  * sentinels considered alive, has nothing to wait for: a replica that joins later copies
- * everything, and no failover can happen without one. */
+ * everything, and no failover can happen without one. RD_SENTINEL: once one has joined,
+ * the subscriber's heartbeat has c made again within about a heartbeat, and the new c
+ * waits (st->unguarded); the count is not redone here, so a write costs no more. */
 static void wrote(struct rconn *c)
 {
 	if (c->st->mode != RD_SINGLE && c->replicas > 0)
@@ -1018,6 +1024,33 @@ enum lk_err lk_rd_settle(struct rd_store *st, enum lk_err op)
 	}
 	guard_end(&g);
 	return op == LK_OK && !ok ? LK_ESTORE : op;
+}
+
+int lk_rd_info_replicas(const redisReply *r)
+{
+	size_t n = 0;
+	const char *v;
+
+	if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS) || !r->str)
+		return -1;
+	/* at most 4 digits and nothing else on the line: no overflow, no "1abc" read as 1 */
+	v = info_field(r->str, "connected_slaves", &n);
+	if (!v || n < 1 || n > 4 || strspn(v, "0123456789") != n)
+		return -1;
+	return atoi(v);
+}
+
+int lk_rd_connected_replicas(struct rd_store *st)
+{
+	static const char *argv[] = {"INFO", "replication"};
+	static const size_t len[] = {4, 11};
+	redisReply *r = NULL;
+
+	if (lk_rd_cmd(st, 2, argv, len, &r, NULL) != LK_OK)
+		return -1;
+	int n = lk_rd_info_replicas(r);
+	freeReplyObject(r);
+	return n;
 }
 
 /* The commands that write, of those redis.c sends outside scripts. */

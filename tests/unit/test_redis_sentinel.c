@@ -229,6 +229,69 @@ static void test_bounds(void **state)
 	}
 }
 
+/* connected_slaves of INFO replication (lk_rd_info_replicas): what the heartbeat reads of
+ * the primary while a connection writes without WAIT, and what every connection counts at
+ * connect. Anything but a short number alone on its line is not understood (-1). */
+static int info1(const char *s)
+{
+	redisReply *r = rstr(s);
+	int n = lk_rd_info_replicas(r);
+	rfree(r);
+	return n;
+}
+
+static void test_info_replicas(void **state)
+{
+	(void)state;
+	/* as redis-server 7.0.15 answers INFO replication, a replica connected */
+	assert_int_equal(info1("# Replication\r\nrole:master\r\nconnected_slaves:1\r\n"
+			       "slave0:ip=127.0.0.1,port=43039,state=online,offset=4242,lag=0\r\n"
+			       "master_failover_state:no-failover\r\n"),
+			 1);
+	assert_int_equal(info1("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n"), 0);
+	assert_int_equal(info1("connected_slaves:12"), 12);
+	assert_int_equal(info1("connected_slaves:9999\r\n"), 9999);
+	/* not understood */
+	assert_int_equal(info1("# Replication\r\nrole:master\r\n"), -1);
+	assert_int_equal(info1(""), -1);
+	assert_int_equal(info1("connected_slaves:\r\n"), -1);
+	assert_int_equal(info1("connected_slaves:-1\r\n"), -1);
+	assert_int_equal(info1("connected_slaves:1abc\r\n"), -1);
+	assert_int_equal(info1("connected_slaves: 1\r\n"), -1);
+	assert_int_equal(info1("connected_slaves:10000\r\n"), -1);
+	assert_int_equal(info1("connected_slaves:99999999999999999999\r\n"), -1);
+	/* the name at the start of a line only, and whole */
+	assert_int_equal(info1("xconnected_slaves:1\r\n"), -1);
+	assert_int_equal(info1("connected_slavesx:1\r\n"), -1);
+	assert_int_equal(info1("a:b\nconnected_slaves:3\n"), 3);
+
+	/* a value with a NUL inside: read as the C string it is, up to the NUL */
+	redisReply *r = rtyped(REDIS_REPLY_STRING, "connected_slaves:1\0" "5\r\n", 22);
+	assert_int_equal(lk_rd_info_replicas(r), 1);
+	rfree(r);
+	r = rtyped(REDIS_REPLY_STRING, "x\0connected_slaves:1\r\n", 22);
+	assert_int_equal(lk_rd_info_replicas(r), -1);
+	rfree(r);
+	/* not a string: an error (INFO refused by an ACL), a nil, a number, an array, nothing */
+	r = rtyped(REDIS_REPLY_ERROR, "NOPERM this user has no permissions", 35);
+	assert_int_equal(lk_rd_info_replicas(r), -1);
+	rfree(r);
+	r = rnil();
+	assert_int_equal(lk_rd_info_replicas(r), -1);
+	rfree(r);
+	r = rnum(1);
+	assert_int_equal(lk_rd_info_replicas(r), -1);
+	rfree(r);
+	r = rarr(1, rstr("connected_slaves:1"));
+	assert_int_equal(lk_rd_info_replicas(r), -1);
+	rfree(r);
+	assert_int_equal(lk_rd_info_replicas(NULL), -1);
+	/* a status reply is read as a string */
+	r = rtyped(REDIS_REPLY_STATUS, "connected_slaves:2", 18);
+	assert_int_equal(lk_rd_info_replicas(r), 2);
+	rfree(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -237,6 +300,7 @@ int main(void)
 		cmocka_unit_test(test_flags_nul),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_info_replicas),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
