@@ -40,6 +40,8 @@
 #define RESHARD_WAIT_MS 2000  /* RD_CLUSTER: a call waits at most this for a slot in motion */
 #define MAP_EVERY_MS 100      /* RD_CLUSTER: at most one slot map refresh this often */
 #define MAX_HOPS 16           /* RD_CLUSTER: redirections a call follows, at most */
+#define MAX_SENT_REPLICAS 64  /* RD_SENTINEL: replicas of a SENTINEL REPLICAS answer read */
+#define MAX_SENT_FIELDS 64    /* RD_SENTINEL: fields of each of those read, at most */
 #define G_KEY "lk:{g}:~"      /* RD_CLUSTER: where keyless commands go */
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -247,16 +249,70 @@ fail:
 	return NULL;
 }
 
+/* Whether a replica's "flags" (words joined by commas: "slave", "s_down,slave,disconnected")
+ * leave it alive to the sentinel: neither s_down nor o_down. "disconnected" alone (the
+ * sentinel has no link to it at the moment) counts as alive: right after a failover a
+ * sentinel lists the old primary so, as a replica of the new one, for some 20-80 ms while
+ * its new link is made, and a connection made then that counted no replica would write
+ * without WAIT; the new primary dying before the old one follows it would lose those
+ * writes. The cost: a replica that is really dead holds writes up (503) until the
+ * sentinels mark it s_down, after their down-after-milliseconds (after a kill -9 failover,
+ * the dead old primary is such a replica). */
+static bool flags_alive(const char *f, size_t n)
+{
+	static const char *const down[] = {"s_down", "o_down"};
+	for (size_t i = 0; i < n;) {
+		size_t w = 0;
+		while (i + w < n && f[i + w] != ',')
+			w++;
+		for (size_t d = 0; d < sizeof down / sizeof *down; d++)
+			if (w == strlen(down[d]) && !memcmp(f + i, down[d], w))
+				return false;
+		i += w + 1;
+	}
+	return true;
+}
+
+int lk_rd_sentinel_alive(const redisReply *r)
+{
+	int alive = 0;
+
+	if (!r || r->type != REDIS_REPLY_ARRAY)
+		return 0;
+	for (size_t i = 0; i < r->elements && i < MAX_SENT_REPLICAS; i++) {
+		const redisReply *e = r->element[i];
+		if (!e || e->type != REDIS_REPLY_ARRAY)
+			continue;
+		for (size_t j = 0; j + 1 < e->elements && j < 2 * MAX_SENT_FIELDS; j += 2) {
+			const redisReply *k = e->element[j], *v = e->element[j + 1];
+			if (!k || k->type != REDIS_REPLY_STRING || k->len != 5 ||
+			    memcmp(k->str, "flags", 5))
+				continue;
+			if (v && (v->type == REDIS_REPLY_STRING || v->type == REDIS_REPLY_STATUS) &&
+			    flags_alive(v->str, v->len))
+				alive++;
+			break;
+		}
+	}
+	return alive;
+}
+
 /* One sentinel's answer to SENTINEL GET-MASTER-ADDR-BY-NAME: 1 an address, 0 it does not
- * know the name, -1 no answer (unreachable, refused, a bad password). */
+ * know the name, -1 no answer (unreachable, refused, a bad password). With alive, SENTINEL
+ * REPLICAS goes in the same round trip and *alive is how many replicas of the primary this
+ * sentinel considers alive (lk_rd_sentinel_alive; 0 when its answer is missing or not
+ * understood, which leaves writes as available as without the question). */
 static int ask_sentinel(struct rd_store *st, const struct rd_addr *a, char *host, size_t size,
-			int *port)
+			int *port, int *alive)
 {
 	const char *argv[3];
 	size_t len[3];
 	redisReply *r = NULL;
+	void *v = NULL, *w = NULL;
 	int got = -1;
 
+	if (alive)
+		*alive = 0;
 	redisContext *s = brief_connect(a->host, a->port, NULL, st->sentinel_pass);
 	if (!s)
 		goto out;
@@ -266,8 +322,23 @@ static int ask_sentinel(struct rd_store *st, const struct rd_addr *a, char *host
 	len[1] = 23;
 	argv[2] = st->name;
 	len[2] = strlen(st->name);
-	r = redisCommandArgv(s, 3, argv, len);
-	if (!r || r->type == REDIS_REPLY_ERROR)
+	if (redisAppendCommandArgv(s, 3, argv, len) != REDIS_OK)
+		goto out;
+	if (alive) {
+		argv[1] = "replicas";
+		len[1] = 8;
+		if (redisAppendCommandArgv(s, 3, argv, len) != REDIS_OK)
+			goto out;
+	}
+	/* The first read sends both. */
+	if (redisGetReply(s, &v) != REDIS_OK || !v)
+		goto out;
+	r = v;
+	if (alive && redisGetReply(s, &w) == REDIS_OK && w) {
+		*alive = lk_rd_sentinel_alive(w);
+		freeReplyObject(w);
+	}
+	if (r->type == REDIS_REPLY_ERROR)
 		goto out;
 	if (r->type == REDIS_REPLY_NIL) {
 		got = 0;
@@ -283,6 +354,8 @@ static int ask_sentinel(struct rd_store *st, const struct rd_addr *a, char *host
 	*port = (int)p;
 	got = 1;
 out:
+	if (alive && got != 1)
+		*alive = 0;
 	if (r)
 		freeReplyObject(r);
 	if (s)
@@ -296,7 +369,7 @@ out:
  * guidelines": the address is then checked with the primary's own role, in lk_rd_connect).
  */
 enum lk_err lk_rd_sentinel_primary(struct rd_store *st, char *host, size_t size, int *port,
-				   struct lk_errinfo *ei)
+				   int *alive, struct lk_errinfo *ei)
 {
 	struct pipeguard g;
 	int first = atomic_load(&st->seed_next), unknown = 0;
@@ -304,7 +377,7 @@ enum lk_err lk_rd_sentinel_primary(struct rd_store *st, char *host, size_t size,
 	guard_begin(&g);
 	for (int k = 0; k < st->nseeds; k++) {
 		int i = (first + k) % st->nseeds;
-		int got = ask_sentinel(st, &st->seeds[i], host, size, port);
+		int got = ask_sentinel(st, &st->seeds[i], host, size, port, alive);
 		if (got > 0) {
 			atomic_store(&st->seed_next, i);
 			guard_end(&g);
@@ -313,6 +386,8 @@ enum lk_err lk_rd_sentinel_primary(struct rd_store *st, char *host, size_t size,
 		unknown += got == 0;
 	}
 	guard_end(&g);
+	if (alive)
+		*alive = 0;
 	if (unknown)
 		return lk_errf(ei, LK_ESTORE, "%s: the sentinels know no primary named %s",
 			       st->where, st->name);
@@ -333,7 +408,7 @@ enum lk_err lk_rd_connect(struct rd_store *st, struct rconn *c, struct lk_errinf
 	char dbs[16], word[32];
 	const char *argv[3];
 	size_t len[3];
-	int sent = 0, got = 0;
+	int sent = 0, got = 0, alive = 0;
 
 	const char *host = st->host;
 	int port = st->port;
@@ -342,7 +417,7 @@ enum lk_err lk_rd_connect(struct rd_store *st, struct rconn *c, struct lk_errinf
 	/* The epoch first: a move seen while this connects makes it stale, never the reverse. */
 	c->epoch = atomic_load(&st->epoch);
 	if (st->mode == RD_SENTINEL) {
-		if ((err = lk_rd_sentinel_primary(st, hbuf, sizeof hbuf, &port, ei)))
+		if ((err = lk_rd_sentinel_primary(st, hbuf, sizeof hbuf, &port, &alive, ei)))
 			return err;
 		host = hbuf;
 	} else if (st->mode == RD_CLUSTER) {
@@ -470,8 +545,19 @@ enum lk_err lk_rd_connect(struct rd_store *st, struct rconn *c, struct lk_errinf
 				      st->where, host, port, st->name);
 			goto fail;
 		}
-		v = info_field(r->str, "connected_slaves", &n);
-		c->replicas = v ? atoi(v) : 0;
+		int nr = lk_rd_info_replicas(r);
+		c->replicas = nr > 0 ? nr : 0;
+		/* No replica connected, yet the sentinel asked considers one alive: this server may
+		 * be the stale side of a failover (the sentinels name the old primary for about a
+		 * second after one, and it says role:master and takes writes for seconds more,
+		 * until it is made a replica and drops them). Its writes then wait for a replica
+		 * like any other, so none is acknowledged that only it holds. */
+		if (st->mode == RD_SENTINEL && c->replicas <= 0 && alive > 0)
+			c->replicas = alive;
+		/* None at all: writes here do not wait, until the heartbeat sees a replica and has
+		 * this connection made again (redis_sub.c, recount). */
+		if (st->mode == RD_SENTINEL && c->replicas <= 0)
+			atomic_store(&st->unguarded, true);
 	}
 	freeReplyObject(r);
 	return LK_OK;
@@ -884,8 +970,11 @@ static redisReply *send_argv(struct rconn *c, int argc, const char **argv, const
 }
 
 /* After a write on c: remembered for lk_rd_settle when there is a replica to wait for. A
- * primary that had no replica connected when c was made has nothing to wait for: a replica
- * that joins later copies everything, and no failover can happen without one. */
+ * primary that had no replica connected when c was made, and (RD_SENTINEL) none that the
+ * sentinels considered alive, has nothing to wait for: a replica that joins later copies
+ * everything, and no failover can happen without one. RD_SENTINEL: once one has joined,
+ * the subscriber's heartbeat has c made again within about a heartbeat, and the new c
+ * waits (st->unguarded); the count is not redone here, so a write costs no more. */
 static void wrote(struct rconn *c)
 {
 	if (c->st->mode != RD_SINGLE && c->replicas > 0)
@@ -935,6 +1024,33 @@ enum lk_err lk_rd_settle(struct rd_store *st, enum lk_err op)
 	}
 	guard_end(&g);
 	return op == LK_OK && !ok ? LK_ESTORE : op;
+}
+
+int lk_rd_info_replicas(const redisReply *r)
+{
+	size_t n = 0;
+	const char *v;
+
+	if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS) || !r->str)
+		return -1;
+	/* at most 4 digits and nothing else on the line: no overflow, no "1abc" read as 1 */
+	v = info_field(r->str, "connected_slaves", &n);
+	if (!v || n < 1 || n > 4 || strspn(v, "0123456789") != n)
+		return -1;
+	return atoi(v);
+}
+
+int lk_rd_connected_replicas(struct rd_store *st)
+{
+	static const char *argv[] = {"INFO", "replication"};
+	static const size_t len[] = {4, 11};
+	redisReply *r = NULL;
+
+	if (lk_rd_cmd(st, 2, argv, len, &r, NULL) != LK_OK)
+		return -1;
+	int n = lk_rd_info_replicas(r);
+	freeReplyObject(r);
+	return n;
 }
 
 /* The commands that write, of those redis.c sends outside scripts. */

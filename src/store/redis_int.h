@@ -70,7 +70,11 @@ struct rconn {
 	redisContext *c;     /* NULL: not connected, or dropped after an error */
 	uint64_t run;        /* the server's run_id, hashed: added to the generation */
 	char policy[32];     /* the server's maxmemory-policy at connect */
-	int replicas;        /* RD_SENTINEL: replicas the primary had connected at connect */
+	/* RD_SENTINEL, RD_CLUSTER: > 0, writes wait for a replica (lk_rd_settle): the replicas
+	 * the primary had connected at connect or, RD_SENTINEL, when it had none, those the
+	 * sentinel asked considered alive (a replica not following it: a stale primary?).
+	 * RD_SENTINEL: 0 sets st->unguarded, so a replica that appears later gets c remade. */
+	int replicas;
 	uint64_t epoch;      /* st->epoch when connected: an older one is dropped before use */
 	char addr[280];      /* "HOST:PORT" connected to */
 	/* RD_SENTINEL, RD_CLUSTER: a write on this connection waits for a replica
@@ -105,9 +109,17 @@ struct rd_store {
 	char *name;
 	char *sentinel_pass;  /* LATCHKEY_SENTINEL_PASSWORD, NULL: none. Wiped at free */
 	_Atomic int seed_next;
-	/* Bumped when the primary is seen to have moved (the subscriber's heartbeat asks the
-	 * sentinels): every connection made before is dropped before its next use. */
+	/* Bumped when the primary is seen to have moved, or when a replica has appeared while
+	 * a connection that writes without WAIT exists (both seen by the subscriber's
+	 * heartbeat, redis_sub.c): every connection made before is dropped before its next
+	 * use, and the next one asks the sentinels and counts the replicas afresh. */
 	_Atomic uint64_t epoch;
+	/* RD_SENTINEL: a connection was made that writes without WAIT (its primary had no
+	 * replica connected, and the sentinel asked counted none alive). Connections are
+	 * long-lived, so without a recount it would go on so after a replica joins, and a
+	 * failover to that replica would lose what it acknowledged. Set by lk_rd_connect,
+	 * cleared by the heartbeat when it bumps epoch for it. */
+	_Atomic bool unguarded;
 	/* RD_CLUSTER: which primary serves each slot (CLUSTER SLOTS), replaced whole on a
 	 * refresh; readers copy what they need under the read lock. */
 	pthread_rwlock_t map_lock;
@@ -160,9 +172,24 @@ struct lk_rd_args {
  * (lk_rd_free). On failure *out is NULL and ei says why, never quoting the password. */
 enum lk_err lk_rd_new(const char *rest, enum rd_mode mode, const struct lk_store_ops *ops,
 		      struct rd_store **out, struct lk_errinfo *ei) LK_WUR;
-/* RD_SENTINEL: ask the sentinels, in turn, for the primary's address. */
+/* RD_SENTINEL: ask the sentinels, in turn, for the primary's address. alive (may be NULL:
+ * not asked): how many replicas of it the sentinel that answered considers alive, 0 when
+ * its answer to SENTINEL REPLICAS was missing or not understood. */
 enum lk_err lk_rd_sentinel_primary(struct rd_store *st, char *host, size_t size, int *port,
-				   struct lk_errinfo *ei) LK_WUR;
+				   int *alive, struct lk_errinfo *ei) LK_WUR;
+/* Of one sentinel's answer to SENTINEL REPLICAS (RESP2: an array of flat arrays of field,
+ * value pairs), how many replicas it considers alive: "flags" names neither s_down nor
+ * o_down ("disconnected" alone counts as alive: see flags_alive). Only the first 64
+ * replicas and 64 fields of each are looked at; a replica without a "flags" string counts
+ * for nothing, and so does an answer of any other shape (an error: an older or restricted
+ * sentinel). Hostile input: never reads past it. */
+int lk_rd_sentinel_alive(const redisReply *r);
+/* Of an answer to INFO replication, connected_slaves: 0 to 9999, or -1 when the answer is
+ * not a string or has no such line, or its value is not 1 to 4 digits alone. */
+int lk_rd_info_replicas(const redisReply *r);
+/* RD_SENTINEL: connected_slaves of INFO replication (lk_rd_info_replicas), asked on this
+ * thread's connection; -1 when that fails or is not understood. */
+int lk_rd_connected_replicas(struct rd_store *st);
 /* Close every connection, wipe the password, free st. NULL is a no-op. */
 void lk_rd_free(struct rd_store *st);
 /* Refuse a server that may evict keys (only "noeviction" is safe), as c saw it. */

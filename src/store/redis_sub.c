@@ -16,7 +16,9 @@
  * is being handled (current()), and only within TRUST_US (1.5 s) of the subscription's last
  * word. Every HEARTBEAT_MS (0.5 s) the thread sends a PING on the subscription (its PONG is
  * that word) and GETs the counter on a command connection (a change that published
- * nothing, such as a FLUSHALL, is seen within one heartbeat). So an instance cut off from
+ * nothing, such as a FLUSHALL, is seen within one heartbeat); with Sentinel it also asks
+ * the sentinels whether the primary has moved and whether a replica has appeared (moved,
+ * recount: both make the other threads' connections anew). So an instance cut off from
  * a Redis that others still reach serves cached sessions for at most 1.5 s before it reads
  * the store again (and answers 503 if the store cannot be read); a frozen Redis, through
  * which no revocation can be made, likewise.
@@ -203,19 +205,44 @@ static void resync(struct rd_store *st, struct rconn *c)
  * subscription is on. Then every connection made before is dropped before its next use
  * (st->epoch), so no thread writes to a demoted or cut-off primary for more than a
  * heartbeat after the sentinels have moved on, and the subscription is made again on the
- * new one. A moment with no sentinel answering changes nothing. */
-static bool moved(struct rd_store *st, const struct rconn *c)
+ * new one. A moment with no sentinel answering changes nothing. *alive: the replicas the
+ * sentinel that answered considers alive (0 when none answered). */
+static bool moved(struct rd_store *st, const struct rconn *c, int *alive)
 {
 	char host[256], addr[sizeof c->addr];
 	int port;
 
-	if (st->mode != RD_SENTINEL || lk_rd_sentinel_primary(st, host, sizeof host, &port, NULL))
+	*alive = 0;
+	if (st->mode != RD_SENTINEL ||
+	    lk_rd_sentinel_primary(st, host, sizeof host, &port, alive, NULL))
 		return false;
 	snprintf(addr, sizeof addr, "%s:%d", host, port);
 	if (!strcmp(addr, c->addr))
 		return false;
 	atomic_fetch_add(&st->epoch, 1);
 	return true;
+}
+
+/* RD_SENTINEL, every heartbeat while some connection writes without WAIT (st->unguarded:
+ * made when its primary had no replica connected and the sentinel counted none alive): a
+ * replica has appeared since, the sentinels count one alive (alive) or the primary has one
+ * connected. A failover to it can now happen, and would lose what such a connection
+ * acknowledged, so every connection is made again (st->epoch) and counts afresh; the
+ * threads pay one atomic load per call for this, as for a move. The flag goes first: a
+ * connection made meanwhile either has the old epoch (dropped) or sets it again (another
+ * bump next heartbeat, harmless). alive costs one more reply in the round trip moved()
+ * makes anyway; the primary's own count (INFO replication) is asked only while the flag is
+ * set and the sentinel counts none, which also catches a replica the sentinels do not
+ * know yet (they learn of one from the primary's INFO, every 10 s) and sentinels that do
+ * not answer SENTINEL REPLICAS. */
+static void recount(struct rd_store *st, int alive)
+{
+	if (st->mode != RD_SENTINEL || !atomic_load(&st->unguarded))
+		return;
+	if (alive <= 0 && lk_rd_connected_replicas(st) <= 0)
+		return;
+	atomic_store(&st->unguarded, false);
+	atomic_fetch_add(&st->epoch, 1);
 }
 
 /* Read messages until the connection fails or stop is asked. */
@@ -287,8 +314,10 @@ static void listen_loop(struct rd_store *st, struct rconn *c)
 				ping_at = now;
 			}
 			resync(st, c);
-			if (moved(st, c))
+			int alive;
+			if (moved(st, c, &alive))
 				return;
+			recount(st, alive);
 		}
 	}
 }

@@ -571,7 +571,9 @@ export async function startRedisCluster({ primaries = 3, replicas = 1, args = []
 }
 
 // A primary with `replicas` replicas and `sentinels` Redis Sentinels monitoring it as `lk`
-// (quorum 2, down-after-milliseconds 1000, failover-timeout 5000), all on loopback.
+// (quorum 2, down-after-milliseconds `downAfterMs` (default 1000), failover-timeout 5000),
+// all on loopback. A longer down-after keeps a frozen node counted alive (no s_down) for
+// longer: a sentinel closes its link to a node silent for half of it.
 // Each data node's `role` ('primary' or 'replica') is as of the last start, failover() or
 // kill9Primary() (then 'down' for the killed one); each sentinel's is 'sentinel'.
 export class RedisSentinelSet {
@@ -630,7 +632,7 @@ export class RedisSentinelSet {
 	async stop() { await Promise.all([...this.sentinels, ...this.data].map((x) => x.stop())); }
 }
 
-export async function startRedisSentinel({ replicas = 1, sentinels = 3 } = {}) {
+export async function startRedisSentinel({ replicas = 1, sentinels = 3, downAfterMs = 1000 } = {}) {
 	// repl-diskless-sync-delay 0, as in startRedisCluster: replicas sync at once
 	const fast = ['--repl-diskless-sync-delay', '0'];
 	const primary = await startRedis({ databases: 16, args: fast });
@@ -646,7 +648,7 @@ export async function startRedisSentinel({ replicas = 1, sentinels = 3 } = {}) {
 		const dir = tmpDir();
 		const conf = path.join(dir, 'sentinel.conf');
 		writeFileSync(conf, `sentinel monitor lk 127.0.0.1 ${primary.port} 2\n` +
-			'sentinel down-after-milliseconds lk 1000\nsentinel failover-timeout lk 5000\n');
+			`sentinel down-after-milliseconds lk ${downAfterMs}\nsentinel failover-timeout lk 5000\n`);
 		sents.push(await startRedis({ dir, conf, args: ['--sentinel'] }));
 	}
 	const set = new RedisSentinelSet(data, sents);
