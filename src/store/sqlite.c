@@ -489,16 +489,19 @@ static _Thread_local struct conn *cur_conn;
  * "emergency_ro") still passes W_OK and refuses the open. So open PATH-gen for writing:
  * our own file, never the database, whose POSIX locks SQLite holds and any close(2) of
  * it by this process would drop. Only on a failed call: its cost does not matter. */
-static bool fs_readonly(const struct sq_store *st)
+static bool gen_readonly(const char *gen_path)
 {
-	if (!st->gen_path)
-		return false;
-	int fd = open(st->gen_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	int fd = gen_path ? open(gen_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW) : -1;
 	if (fd >= 0) {
 		close(fd);
 		return false;
 	}
-	return errno == EROFS;
+	return gen_path && errno == EROFS;
+}
+
+static bool fs_readonly(const struct sq_store *st)
+{
+	return gen_readonly(st->gen_path);
 }
 
 /* Map an SQLite result code (extended codes are on) to our error. */
@@ -547,33 +550,40 @@ static enum lk_err map_rc(int rc)
  * reads when the server refuses to start: the file itself (EROFS: a read-only mount or a
  * filesystem the kernel turned read-only; EACCES: no write permission), else the -wal or
  * -shm file beside it, else its directory, where WAL mode must create them. Names only
- * the path and the cause.
+ * the path and the cause. Asked with faccessat(2), never by opening those files: SQLite
+ * holds POSIX locks on the database and its -shm through its own descriptors, and any
+ * close(2) of another descriptor of them in this process would drop those locks (PATH-gen,
+ * ours, may be opened).
  */
 static enum lk_err readonly_err(struct lk_errinfo *ei, int rc, const char *path)
 {
 	static const char *const sfx[] = {"-wal", "-shm"};
-	int fd = open(path, O_RDWR | O_CLOEXEC);
 
-	if (fd < 0)
+	if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) != 0)
 		return lk_errf(ei, LK_ESTORE_READONLY, "database is read-only (%s): sqlite:%s",
 			       strerror(errno), path);
-	close(fd);
+	/* ext4 turned read-only after an error passes access(2): PATH-gen tells (fs_readonly) */
+	char *real = realpath(path, NULL), *gp = NULL;
+	if (real && asprintf(&gp, "%s-gen", real) < 0)
+		gp = NULL;
+	bool rofs = gen_readonly(gp);
+	free(gp);
+	free(real);
+	if (rofs)
+		return lk_errf(ei, LK_ESTORE_READONLY, "database is read-only (%s): sqlite:%s",
+			       strerror(EROFS), path);
 	for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
 		size_t n = strlen(path) + 5;
 		char *p = malloc(n);
 		if (!p)
 			break;
 		snprintf(p, n, "%s%s", path, sfx[i]);
-		fd = open(p, O_RDWR | O_CLOEXEC);
-		int e = errno;
+		int bad = faccessat(AT_FDCWD, p, W_OK, AT_EACCESS) != 0, e = errno;
 		free(p);
-		if (fd >= 0) {
-			close(fd);
-		} else if (e != ENOENT) {
+		if (bad && e != ENOENT)
 			return lk_errf(ei, LK_ESTORE_READONLY,
 				       "database is read-only (its %s: %s): sqlite:%s", sfx[i],
 				       strerror(e), path);
-		}
 	}
 	if (rc == SQLITE_READONLY_DIRECTORY || rc == SQLITE_READONLY_CANTINIT ||
 	    (rc & 0xff) == SQLITE_CANTOPEN)
