@@ -879,10 +879,11 @@ static struct MHD_Daemon *start_daemon(struct lk_server *s, unsigned i,
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
 			 MHD_USE_TURBO | MHD_USE_ERROR_LOG |
 			 (ss->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-	/* The logger first: libmicrohttpd prints to stderr what comes before it. */
-	/* The accept policy only with a per-address cap: it refuses an address at its cap. */
+	/* The logger first: libmicrohttpd prints to stderr what comes before it. The accept
+	 * policy only with a per-address cap: it refuses an address at its cap. */
 	struct MHD_Daemon *d = MHD_start_daemon(
-		flags, 0, cfg->max_conn_per_ip ? lk_conn_accept : NULL, s, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+		flags, 0, cfg->max_conn_per_ip ? lk_conn_accept : NULL, s, on_request, s,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header,

@@ -223,13 +223,13 @@ static void err_word(const redisReply *r, char *out, size_t size)
 }
 
 /* A short-lived connection for one question (a sentinel's, a cluster node's slot map):
- * SENTINEL_MS to connect and for each answer, AUTH [user] pass first when pass is set.
- * NULL when it cannot be had. The caller guards SIGPIPE and frees it. */
+ * SENTINEL_MS to connect, answer_ms for each answer, AUTH [user] pass first when pass is
+ * set. NULL when it cannot be had. The caller guards SIGPIPE and frees it. */
 static redisContext *brief_connect(const char *host, int port, const char *user,
-				   const char *pass)
+				   const char *pass, int answer_ms)
 {
 	redisContext *x = redisConnectWithTimeout(host, port, ms_tv(SENTINEL_MS));
-	if (!x || x->err || redisSetTimeout(x, ms_tv(SENTINEL_MS)) != REDIS_OK)
+	if (!x || x->err || redisSetTimeout(x, ms_tv(answer_ms)) != REDIS_OK)
 		goto fail;
 	if (pass) {
 		const char *argv[] = {"AUTH", user ? user : pass, pass};
@@ -313,7 +313,7 @@ static int ask_sentinel(struct rd_store *st, const struct rd_addr *a, char *host
 
 	if (alive)
 		*alive = 0;
-	redisContext *s = brief_connect(a->host, a->port, NULL, st->sentinel_pass);
+	redisContext *s = brief_connect(a->host, a->port, NULL, st->sentinel_pass, SENTINEL_MS);
 	if (!s)
 		goto out;
 	argv[0] = "SENTINEL";
@@ -664,7 +664,8 @@ static int64_t map_load(struct rd_store *st, const char *host, int port,
 	int64_t ok = 0;
 
 	guard_begin(&g);
-	redisContext *x = brief_connect(host, port, st->user, st->pass);
+	/* a node's answer as any command's: a slot map of a large cluster is not small */
+	redisContext *x = brief_connect(host, port, st->user, st->pass, COMMAND_MS);
 	if (!x) {
 		guard_end(&g);
 		goto out;
