@@ -121,6 +121,7 @@ $(B)/tests/%: tests/unit/%.c $(B)/libserver.a $(B)/liblatchkey.a
 	  $(B)/liblatchkey.a $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
 # The store drivers include the contract suite.
 $(B)/tests/test_store_sqlite $(B)/tests/test_store_redis: tests/unit/store_contract.h tests/unit/testutil.h
+$(B)/tests/test_redis_slots $(B)/tests/test_redis_sentinel: tests/unit/replies.h
 # lkcheck: an independent verifier process for the revocation tests, on the public API.
 $(B)/tests/lkcheck: tests/verify/lkcheck.c $(B)/liblatchkey.a
 	@mkdir -p $(dir $@)

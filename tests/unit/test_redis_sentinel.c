@@ -22,63 +22,9 @@
 
 #include <hiredis/hiredis.h>
 
+#include "replies.h"
+
 #include "store/redis_int.h"
-
-static redisReply *rnum(long long v)
-{
-	redisReply *r = calloc(1, sizeof *r);
-	r->type = REDIS_REPLY_INTEGER;
-	r->integer = v;
-	return r;
-}
-
-static redisReply *rtyped(int type, const char *s, size_t n)
-{
-	redisReply *r = calloc(1, sizeof *r);
-	r->type = type;
-	r->len = n;
-	r->str = malloc(n + 1);
-	memcpy(r->str, s, n);
-	r->str[n] = '\0';
-	return r;
-}
-
-static redisReply *rstr(const char *s)
-{
-	return rtyped(REDIS_REPLY_STRING, s, strlen(s));
-}
-
-static redisReply *rnil(void)
-{
-	redisReply *r = calloc(1, sizeof *r);
-	r->type = REDIS_REPLY_NIL;
-	return r;
-}
-
-static redisReply *rarr(size_t n, ...)
-{
-	va_list ap;
-	redisReply *r = calloc(1, sizeof *r);
-	r->type = REDIS_REPLY_ARRAY;
-	r->elements = n;
-	r->element = calloc(n ? n : 1, sizeof *r->element);
-	va_start(ap, n);
-	for (size_t i = 0; i < n; i++)
-		r->element[i] = va_arg(ap, redisReply *);
-	va_end(ap);
-	return r;
-}
-
-static void rfree(redisReply *r)
-{
-	if (!r)
-		return;
-	for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
-		rfree(r->element[i]);
-	free(r->element);
-	free(r->str);
-	free(r);
-}
 
 /* One replica as redis-sentinel 7.0.15 describes it, with these flags. */
 static redisReply *replica(const char *flags)

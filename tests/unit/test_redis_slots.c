@@ -21,6 +21,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "replies.h"
+
 #include "store/redis_slots.h"
 
 static void test_keyslot(void **state)
@@ -76,48 +78,6 @@ static void test_crc16_check_value(void **state)
 }
 
 /* ---------------------------------------------------------------- replies by hand */
-
-static redisReply *rnum(long long v)
-{
-	redisReply *r = calloc(1, sizeof *r);
-	r->type = REDIS_REPLY_INTEGER;
-	r->integer = v;
-	return r;
-}
-
-static redisReply *rstr(const char *s)
-{
-	redisReply *r = calloc(1, sizeof *r);
-	r->type = REDIS_REPLY_STRING;
-	r->len = strlen(s);
-	r->str = strdup(s);
-	return r;
-}
-
-static redisReply *rarr(size_t n, ...)
-{
-	va_list ap;
-	redisReply *r = calloc(1, sizeof *r);
-	r->type = REDIS_REPLY_ARRAY;
-	r->elements = n;
-	r->element = calloc(n ? n : 1, sizeof *r->element);
-	va_start(ap, n);
-	for (size_t i = 0; i < n; i++)
-		r->element[i] = va_arg(ap, redisReply *);
-	va_end(ap);
-	return r;
-}
-
-static void rfree(redisReply *r)
-{
-	if (!r)
-		return;
-	for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
-		rfree(r->element[i]);
-	free(r->element);
-	free(r->str);
-	free(r);
-}
 
 /* [start, end, [host, port, id], [replica host, port, id]] */
 static redisReply *range(long long a, long long b, const char *host, long long port)
@@ -236,13 +196,6 @@ static void test_redirect(void **state)
 	/* the length bounds the parse: no read past it */
 	assert_false(lk_rd_redirect_parse("MOVED 1 h:6379", 9, &ask, &slot, small, sizeof small,
 					  &port));
-}
-
-static redisReply *rnil(void)
-{
-	redisReply *r = calloc(1, sizeof *r);
-	r->type = REDIS_REPLY_NIL;
-	return r;
 }
 
 /* [start, end, [endpoint, port, id, [name, value...]]] as Redis 7.0 sends it, endpoint NULL
